@@ -85,5 +85,5 @@ class EnergyAxis:
 
     def index(self, energy: float) -> int:
         """Nearest channel index to ``energy`` (axis units), clipped to the axis."""
-        i = int(round((energy - self.offset) / self.scale))
+        i = round((energy - self.offset) / self.scale)
         return min(max(i, 0), self.size - 1)

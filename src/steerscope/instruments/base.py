@@ -80,7 +80,7 @@ class Microscope(Protocol):
         ...
 
     def acquire(self, points: ArrayLike) -> Measurement:
-        """Park the beam at each ``(row, col)`` of ``points`` (shape ``(n, 2)``) and read a spectrum.
+        """Park the beam at each ``(row, col)`` of ``points`` ``(n, 2)`` and read a spectrum.
 
         Raises
         ------

@@ -21,8 +21,6 @@ class Surrogate(Protocol):
         """Fit to ``X`` of shape ``(n, d)`` and ``y`` of shape ``(n,)``; warm-start if refitted."""
         ...
 
-    def posterior(
-        self, X: NDArray[np.floating]
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def posterior(self, X: NDArray[np.floating]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Posterior mean and variance of the latent target at ``X`` ``(m, d)``, each ``(m,)``."""
         ...
