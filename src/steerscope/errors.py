@@ -9,6 +9,7 @@ e.g. ``"energy window (900.0, 950.0) eV lies outside the energy axis
 from __future__ import annotations
 
 __all__ = [
+    "AcquisitionError",
     "ConfigError",
     "DataError",
     "DescriptorError",
@@ -39,6 +40,10 @@ class DescriptorError(SteerscopeError):
 
 class ModelError(SteerscopeError):
     """A surrogate cannot be fitted or queried (too few points, non-finite targets, …)."""
+
+
+class AcquisitionError(SteerscopeError):
+    """Candidates cannot be scored or selected as asked (bad beta, unknown name, too few left)."""
 
 
 class ConfigError(SteerscopeError):
