@@ -269,7 +269,8 @@ def _model_spectra(
         if p.kind == "rod":
             # Transverse mode along the long sides and the second longitudinal order.
             high_modes.append((60.0 * outline, 2.45, 0.12))
-            high_modes.append((45.0 * inside, min(p.low_mode_energy() * 1.55, 2.7), 0.12))
+            second_order = float(np.clip(p.low_mode_energy() * 1.55, 2.2, 2.7))
+            high_modes.append((45.0 * inside, second_order, 0.12))
         elif p.kind == "triangle":
             high_modes.append((70.0 * outline, 2.05 + 0.012 * p.size, 0.13))  # edge mode
             high_modes.append((55.0 * inside, 2.75, 0.13))  # interior breathing mode
