@@ -1,0 +1,455 @@
+"""Expose any :class:`~steerscope.instruments.base.Microscope` on the network with Pyro5.
+
+Run this on the microscope PC; the campaign connects with
+:class:`~steerscope.instruments.client.RemoteMicroscope`.
+
+Security model, in plain words:
+
+* The server binds to **loopback** (``127.0.0.1``) unless told otherwise, so only
+  programs on the same PC can reach it.
+* Binding to any other address needs a **token** (``--token`` or the
+  ``STEERSCOPE_TOKEN`` environment variable); the server refuses to start
+  without one. Clients present it in the Pyro5 handshake; it is compared in
+  constant time (:func:`hmac.compare_digest`); refused connections are logged.
+  The token is sent in clear text: keep the server on the lab network, or use an
+  SSH tunnel (or Pyro5's TLS settings) to cross untrusted networks.
+* Only the **serpent** serializer is accepted (Pyro5 has no pickle; marshal,
+  json and msgpack calls are refused), and only plain values travel
+  (:mod:`steerscope.instruments.wire`).
+* ``read_only=True`` serves ``overview()`` and ``describe()`` but refuses
+  ``acquire`` (which moves the beam).
+* Put a :class:`~steerscope.instruments.safety.SafeMicroscope` in front of the
+  driver (``limits=``) so that field of view, dwell, dose and no-go regions are
+  enforced on the microscope PC, whatever the client asks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import ipaddress
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any, Self
+
+import Pyro5.api
+import Pyro5.errors
+import Pyro5.serializers
+from Pyro5.callcontext import current_context
+
+from steerscope.errors import InstrumentError, SteerscopeError
+from steerscope.instruments import wire
+from steerscope.instruments.base import Microscope
+from steerscope.instruments.safety import SafeMicroscope, SafetyLimits
+
+__all__ = [
+    "DEFAULT_OBJECT_ID",
+    "DEFAULT_PORT",
+    "TOKEN_ENV",
+    "TOKEN_REJECTED",
+    "MicroscopeServer",
+    "check_exposure",
+    "is_loopback",
+    "make_driver",
+    "serve",
+    "serve_from_cli",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OBJECT_ID = "steerscope.microscope"
+"""Pyro5 object id of the served microscope; the URI is ``PYRO:steerscope.microscope@host:port``."""
+DEFAULT_PORT = 9097
+"""Port the CLI suggests; the library default is ``0`` (any free port)."""
+TOKEN_ENV = "STEERSCOPE_TOKEN"
+"""Environment variable read when no token is passed."""
+TOKEN_REJECTED = "steerscope token rejected"
+"""Marker in the handshake refusal, so the client can say the token was wrong."""
+MIN_TOKEN_LENGTH = 12
+
+_SERPENT_ID = Pyro5.serializers.SerpentSerializer.serializer_id
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names only this machine (``127.0.0.0/8``, ``::1`` or ``localhost``)."""
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to a public address, so treat as exposed
+
+
+def check_exposure(host: str, token: str | None) -> str | None:
+    """Refuse a non-loopback ``host`` without a token; return the token in force.
+
+    ``token`` falls back to ``$STEERSCOPE_TOKEN``. Called before anything binds.
+    """
+    if token is None:
+        token = os.environ.get(TOKEN_ENV) or None
+    if not is_loopback(host) and not token:
+        raise InstrumentError(
+            f"refusing to serve the microscope on {host!r} without a token: any machine that "
+            f"reaches this address could move the beam. Pass --token TOKEN (or set the "
+            f"{TOKEN_ENV} environment variable) on both the server and the client; make one "
+            'with `python -c "import secrets; print(secrets.token_urlsafe(24))"`, or bind '
+            "to 127.0.0.1"
+        )
+    if token is not None and len(token) < MIN_TOKEN_LENGTH:
+        raise InstrumentError(
+            f"the token must have at least {MIN_TOKEN_LENGTH} characters; got {len(token)}. "
+            'Make one with `python -c "import secrets; print(secrets.token_urlsafe(24))"`'
+        )
+    return token
+
+
+class _TokenDaemon(Pyro5.api.Daemon):
+    """A Pyro5 daemon that checks a shared token in the connection handshake."""
+
+    def __init__(self, *args: Any, token: str | None, **kwargs: Any) -> None:
+        self._token = token
+        self._connections: set[Any] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def validateHandshake(self, conn: Any, data: Any) -> Any:
+        self._check_token(conn, data)
+        with self._connections_lock:
+            self._connections.add(conn)
+        return "hello"
+
+    def clientDisconnect(self, conn: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(conn)
+
+    def drop_clients(self) -> None:
+        """Close every client connection (Pyro5's shutdown leaves served connections open)."""
+        with self._connections_lock:
+            connections, self._connections = self._connections, set()
+        for conn in connections:
+            with contextlib.suppress(OSError):  # already gone
+                conn.sock.shutdown(socket.SHUT_RDWR)
+
+    def _check_token(self, conn: Any, data: Any) -> None:
+        if self._token is None:
+            return
+        offered = data if isinstance(data, str) else ""
+        if not hmac.compare_digest(offered.encode(), self._token.encode()):
+            peer = getattr(conn, "sock", None)
+            try:
+                where = peer.getpeername() if peer is not None else "?"
+            except OSError:
+                where = "?"
+            log.warning("refused a connection from %s: wrong or missing token", where)
+            raise Pyro5.errors.SecurityError(TOKEN_REJECTED)
+
+
+class _MicroscopeService:
+    """The object Pyro5 serves: plain values in and out, one call at a time.
+
+    Every method returns ``{"ok": True, "result": ...}`` or ``{"ok": False,
+    "error_type": <steerscope exception name>, "message": ...}`` so that the
+    client can re-raise the right steerscope error without deserialising classes.
+    """
+
+    def __init__(self, microscope: Microscope, read_only: bool) -> None:
+        self._microscope = microscope
+        self._read_only = read_only
+        self._lock = threading.Lock()  # drivers are not thread-safe; Pyro5 serves threads
+
+    def _run(self, name: str, fn: Callable[[], Any]) -> dict[str, Any]:
+        serializer_id = getattr(current_context, "serializer_id", _SERPENT_ID)
+        if serializer_id != _SERPENT_ID:
+            log.warning("refused %s: call used serializer id %s, not serpent", name, serializer_id)
+            return {
+                "ok": False,
+                "error_type": "InstrumentError",
+                "message": "this steerscope server accepts only the serpent serializer; "
+                "set SERIALIZER='serpent' on the client (RemoteMicroscope does)",
+            }
+        try:
+            with self._lock:
+                return {"ok": True, "result": fn()}
+        except SteerscopeError as exc:
+            log.info("%s refused: %s", name, exc)
+            return {"ok": False, "error_type": type(exc).__name__, "message": str(exc)}
+        except Exception as exc:  # a driver bug must not kill the server
+            log.exception("%s failed in the driver", name)
+            return {
+                "ok": False,
+                "error_type": "InstrumentError",
+                "message": f"the microscope driver failed during {name}: "
+                f"{type(exc).__name__}: {exc}",
+            }
+
+    @Pyro5.api.expose
+    def ping(self) -> dict[str, Any]:
+        return self._run("ping", lambda: {"protocol": wire.PROTOCOL, "read_only": self._read_only})
+
+    @Pyro5.api.expose
+    def overview(self) -> dict[str, Any]:
+        return self._run("overview", lambda: wire.encode_overview(self._microscope.overview()))
+
+    @Pyro5.api.expose
+    def describe(self) -> dict[str, Any]:
+        def _describe() -> Any:
+            desc = dict(self._microscope.describe())
+            desc["server"] = {"protocol": wire.PROTOCOL, "read_only": self._read_only}
+            return wire.to_wire_value(desc)
+
+        return self._run("describe", _describe)
+
+    @Pyro5.api.expose
+    def acquire(self, points: Any) -> dict[str, Any]:
+        def _acquire() -> Any:
+            if self._read_only:
+                raise InstrumentError(
+                    "this microscope server is read-only: it serves overview() and describe() "
+                    "but refuses acquire(), which moves the beam; restart `steerscope serve` "
+                    "without --read-only to allow acquisitions"
+                )
+            pts = wire.decode_array(points)
+            return wire.encode_measurement(self._microscope.acquire(pts))
+
+        return self._run("acquire", _acquire)
+
+
+class MicroscopeServer:
+    """A Pyro5 server for one microscope.
+
+    Parameters
+    ----------
+    microscope : Microscope
+        The instrument to serve (simulator, vendor adapter, ...).
+    host : str
+        Address to bind; loopback by default. Anything else needs ``token``.
+    port : int
+        TCP port; ``0`` picks a free one (read it from :attr:`uri`).
+    token : str or None
+        Shared secret clients must present; defaults to ``$STEERSCOPE_TOKEN``.
+    read_only : bool
+        Refuse ``acquire`` (serve overview and describe only).
+    limits : SafetyLimits or None
+        If given, the microscope is wrapped in a :class:`SafeMicroscope`.
+    object_id : str
+        Pyro5 object id.
+
+    Examples
+    --------
+    >>> with MicroscopeServer(my_microscope) as server:  # doctest: +SKIP
+    ...     remote = RemoteMicroscope(server.uri)
+    """
+
+    def __init__(
+        self,
+        microscope: Microscope,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+        read_only: bool = False,
+        *,
+        limits: SafetyLimits | None = None,
+        object_id: str = DEFAULT_OBJECT_ID,
+    ) -> None:
+        token = check_exposure(host, token)
+        if not 0 <= int(port) <= 65535:
+            raise InstrumentError(f"port must be in 0..65535; got {port}")
+        self.microscope: Microscope = (
+            SafeMicroscope(microscope, limits) if limits is not None else microscope
+        )
+        self.host = host
+        self.port = int(port)
+        self.read_only = read_only
+        self.object_id = object_id
+        self._token = token
+        self._daemon: _TokenDaemon | None = None
+        self._uri: str | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    @property
+    def uri(self) -> str:
+        """``PYRO:<object_id>@<host>:<port>``, available once started."""
+        if self._uri is None:
+            raise InstrumentError("the server is not started yet; call start() first")
+        return self._uri
+
+    @property
+    def has_token(self) -> bool:
+        """Whether clients must present a token."""
+        return self._token is not None
+
+    def start(self) -> Self:
+        """Bind the socket and register the microscope (does not serve yet)."""
+        if self._daemon is not None:
+            return self
+        try:
+            daemon = _TokenDaemon(host=self.host, port=self.port, token=self._token)
+        except OSError as exc:
+            raise InstrumentError(
+                f"cannot bind the microscope server to {self.host}:{self.port}: {exc}; choose "
+                "another --port or stop the program using it"
+            ) from exc
+        service = _MicroscopeService(self.microscope, self.read_only)
+        self._uri = str(daemon.register(service, objectId=self.object_id))
+        self._daemon = daemon
+        self._stop.clear()
+        log.info(
+            "serving %s at %s (token: %s, read-only: %s)",
+            type(self.microscope).__name__,
+            self._uri,
+            "yes" if self._token else "no",
+            self.read_only,
+        )
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve requests until :meth:`shutdown` is called (or Ctrl-C)."""
+        self.start()
+        daemon = self._daemon
+        assert daemon is not None
+        try:
+            daemon.requestLoop(loopCondition=lambda: not self._stop.is_set())
+        finally:
+            self._close_daemon()
+
+    def start_in_thread(self) -> Self:
+        """Start serving in a daemon thread; returns at once."""
+        self.start()
+        self._thread = threading.Thread(
+            target=self.serve_forever, name="steerscope-microscope-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop serving and release the port. Idempotent. The microscope is not closed."""
+        self._stop.set()
+        daemon = self._daemon
+        if daemon is not None:
+            daemon.shutdown()
+            daemon.drop_clients()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._close_daemon()
+
+    def _close_daemon(self) -> None:
+        daemon, self._daemon = self._daemon, None
+        if daemon is not None:
+            daemon.close()
+
+    def __enter__(self) -> Self:
+        return self.start_in_thread()
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+def serve(
+    microscope: Microscope,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    token: str | None = None,
+    read_only: bool = False,
+    *,
+    limits: SafetyLimits | None = None,
+    object_id: str = DEFAULT_OBJECT_ID,
+    block: bool = True,
+) -> MicroscopeServer:
+    """Serve ``microscope``; block until shut down, or return at once with ``block=False``.
+
+    With ``block=False`` the server runs in a background thread; stop it with
+    ``server.shutdown()``. See :class:`MicroscopeServer` for the parameters.
+    """
+    server = MicroscopeServer(
+        microscope, host, port, token, read_only, limits=limits, object_id=object_id
+    )
+    if block:
+        server.serve_forever()
+    else:
+        server.start_in_thread()
+    return server
+
+
+def make_driver(driver: str, **driver_options: Any) -> Microscope:
+    """Build a microscope driver by name: ``sim``, ``nion``, ``autoscript`` or ``gatan``.
+
+    Vendor SDKs are imported only here, inside the chosen adapter.
+    """
+    name = driver.lower()
+    if name == "sim":
+        from steerscope.instruments.simulator import SimulatedMicroscope
+
+        image = driver_options.pop("image", None)
+        path = driver_options.pop("path", None)
+        if image is None and path is not None:
+            from steerscope.data import load
+
+            image = load(path)
+        if image is None:
+            raise InstrumentError(
+                "the 'sim' driver needs a spectrum image: pass image=<SpectrumImage> (e.g. a "
+                "built-in dataset's .image) or path=<file readable by steerscope.load>"
+            )
+        return SimulatedMicroscope(image, **driver_options)
+    if name == "nion":
+        from steerscope.instruments.drivers.nion import NionMicroscope
+
+        return NionMicroscope.from_registry(**driver_options)
+    if name == "autoscript":
+        from steerscope.instruments.drivers.autoscript import AutoScriptMicroscope
+
+        return AutoScriptMicroscope.connect(**driver_options)
+    if name == "gatan":
+        from steerscope.instruments.drivers.gatan import GatanMicroscope
+
+        return GatanMicroscope(**driver_options)
+    raise InstrumentError(
+        f"unknown driver {driver!r}; choose one of 'sim', 'nion', 'autoscript', 'gatan'"
+    )
+
+
+def serve_from_cli(
+    driver: str,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    token: str | None = None,
+    read_only: bool = False,
+    *,
+    limits: SafetyLimits | dict[str, Any] | None = None,
+    **driver_options: Any,
+) -> None:
+    """What ``steerscope serve --driver …`` runs: build the driver, serve until Ctrl-C, close.
+
+    Parameters
+    ----------
+    driver : {"sim", "nion", "autoscript", "gatan"}
+        Which adapter to build (see :func:`make_driver`).
+    host, port, token, read_only
+        As for :class:`MicroscopeServer`; ``token`` falls back to ``$STEERSCOPE_TOKEN``.
+    limits : SafetyLimits or dict, optional
+        Safety limits enforced on the microscope PC.
+    **driver_options
+        Passed to the driver (e.g. ``dataset="plasmonic_nanoparticles"`` for ``sim``,
+        ``host``/``port`` of the AutoScript service as ``as_host``/``as_port``).
+    """
+    safety = SafetyLimits.model_validate(limits) if isinstance(limits, dict) else limits
+    token = check_exposure(host, token)  # refuse before touching the instrument
+    microscope = make_driver(driver, **driver_options)
+    try:
+        server = MicroscopeServer(microscope, host, port, token, read_only, limits=safety)
+        server.start()
+        print(f"steerscope: serving {driver} microscope at {server.uri}", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            log.info("stopped by Ctrl-C")
+        finally:
+            server.shutdown()
+    finally:
+        microscope.close()
