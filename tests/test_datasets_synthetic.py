@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -52,21 +54,24 @@ def _all_overview_pixels(ds: Dataset) -> np.ndarray:
     return np.stack([rows.ravel(), cols.ravel()], axis=1)
 
 
-def _scalarizers_or_skip():  # type: ignore[no-untyped-def]
+def _scalarizers_or_skip() -> Callable[[Any], Any]:
     try:
         module = importlib.import_module("steerscope.scalarizers")
     except ImportError:
         pytest.skip("steerscope.scalarizers is not available yet")
     if not hasattr(module, "parse_scalarizer"):
         pytest.skip("steerscope.scalarizers.parse_scalarizer is not available yet")
-    return module.parse_scalarizer
+    parse: Callable[[Any], Any] = module.parse_scalarizer
+    return parse
 
 
 # ---------------------------------------------------------------- determinism and shapes
 
 
 @pytest.mark.parametrize("generator", [plasmonic_nanoparticles, core_loss_two_phase])
-def test_same_seed_gives_identical_arrays_and_another_seed_differs(generator) -> None:  # type: ignore[no-untyped-def]
+def test_same_seed_gives_identical_arrays_and_another_seed_differs(
+    generator: Callable[..., Dataset],
+) -> None:
     first, again, other = generator(seed=3), generator(seed=3), generator(seed=4)
     np.testing.assert_array_equal(first.image.overview, again.image.overview)
     np.testing.assert_array_equal(first.image.spectra, again.image.spectra)
@@ -113,7 +118,7 @@ def test_core_loss_shapes_axis_and_pixel_size(core_loss: Dataset) -> None:
 
 
 @pytest.mark.parametrize("generator", [plasmonic_nanoparticles, core_loss_two_phase])
-def test_provenance_and_description(generator) -> None:  # type: ignore[no-untyped-def]
+def test_provenance_and_description(generator: Callable[..., Dataset]) -> None:
     ds = generator(seed=7)
     assert ds.provenance["generator"] == f"steerscope.datasets.{ds.name}"
     assert ds.provenance["seed"] == 7
@@ -133,7 +138,9 @@ def test_provenance_and_description(generator) -> None:  # type: ignore[no-untyp
     ],
 )
 @pytest.mark.parametrize("generator", [plasmonic_nanoparticles, core_loss_two_phase])
-def test_bad_sizes_raise_data_error(generator, options, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_sizes_raise_data_error(
+    generator: Callable[..., Dataset], options: dict[str, int], message: str
+) -> None:
     with pytest.raises(DataError, match=message):
         generator(**options)
 
@@ -379,3 +386,12 @@ def test_dataset_info_describes_without_building() -> None:
     assert "1.0–1.8 eV" in info
     assert "options: seed=0, overview_size=128, spectrum_size=64, n_channels=300" in info
     assert dataset_info("bruker_tem").startswith("bruker_tem (real)")
+
+
+def test_window_sum_includes_both_edge_channels_despite_float_rounding() -> None:
+    from steerscope.datasets.plasmonic import window_sum
+
+    axis = EnergyAxis(10, 0.0, 0.3, "eV")  # 0.3 * 3 == 0.8999999999999999 in floats
+    spectra = np.arange(20, dtype=np.float32).reshape(2, 10)
+    # Channels 3..6 (0.9, 1.2, 1.5, 1.8 eV): 3 + 4 + 5 + 6 and 13 + 14 + 15 + 16.
+    np.testing.assert_array_equal(window_sum(spectra, axis, (0.9, 1.8)), [18.0, 58.0])

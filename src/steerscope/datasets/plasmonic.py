@@ -297,7 +297,7 @@ def _model_spectra(
 def window_sum(
     spectra: NDArray[np.floating[Any]], energy: EnergyAxis, window: tuple[float, float]
 ) -> NDArray[np.float64]:
-    """Sum of the channels whose energy lies in ``[low, high]`` (inclusive), over the last axis.
+    """Sum of the channels whose centre lies in ``[low, high]`` (inclusive), over the last axis.
 
     Parameters
     ----------
@@ -313,9 +313,12 @@ def window_sum(
     ndarray of shape (...)
         The window sums, float64.
     """
-    values = energy.values
-    mask = (values >= window[0]) & (values <= window[1])
-    return np.asarray(spectra, dtype=np.float64)[..., mask].sum(axis=-1)
+    # Channel centres inside the window, with a hair of tolerance so that a window edge
+    # landing on a channel centre includes it despite float rounding.
+    eps = 1e-9
+    first = max(int(np.ceil((window[0] - energy.offset) / energy.scale - eps)), 0)
+    last = min(int(np.floor((window[1] - energy.offset) / energy.scale + eps)), energy.size - 1)
+    return np.asarray(spectra, dtype=np.float64)[..., first : last + 1].sum(axis=-1)
 
 
 def plasmonic_nanoparticles(

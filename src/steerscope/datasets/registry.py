@@ -53,7 +53,8 @@ _REGISTRY: dict[str, _Entry] = {
         "jeol_fes",
         "real",
         "Real STEM-EDX of an FeS particle (JEOL .ASW/.pts, HyperSpy 1.7.6 test file, "
-        "GPL-3.0), downsampled. Target: an X-ray line intensity (Fe Ka by default). "
+        "GPL-3.0): 512×512 overview, spectra binned 8× to 64×64. Target: an X-ray line "
+        "intensity (Fe Ka by default). "
         "Needs `steerscope datasets fetch` once.",
     ),
     "bruker_tem": _Entry(
@@ -61,7 +62,7 @@ _REGISTRY: dict[str, _Entry] = {
         "bruker_tem",
         "real",
         "Real STEM-EDX, Bruker .bcf 64×64 × 2048 channels, low counts (HyperSpy 1.7.6 test "
-        "file, GPL-3.0). Needs `steerscope datasets fetch` once.",
+        "file, GPL-3.0) with its HAADF. Target: Cu Ka. Needs `steerscope datasets fetch` once.",
     ),
     "velox_aupdcu": _Entry(
         "steerscope.datasets.real",
