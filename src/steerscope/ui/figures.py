@@ -1,0 +1,670 @@
+"""Plotly figure builders for the web UI: pure functions of arrays, no Streamlit.
+
+Every builder takes plain NumPy arrays (what a ``CampaignSnapshot`` or a
+``SpectrumImage`` holds) and returns a ``plotly.graph_objects.Figure``, so the
+pages stay thin and the figures can be tested without a browser.
+
+Images are drawn with their origin at the top-left, ``x`` = column and
+``y`` = row in overview pixels, the same ``(row, col)`` convention as the rest
+of steerscope.
+
+Plotly's selection events return nothing for a plain ``go.Heatmap`` (upstream
+streamlit#8760), so clickable images carry an invisible ``go.Scatter`` at the
+cell centres; :func:`pixels_from_selection` turns the event back into pixels.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "CLICK_TRACE_NAME",
+    "SPECTRUM_PICK_TRACE_NAME",
+    "discovery_figure",
+    "figure_html",
+    "map_figure",
+    "map_png",
+    "nice_scale_bar",
+    "overview_figure",
+    "patch_outline",
+    "pixels_from_selection",
+    "spectrum_figure",
+    "target_figure",
+    "timeline_figure",
+    "timing_figure",
+    "window_from_selection",
+]
+
+CLICK_TRACE_NAME = "click-grid"
+"""Name of the invisible scatter that makes image cells clickable."""
+
+SPECTRUM_PICK_TRACE_NAME = "window-pick"
+"""Name of the invisible scatter that makes a box-select on a spectrum return an energy range."""
+
+MAX_DISPLAY_SIDE = 256
+"""Images larger than this are shown decimated (every k-th pixel) to keep the page light."""
+
+MAX_CLICK_POINTS = 128 * 128
+"""At most this many invisible click targets per image; larger images get a coarser click grid."""
+
+_POINT_LABEL_LIMIT = 100
+
+
+def nice_scale_bar(width_px: int, pixel_size: float, units: str) -> tuple[float, str]:
+    """Choose a scale bar of a round length (1, 2 or 5 × 10^k) near a fifth of the image width.
+
+    Parameters
+    ----------
+    width_px : int
+        Image width in pixels, >= 1.
+    pixel_size : float
+        Size of one pixel in ``units``, > 0.
+    units : str
+        Length units of ``pixel_size`` (``"nm"``, ``"µm"``, …).
+
+    Returns
+    -------
+    length_px : float
+        Length of the bar in pixels.
+    label : str
+        Text to print under the bar, e.g. ``"20 nm"``.
+    """
+    target = max(width_px, 1) * pixel_size / 5.0
+    if not math.isfinite(target) or target <= 0:
+        return float(max(width_px, 1)) / 5.0, f"{max(width_px, 1) / 5.0:g} px"
+    exponent = math.floor(math.log10(target))
+    base = 10.0**exponent
+    length = base
+    for mult in (1.0, 2.0, 5.0, 10.0):
+        if mult * base <= target:
+            length = mult * base
+    return length / pixel_size, f"{length:g} {units}"
+
+
+def _decimation(shape: tuple[int, int], max_side: int) -> int:
+    return max(1, math.ceil(max(shape) / max_side))
+
+
+def _as_points(points: ArrayLike | None) -> NDArray[np.int64]:
+    if points is None:
+        return np.zeros((0, 2), dtype=np.int64)
+    arr = np.asarray(points)
+    if arr.size == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    return arr.reshape(-1, 2).astype(np.int64)
+
+
+def _image_axes(fig: go.Figure, shape: tuple[int, int]) -> None:
+    height, width = shape
+    fig.update_xaxes(range=[-0.5, width - 0.5], showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(
+        range=[height - 0.5, -0.5],
+        showgrid=False,
+        zeroline=False,
+        scaleanchor="x",
+        scaleratio=1,
+        constrain="domain",
+    )
+
+
+def _heatmap(values: NDArray[Any], colorscale: str, colorbar_title: str | None) -> go.Heatmap:
+    step = _decimation((int(values.shape[0]), int(values.shape[1])), MAX_DISPLAY_SIDE)
+    shown = np.asarray(values, dtype=np.float64)[::step, ::step]
+    rows = np.arange(0, values.shape[0], step)
+    cols = np.arange(0, values.shape[1], step)
+    return go.Heatmap(
+        z=shown,
+        x=cols,
+        y=rows,
+        colorscale=colorscale,
+        showscale=colorbar_title is not None,
+        colorbar={"title": {"text": colorbar_title or ""}, "thickness": 12},
+        hovertemplate="row %{y}, col %{x}<br>%{z:.4g}<extra></extra>",
+    )
+
+
+def _click_grid(shape: tuple[int, int]) -> go.Scatter:
+    height, width = shape
+    step = max(1, math.ceil(math.sqrt(height * width / MAX_CLICK_POINTS)))
+    rows, cols = np.mgrid[0:height:step, 0:width:step]
+    return go.Scatter(
+        x=cols.ravel(),
+        y=rows.ravel(),
+        mode="markers",
+        marker={"size": 6, "opacity": 0},
+        hoverinfo="none",
+        showlegend=False,
+        name=CLICK_TRACE_NAME,
+    )
+
+
+def _add_points(
+    fig: go.Figure,
+    measured: NDArray[np.int64],
+    next_points: NDArray[np.int64],
+    selected: NDArray[np.int64],
+) -> None:
+    if len(measured):
+        order = [str(i + 1) for i in range(len(measured))]
+        labelled = len(measured) <= _POINT_LABEL_LIMIT
+        fig.add_trace(
+            go.Scatter(
+                x=measured[:, 1],
+                y=measured[:, 0],
+                mode="markers+text" if labelled else "markers",
+                text=order,
+                textposition="top center",
+                textfont={"size": 9, "color": "#ffd166"},
+                marker={"size": 7, "color": "#ffd166", "line": {"width": 1, "color": "black"}},
+                name="measured (in order)",
+                hovertemplate="#%{text}: row %{y}, col %{x}<extra></extra>",
+            )
+        )
+    if len(next_points):
+        fig.add_trace(
+            go.Scatter(
+                x=next_points[:, 1],
+                y=next_points[:, 0],
+                mode="markers",
+                marker={
+                    "size": 13,
+                    "symbol": "x-thin-open",
+                    "color": "#ef476f",
+                    "line": {"width": 3},
+                },
+                name="next suggested",
+                hovertemplate="next: row %{y}, col %{x}<extra></extra>",
+            )
+        )
+    if len(selected):
+        fig.add_trace(
+            go.Scatter(
+                x=selected[:, 1],
+                y=selected[:, 0],
+                mode="markers",
+                marker={
+                    "size": 11,
+                    "symbol": "circle-open",
+                    "color": "#06d6a0",
+                    "line": {"width": 2},
+                },
+                name="selected",
+                hovertemplate="selected: row %{y}, col %{x}<extra></extra>",
+            )
+        )
+
+
+def patch_outline(center: tuple[int, int], patch_size: int) -> dict[str, float]:
+    """The rectangle a descriptor patch of ``patch_size`` covers around ``center``.
+
+    Parameters
+    ----------
+    center : tuple of int
+        ``(row, col)`` of the candidate pixel.
+    patch_size : int
+        Side of the square patch in overview pixels.
+
+    Returns
+    -------
+    dict
+        ``x0, x1, y0, y1`` in plot coordinates (pixel edges), as a plotly shape wants.
+    """
+    row, col = center
+    half = patch_size / 2.0
+    return {
+        "x0": col - half,
+        "x1": col + half,
+        "y0": row - half,
+        "y1": row + half,
+    }
+
+
+def overview_figure(
+    image: ArrayLike,
+    *,
+    pixel_size: float = 1.0,
+    pixel_units: str = "nm",
+    measured: ArrayLike | None = None,
+    next_points: ArrayLike | None = None,
+    selected: ArrayLike | None = None,
+    no_go: ArrayLike | None = None,
+    patch: tuple[tuple[int, int], int] | None = None,
+    title: str = "Overview",
+    clickable: bool = True,
+    height: int = 480,
+) -> go.Figure:
+    """The overview image with a scale bar, measured points in order and the next suggestion.
+
+    Parameters
+    ----------
+    image : array_like of shape (H, W)
+        The overview (HAADF) image.
+    pixel_size, pixel_units : float, str
+        Size of one overview pixel, for the scale bar.
+    measured : array_like of shape (n, 2), optional
+        Measured pixels ``(row, col)`` in the order they were measured; numbered from 1.
+    next_points : array_like of shape (q, 2), optional
+        The points the engine will measure next.
+    selected : array_like of shape (k, 2), optional
+        Pixels the user picked (spectrum explorer, seed or added points).
+    no_go : array_like of shape (H, W) of bool, optional
+        Pixels the beam must not visit; drawn as a red veil.
+    patch : ((row, col), size), optional
+        Draw the descriptor patch of ``size`` around ``(row, col)``.
+    title : str
+        Figure title.
+    clickable : bool
+        Add the invisible click grid so ``st.plotly_chart(on_select=...)`` returns pixels.
+    height : int
+        Figure height in CSS pixels.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
+    img = np.asarray(image, dtype=np.float64)
+    shape = (int(img.shape[0]), int(img.shape[1]))
+    fig = go.Figure()
+    fig.add_trace(_heatmap(img, "gray", None))
+    if no_go is not None:
+        mask = np.asarray(no_go, dtype=bool)
+        if mask.any():
+            veil = np.where(mask, 1.0, np.nan)
+            step = _decimation(shape, MAX_DISPLAY_SIDE)
+            fig.add_trace(
+                go.Heatmap(
+                    z=veil[::step, ::step],
+                    x=np.arange(0, shape[1], step),
+                    y=np.arange(0, shape[0], step),
+                    colorscale=[[0, "rgba(239,71,111,0.35)"], [1, "rgba(239,71,111,0.35)"]],
+                    showscale=False,
+                    hoverinfo="skip",
+                    name="no-go",
+                )
+            )
+    if clickable:
+        fig.add_trace(_click_grid(shape))
+    _add_points(fig, _as_points(measured), _as_points(next_points), _as_points(selected))
+    if patch is not None:
+        (center, size) = patch
+        outline = patch_outline(center, size)
+        fig.add_shape(type="rect", line={"color": "#118ab2", "width": 2}, **outline)
+    bar_px, bar_label = nice_scale_bar(shape[1], pixel_size, pixel_units)
+    x1 = shape[1] - 0.5 - shape[1] * 0.05
+    y = shape[0] - 0.5 - shape[0] * 0.06
+    fig.add_shape(
+        type="line", x0=x1 - bar_px, x1=x1, y0=y, y1=y, line={"color": "white", "width": 4}
+    )
+    fig.add_annotation(
+        x=x1 - bar_px / 2,
+        y=y,
+        yshift=12,
+        text=bar_label,
+        showarrow=False,
+        font={"color": "white", "size": 12},
+    )
+    _image_axes(fig, shape)
+    fig.update_layout(
+        title={"text": title},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.02},
+        dragmode="select" if clickable else "zoom",
+        clickmode="event+select",
+    )
+    return fig
+
+
+def map_figure(
+    values: ArrayLike,
+    *,
+    title: str,
+    colorscale: str = "Viridis",
+    colorbar_title: str = "",
+    measured: ArrayLike | None = None,
+    next_points: ArrayLike | None = None,
+    height: int = 360,
+) -> go.Figure:
+    """A per-pixel map (predicted mean, uncertainty, acquisition, ground truth, target preview).
+
+    Parameters
+    ----------
+    values : array_like of shape (H, W)
+        The map on the overview grid; NaN cells are left blank.
+    title : str
+        Figure title.
+    colorscale : str
+        Plotly colour scale name.
+    colorbar_title : str
+        Units or name shown on the colour bar.
+    measured, next_points : array_like of shape (n, 2), optional
+        Points to overlay, as in :func:`overview_figure`.
+    height : int
+        Figure height in CSS pixels.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    shape = (int(arr.shape[0]), int(arr.shape[1]))
+    fig = go.Figure(_heatmap(arr, colorscale, colorbar_title))
+    _add_points(fig, _as_points(measured), _as_points(next_points), _as_points(None))
+    _image_axes(fig, shape)
+    fig.update_layout(
+        title={"text": title},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        showlegend=False,
+    )
+    return fig
+
+
+def spectrum_figure(
+    energy: ArrayLike,
+    spectra: Mapping[str, ArrayLike],
+    *,
+    units: str = "eV",
+    window: tuple[float, float] | None = None,
+    second_window: tuple[float, float] | None = None,
+    title: str = "Spectra",
+    height: int = 380,
+) -> go.Figure:
+    """Overlay of spectra with the scalarizer window(s) shaded; box-select picks a window.
+
+    Parameters
+    ----------
+    energy : array_like of shape (C,)
+        Channel energies.
+    spectra : mapping of str to array_like of shape (C,)
+        One line per entry, keyed by its legend label (e.g. ``"row 3, col 7"``, ``"mean"``).
+    units : str
+        Energy units for the axis title.
+    window, second_window : (low, high), optional
+        Energy windows to shade (the second one for ratios, in another colour).
+    title : str
+        Figure title.
+    height : int
+        Figure height in CSS pixels.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        The last trace is an invisible marker line (:data:`SPECTRUM_PICK_TRACE_NAME`) so a
+        box selection returns points whose energies :func:`window_from_selection` reads.
+    """
+    e = np.asarray(energy, dtype=np.float64)
+    fig = go.Figure()
+    top = 0.0
+    for label, spectrum in spectra.items():
+        y = np.asarray(spectrum, dtype=np.float64)
+        top = max(top, float(np.nanmax(y)) if y.size else 0.0)
+        fig.add_trace(go.Scatter(x=e, y=y, mode="lines", name=label))
+    for win, color in ((window, "rgba(17,138,178,0.2)"), (second_window, "rgba(239,71,111,0.2)")):
+        if win is not None:
+            fig.add_vrect(x0=win[0], x1=win[1], fillcolor=color, line_width=0)
+    fig.add_trace(
+        go.Scatter(
+            x=e,
+            y=np.zeros_like(e),
+            mode="markers",
+            marker={"size": 4, "opacity": 0},
+            hoverinfo="none",
+            showlegend=False,
+            name=SPECTRUM_PICK_TRACE_NAME,
+        )
+    )
+    fig.update_layout(
+        title={"text": title},
+        height=height,
+        xaxis_title=f"energy ({units})",
+        yaxis_title="counts",
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        dragmode="select",
+        selectdirection="h",
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig
+
+
+def discovery_figure(discovery: Sequence[tuple[int, float]], *, height: int = 300) -> go.Figure:
+    """Discovery curve: how much of the ground truth the campaign has found after n measurements.
+
+    Parameters
+    ----------
+    discovery : sequence of (n_measured, value)
+        As in ``CampaignSnapshot.discovery``.
+    height : int
+        Figure height in CSS pixels.
+    """
+    xs = [int(n) for n, _ in discovery]
+    ys = [float(v) for _, v in discovery]
+    fig = go.Figure(go.Scatter(x=xs, y=ys, mode="lines+markers", name="discovery"))
+    fig.update_layout(
+        title={"text": "Discovery (against the ground truth)"},
+        xaxis_title="measurements",
+        yaxis_title="discovered",
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    return fig
+
+
+def target_figure(targets: ArrayLike, *, label: str = "target", height: int = 300) -> go.Figure:
+    """Measured target in measurement order, with the running best.
+
+    Parameters
+    ----------
+    targets : array_like of shape (n,)
+        Target value of each measurement in the order measured.
+    label : str
+        Axis title (the scalarizer's label).
+    height : int
+        Figure height in CSS pixels.
+    """
+    y = np.asarray(targets, dtype=np.float64).reshape(-1)
+    x = np.arange(1, y.size + 1)
+    best = np.fmax.accumulate(y) if y.size else y
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name="measured"))
+    fig.add_trace(go.Scatter(x=x, y=best, mode="lines", name="best so far"))
+    fig.update_layout(
+        title={"text": "Target vs measurement"},
+        xaxis_title="measurement #",
+        yaxis_title=label,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.3},
+    )
+    return fig
+
+
+def timing_figure(step_timings: Sequence[Mapping[str, Any]], *, height: int = 300) -> go.Figure:
+    """Stacked bars of where each step's time went (fit, predict, acquire, record, …).
+
+    Parameters
+    ----------
+    step_timings : sequence of mapping
+        One mapping per step, as in ``CampaignSnapshot.step_timings``: numeric entries are
+        seconds per phase; a ``"step"`` entry, if present, labels the bar.
+    height : int
+        Figure height in CSS pixels.
+    """
+    steps: list[int] = []
+    phases: dict[str, list[float]] = {}
+    for i, timing in enumerate(step_timings):
+        steps.append(int(timing.get("step", i)))
+    for i, timing in enumerate(step_timings):
+        for key, value in timing.items():
+            if key == "step" or isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            phases.setdefault(key, [0.0] * len(step_timings))[i] = float(value)
+    fig = go.Figure([go.Bar(x=steps, y=v, name=k) for k, v in phases.items()])
+    fig.update_layout(
+        barmode="stack",
+        title={"text": "Step timing"},
+        xaxis_title="step",
+        yaxis_title="seconds",
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.3},
+    )
+    return fig
+
+
+def timeline_figure(events: Sequence[tuple[int, str, str]], *, height: int = 260) -> go.Figure:
+    """Interventions and events on a step axis, one row per kind.
+
+    Parameters
+    ----------
+    events : sequence of (step, kind, text)
+        What happened at which step.
+    height : int
+        Figure height in CSS pixels.
+    """
+    kinds = sorted({kind for _, kind, _ in events})
+    fig = go.Figure()
+    for kind in kinds:
+        picked = [(s, t) for s, k, t in events if k == kind]
+        fig.add_trace(
+            go.Scatter(
+                x=[s for s, _ in picked],
+                y=[kind] * len(picked),
+                text=[t for _, t in picked],
+                mode="markers",
+                marker={"size": 12},
+                name=kind,
+                hovertemplate="step %{x}: %{text}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title={"text": "Timeline"},
+        xaxis_title="step",
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        showlegend=False,
+    )
+    return fig
+
+
+def _selection(event: Any) -> Mapping[str, Any]:
+    if event is None:
+        return {}
+    try:
+        selection = event["selection"]
+    except (KeyError, TypeError, IndexError):
+        return {}
+    return selection if isinstance(selection, Mapping) else {}
+
+
+def pixels_from_selection(
+    event: Any, shape: tuple[int, int], *, trace_name: str | None = None
+) -> NDArray[np.int64]:
+    """Pixels picked by a click or box selection on an image built here.
+
+    Parameters
+    ----------
+    event : mapping or None
+        What ``st.plotly_chart(..., on_select="rerun")`` returned; read as a mapping.
+    shape : (H, W)
+        The image shape; points outside it are dropped.
+    trace_name : str, optional
+        Unused; kept so callers can be explicit. Points of every trace count, because the
+        click grid and the overlay markers all sit on pixel centres.
+
+    Returns
+    -------
+    ndarray of shape (n, 2)
+        Unique ``(row, col)`` pixels in the order first selected.
+    """
+    del trace_name
+    points = _selection(event).get("points", []) or []
+    picked: list[tuple[int, int]] = []
+    for point in points:
+        try:
+            row = round(float(point["y"]))
+            col = round(float(point["x"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if 0 <= row < shape[0] and 0 <= col < shape[1] and (row, col) not in picked:
+            picked.append((row, col))
+    return np.asarray(picked, dtype=np.int64).reshape(-1, 2)
+
+
+def window_from_selection(event: Any) -> tuple[float, float] | None:
+    """Energy window ``(low, high)`` of a box selection on :func:`spectrum_figure`, if any.
+
+    The box's own x range is used when the event carries it; otherwise the
+    lowest and highest energy of the selected points.
+    """
+    selection = _selection(event)
+    for box in selection.get("box", []) or []:
+        try:
+            xs = [float(v) for v in box["x"]]
+        except (KeyError, TypeError, ValueError):
+            continue
+        if len(xs) >= 2 and min(xs) < max(xs):
+            return (min(xs), max(xs))
+    energies: list[float] = []
+    for point in selection.get("points", []) or []:
+        try:
+            energies.append(float(point["x"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    if len(energies) >= 2 and min(energies) < max(energies):
+        return (min(energies), max(energies))
+    return None
+
+
+def figure_html(fig: go.Figure) -> bytes:
+    """A self-contained interactive HTML file of ``fig`` (plotly.js embedded; works offline)."""
+    return str(fig.to_html(include_plotlyjs=True, full_html=True)).encode("utf-8")
+
+
+def map_png(
+    values: ArrayLike,
+    *,
+    title: str,
+    cmap: str = "viridis",
+    measured: ArrayLike | None = None,
+) -> bytes:
+    """A PNG of a map drawn with matplotlib (used when plotly's image export is unavailable).
+
+    Parameters
+    ----------
+    values : array_like of shape (H, W)
+        The map.
+    title : str
+        Title printed above it.
+    cmap : str
+        Matplotlib colour map.
+    measured : array_like of shape (n, 2), optional
+        Measured points to overlay.
+
+    Returns
+    -------
+    bytes
+        PNG file contents.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.5, 4.0), dpi=120)
+    ax = fig.add_subplot()
+    im = ax.imshow(np.asarray(values, dtype=np.float64), cmap=cmap, origin="upper")
+    pts = _as_points(measured)
+    if len(pts):
+        ax.plot(pts[:, 1], pts[:, 0], "o", ms=3, mfc="none", mec="#ffd166")
+    ax.set_title(title)
+    ax.set_xlabel("col")
+    ax.set_ylabel("row")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()

@@ -1,0 +1,164 @@
+"""Learning mode: a guided walkthrough of an automated experiment on the built-in datasets.
+
+Each step explains one idea (descriptor patch, scalarizer, surrogate mean and
+uncertainty, beta: exploration vs exploitation), names the page and control
+where it lives, and invites the user to try the intervention and say what to
+watch for. Plain data, so pages render it and tests check it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["PAGES", "WALKTHROUGH", "LessonStep", "steps_for_page"]
+
+PAGES = ("source", "target", "campaign", "review")
+"""Page ids a lesson step can point at."""
+
+
+@dataclass(frozen=True)
+class LessonStep:
+    """One step of the walkthrough.
+
+    Parameters
+    ----------
+    title : str
+        Short heading.
+    page : str
+        One of :data:`PAGES`: where the step is shown.
+    explain : str
+        The idea, in two or three sentences a microscopist new to BO can follow.
+    try_this : str
+        The action to take (which control, which value).
+    watch : str
+        What changes on screen when they do, and why.
+    """
+
+    title: str
+    page: str
+    explain: str
+    try_this: str
+    watch: str
+
+
+WALKTHROUGH: tuple[LessonStep, ...] = (
+    LessonStep(
+        title="1. The overview is all the agent sees before measuring",
+        page="source",
+        explain=(
+            "The HAADF overview is fast and cheap; spectra are slow and dose the sample. "
+            "The agent learns to predict a spectral property from what the overview looks "
+            "like around each pixel, so it can guess where to measure next."
+        ),
+        try_this=(
+            "Open the built-in dataset 'plasmonic_nanoparticles' and click a few pixels: on "
+            "a rod tip, in the middle of a rod, on the carbon film."
+        ),
+        watch=(
+            "The spectra differ: rod tips and triangle corners carry a low-energy peak "
+            "(1.0–1.8 eV) that the middle of a particle and the film do not."
+        ),
+    ),
+    LessonStep(
+        title="2. The scalarizer turns a spectrum into one number to maximise",
+        page="target",
+        explain=(
+            "Bayesian optimisation needs one target per measured pixel. A scalarizer is a "
+            "declarative recipe — sum counts in an energy window, a peak position, a ratio "
+            "of two windows — applied to every raw spectrum. Raw spectra are kept, so the "
+            "recipe can change mid-run and the whole history is re-labelled."
+        ),
+        try_this=(
+            "Box-select 1.0–1.8 eV on the spectrum plot (or type the window), kind "
+            "'window_sum', and look at the preview map; then try 3.5–4.1 eV."
+        ),
+        watch=(
+            "With 1.0–1.8 eV only tips and corners light up (a needle-in-a-haystack target); "
+            "with the bulk plasmon window whole particles light up (an easy target)."
+        ),
+    ),
+    LessonStep(
+        title="3. The descriptor: how much of the overview the model looks at",
+        page="campaign",
+        explain=(
+            "Each candidate pixel is described by the overview patch around it. A patch "
+            "smaller than the features cannot tell a tip from an edge; a patch much larger "
+            "blurs neighbours together and needs more measurements to learn."
+        ),
+        try_this=(
+            "Set the descriptor patch size to 4, then 16, then 32, and look at the blue "
+            "square drawn on the overview."
+        ),
+        watch=(
+            "A 16-pixel patch covers a rod tip and its surroundings; that is the scale the "
+            "model can tell apart."
+        ),
+    ),
+    LessonStep(
+        title="4. Mean and uncertainty: what the model believes and how sure it is",
+        page="campaign",
+        explain=(
+            "After each measurement a Gaussian process (on learned patch features) predicts "
+            "the target everywhere (the mean map) and how unsure it is (the uncertainty map). "
+            "Uncertainty is low near measured pixels and in regions that look like them."
+        ),
+        try_this=(
+            "Start a campaign with a small budget (30 measurements) and Step 5 at a time; "
+            "compare the mean and uncertainty maps after each step."
+        ),
+        watch=(
+            "The mean map starts flat and sharpens around the bright spots found; the "
+            "uncertainty map darkens where the agent has been."
+        ),
+    ),
+    LessonStep(
+        title="5. Beta: exploration versus exploitation",
+        page="campaign",
+        explain=(
+            "The acquisition function UCB scores a pixel by mean + sqrt(beta) × uncertainty. "
+            "A small beta exploits (measure where the target is predicted high); a large beta "
+            "explores (measure where the model knows least)."
+        ),
+        try_this=(
+            "While the campaign runs, set beta to 0.01 for a few steps, then to 10, using "
+            "the intervention panel. Each change is logged with the step it took effect."
+        ),
+        watch=(
+            "With small beta the next points cluster on known hot spots; with large beta they "
+            "spread over unexplored particles. The discovery curve shows which pays off here."
+        ),
+    ),
+    LessonStep(
+        title="6. Steer, then review what happened",
+        page="review",
+        explain=(
+            "Every decision, measurement and intervention is in the campaign record. The "
+            "Review page replays the maps step by step and lists your interventions on a "
+            "timeline; a what-if fork replays the same data with a different choice."
+        ),
+        try_this=(
+            "Open the record you just made, scrub to the step where you changed beta, and "
+            "fork a replay with the other beta."
+        ),
+        watch="Whether the other policy would have found the hot spots sooner.",
+    ),
+)
+"""The walkthrough, in order."""
+
+
+def steps_for_page(page: str) -> list[tuple[int, LessonStep]]:
+    """The walkthrough steps shown on ``page``, with their index in :data:`WALKTHROUGH`.
+
+    Parameters
+    ----------
+    page : str
+        One of :data:`PAGES`.
+
+    Raises
+    ------
+    ValueError
+        If ``page`` is not one of :data:`PAGES` (a programming error, not a user one).
+    """
+    if page not in PAGES:
+        raise ValueError(f"page must be one of {PAGES}; got {page!r}")
+    return [(i, step) for i, step in enumerate(WALKTHROUGH) if step.page == page]

@@ -1,0 +1,344 @@
+"""All UI state: the one module that touches ``st.session_state``.
+
+Two kinds of state live here:
+
+- **per browser tab** (``st.session_state``): which source is open, picked
+  pixels, the scalarizer being edited, which campaign this tab watches, the
+  learning-mode position. Initialised once per session with check-then-set.
+- **per server process** (``st.cache_resource``): opened sources and the
+  :class:`CampaignRegistry` holding one running campaign per record path, so
+  every tab sees the same campaign and reloading a tab loses nothing: a fresh
+  session re-attaches to the most recent campaign in the registry.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+from numpy.typing import ArrayLike, NDArray
+
+from steerscope.ui.sources import LoadedSource, open_source, source_key
+
+__all__ = [
+    "LEARNING_KEY",
+    "CampaignRegistry",
+    "RegistryEntry",
+    "add_picked_pixels",
+    "campaign_path",
+    "clear_picked_pixels",
+    "get_value",
+    "init",
+    "learning_enabled",
+    "learning_step",
+    "loaded_source",
+    "picked_pixels",
+    "records_dir",
+    "registry",
+    "scalarizer",
+    "set_campaign_path",
+    "set_learning_step",
+    "set_scalarizer",
+    "set_source",
+    "set_value",
+    "set_widget_value",
+    "source",
+    "stop_all_runners",
+    "widget_value",
+]
+
+_PREFIX = "steerscope."
+LEARNING_KEY = _PREFIX + "learning"
+"""Widget key of the sidebar learning-mode toggle."""
+
+_DEFAULTS: dict[str, Any] = {
+    "source": None,  # source description dict (see steerscope.ui.sources)
+    "picked": [],  # list of (row, col) picked in the explorer / for seeding
+    "scalarizer": None,  # saved scalarizer spec dict
+    "window_draft": None,  # (low, high) from a box-select, not yet applied
+    "campaign_path": None,  # record path of the campaign this tab watches
+    "review_path": None,  # record path open on the Review page
+    "learning_step": 0,
+    "added_points": [],  # points clicked for an AddPoints intervention
+    "no_go_draft": None,  # (r0, c0, r1, c1) of a no-go rectangle being drawn
+}
+
+
+def _key(name: str) -> str:
+    if name not in _DEFAULTS:
+        raise KeyError(f"unknown UI state {name!r}; known: {', '.join(_DEFAULTS)}")
+    return _PREFIX + name
+
+
+def init(default_dataset: str | None = None) -> None:
+    """Set every default once per session, then re-attach to a running campaign if any.
+
+    Called at the top of ``app.py`` on every rerun; cheap after the first.
+
+    Parameters
+    ----------
+    default_dataset : str, optional
+        Built-in dataset a new session opens when no campaign is running
+        (``steerscope demo`` passes ``plasmonic_nanoparticles``).
+    """
+    fresh = _PREFIX + "source" not in st.session_state
+    for name, value in _DEFAULTS.items():
+        if _PREFIX + name not in st.session_state:
+            st.session_state[_PREFIX + name] = value.copy() if isinstance(value, list) else value
+    if LEARNING_KEY not in st.session_state:
+        st.session_state[LEARNING_KEY] = False
+    if st.session_state[_key("campaign_path")] is None:
+        latest = registry().latest()
+        if latest is not None:
+            st.session_state[_key("campaign_path")] = latest.record_path
+            if st.session_state[_key("source")] is None and latest.source is not None:
+                st.session_state[_key("source")] = dict(latest.source)
+            if st.session_state[_key("scalarizer")] is None and latest.scalarizer is not None:
+                st.session_state[_key("scalarizer")] = dict(latest.scalarizer)
+    if fresh and default_dataset and st.session_state[_key("source")] is None:
+        st.session_state[_key("source")] = {"kind": "dataset", "name": default_dataset}
+
+
+def widget_value(key: str, default: Any = None) -> Any:
+    """Current value of the widget with ``key`` (``default`` before it is first drawn)."""
+    return st.session_state.get(key, default)
+
+
+def set_widget_value(key: str, value: Any) -> None:
+    """Preset the widget with ``key`` (call before the widget is drawn in this run)."""
+    st.session_state[key] = value
+
+
+def get_value(name: str) -> Any:
+    """Read one per-tab value by name (see ``_DEFAULTS`` for the names)."""
+    return st.session_state.get(_key(name), _DEFAULTS[name])
+
+
+def set_value(name: str, value: Any) -> None:
+    """Write one per-tab value by name."""
+    st.session_state[_key(name)] = value
+
+
+# -- source -------------------------------------------------------------------------------
+
+
+def source() -> dict[str, Any] | None:
+    """The source description this tab works on, or ``None``."""
+    value = get_value("source")
+    return dict(value) if value else None
+
+
+def set_source(description: dict[str, Any] | None) -> None:
+    """Switch this tab to another source; forgets picked pixels and drafts of the old one."""
+    set_value("source", dict(description) if description else None)
+    set_value("picked", [])
+    set_value("window_draft", None)
+    set_value("added_points", [])
+
+
+@st.cache_resource(show_spinner="Opening the source…", max_entries=8)
+def _open_cached(key: str, _description: dict[str, Any]) -> LoadedSource:
+    del key  # the cache key; the token in _description is not hashed
+    return open_source(_description)
+
+
+def loaded_source() -> LoadedSource | None:
+    """The opened source of this tab (shared across tabs by ``st.cache_resource``).
+
+    Raises
+    ------
+    SteerscopeError
+        If the source cannot be opened; pages show the message with ``st.error``.
+    """
+    description = source()
+    if description is None:
+        return None
+    return _open_cached(source_key(description), description)
+
+
+# -- picked pixels ------------------------------------------------------------------------
+
+
+def picked_pixels() -> NDArray[np.int64]:
+    """Pixels picked in this tab, shape ``(n, 2)``, in the order picked."""
+    return np.asarray(get_value("picked"), dtype=np.int64).reshape(-1, 2)
+
+
+def add_picked_pixels(points: ArrayLike, *, limit: int = 12) -> bool:
+    """Add pixels ``(n, 2)`` to the picked list (keeping the last ``limit``).
+
+    Returns
+    -------
+    bool
+        Whether anything new was added (the page reruns only then).
+    """
+    current: list[tuple[int, int]] = [(int(p[0]), int(p[1])) for p in get_value("picked")]
+    changed = False
+    for row, col in np.asarray(points, dtype=np.int64).reshape(-1, 2).tolist():
+        if (row, col) not in current:
+            current.append((row, col))
+            changed = True
+    if changed:
+        set_value("picked", current[-limit:])
+    return changed
+
+
+def clear_picked_pixels() -> None:
+    """Forget every picked pixel."""
+    set_value("picked", [])
+
+
+# -- scalarizer ---------------------------------------------------------------------------
+
+
+def scalarizer() -> dict[str, Any] | None:
+    """The scalarizer spec saved on the Target page, or ``None``."""
+    value = get_value("scalarizer")
+    return dict(value) if value else None
+
+
+def set_scalarizer(spec: dict[str, Any] | None) -> None:
+    """Save a scalarizer spec (a validated ``model_dump()``) for the Campaign page."""
+    set_value("scalarizer", dict(spec) if spec else None)
+
+
+# -- campaign ----------------------------------------------------------------------------
+
+
+def campaign_path() -> str | None:
+    """Record path of the campaign this tab watches, or ``None``."""
+    value = get_value("campaign_path")
+    return str(value) if value else None
+
+
+def set_campaign_path(path: str | os.PathLike[str] | None) -> None:
+    """Watch another campaign (its runner must be in :func:`registry`, or it is read-only)."""
+    set_value("campaign_path", str(path) if path else None)
+
+
+def records_dir() -> Path:
+    """Where campaign records live: ``$STEERSCOPE_RECORDS`` or ``./records``."""
+    return Path(os.environ.get("STEERSCOPE_RECORDS") or "records").expanduser()
+
+
+# -- learning mode -----------------------------------------------------------------------
+
+
+def learning_enabled() -> bool:
+    """Whether the sidebar learning-mode toggle is on."""
+    return bool(st.session_state.get(LEARNING_KEY, False))
+
+
+def learning_step() -> int:
+    """Index of the walkthrough step this tab is on."""
+    return int(get_value("learning_step"))
+
+
+def set_learning_step(index: int) -> None:
+    """Move the walkthrough to step ``index``."""
+    set_value("learning_step", int(index))
+
+
+# -- process-wide campaign registry ------------------------------------------------------
+
+
+@dataclass
+class RegistryEntry:
+    """One running (or finished) campaign the server holds.
+
+    Parameters
+    ----------
+    record_path : str
+        The campaign's record file; the registry key.
+    runner : Any
+        The ``steerscope.campaign.CampaignRunner`` driving it.
+    source : dict or None
+        The source description it was started from (to rebuild a reloaded tab).
+    scalarizer : dict or None
+        The scalarizer spec it was started with.
+    started_at : float
+        Unix time it was registered.
+    """
+
+    record_path: str
+    runner: Any
+    source: dict[str, Any] | None = None
+    scalarizer: dict[str, Any] | None = None
+    started_at: float = field(default_factory=time.time)
+
+
+class CampaignRegistry:
+    """Process-wide map of record path → campaign runner, shared by every browser tab.
+
+    Thread-safe; held in ``st.cache_resource`` so it outlives sessions and reruns.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, RegistryEntry] = {}
+
+    def register(
+        self,
+        record_path: str | os.PathLike[str],
+        runner: Any,
+        *,
+        source: dict[str, Any] | None = None,
+        scalarizer: dict[str, Any] | None = None,
+    ) -> RegistryEntry:
+        """Hold ``runner`` under ``record_path``; an older runner there is stopped first."""
+        key = str(record_path)
+        entry = RegistryEntry(key, runner, source, scalarizer)
+        with self._lock:
+            old = self._entries.get(key)
+            self._entries[key] = entry
+        if old is not None and old.runner is not runner:
+            _stop_runner(old.runner, 5.0)
+        return entry
+
+    def get(self, record_path: str | os.PathLike[str] | None) -> RegistryEntry | None:
+        """The entry for ``record_path``, or ``None``."""
+        if record_path is None:
+            return None
+        with self._lock:
+            return self._entries.get(str(record_path))
+
+    def entries(self) -> list[RegistryEntry]:
+        """Every entry, newest first."""
+        with self._lock:
+            return sorted(self._entries.values(), key=lambda e: e.started_at, reverse=True)
+
+    def latest(self) -> RegistryEntry | None:
+        """The most recently registered entry, or ``None``."""
+        entries = self.entries()
+        return entries[0] if entries else None
+
+    def stop_all(self, timeout: float = 10.0) -> None:
+        """Stop every runner (bounded by ``timeout`` seconds each) and forget them."""
+        with self._lock:
+            entries = list(self._entries.values())
+            self._entries.clear()
+        for entry in entries:
+            _stop_runner(entry.runner, timeout)
+
+
+def _stop_runner(runner: Any, timeout: float) -> None:
+    stop = getattr(runner, "stop", None)
+    if callable(stop):
+        stop(timeout)
+
+
+@st.cache_resource(show_spinner=False)
+def registry() -> CampaignRegistry:
+    """The one :class:`CampaignRegistry` of this server process."""
+    return CampaignRegistry()
+
+
+def stop_all_runners(timeout: float = 10.0) -> None:
+    """Stop every campaign runner of this process (tests' teardown, server shutdown)."""
+    registry().stop_all(timeout)
