@@ -70,6 +70,11 @@ def _hs_load(path: Path, lazy: bool, options: dict[str, Any]) -> list[Any]:
             f"pip install {package or ' '.join(_OPTIONAL_PACKAGES[:2])}"
         ) from exc
     except TypeError as exc:
+        if "keyword argument" not in str(exc):
+            raise DataError(
+                f"HyperSpy could not read {path} (TypeError: {exc}). Check that the file is "
+                "complete and of the format its extension says."
+            ) from exc
         raise DataError(
             f"HyperSpy rejected the reader options {sorted(options)} for {path.name}: {exc}. "
             "Check the option names for this format in the RosettaSciIO documentation."
