@@ -1,0 +1,363 @@
+"""Deep kernel learning: a small neural network maps patches to a latent space, a GP works there."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal, Self
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike, NDArray
+
+from steerscope.errors import ModelError
+from steerscope.models._gp import (
+    KERNELS,
+    GPHead,
+    KernelName,
+    PosteriorCache,
+    Timer,
+    batched_posterior,
+    check_query,
+    check_training_data,
+    derived_seed,
+    median_distance,
+    not_fitted,
+    standardize_targets,
+    train,
+)
+
+__all__ = ["WARM_STARTS", "DKLSurrogate", "WarmStart", "make_extractor"]
+
+WarmStart = Literal["reset_gp", "continue", "cold"]
+WARM_STARTS: tuple[str, ...] = ("reset_gp", "continue", "cold")
+
+
+def _mlp(n_features: int, hidden: Sequence[int], latent_dim: int) -> torch.nn.Sequential:
+    layers: list[torch.nn.Module] = []
+    width = n_features
+    for size in hidden:
+        layers += [torch.nn.Linear(width, size), torch.nn.Tanh()]
+        width = size
+    layers.append(torch.nn.Linear(width, latent_dim))
+    return torch.nn.Sequential(*layers)
+
+
+class _PatchCNN(torch.nn.Module):
+    """Two conv blocks, global pooling to 2×2, then an MLP head to the latent space."""
+
+    def __init__(self, patch_shape: tuple[int, int], hidden: Sequence[int], latent_dim: int):
+        super().__init__()
+        self.patch_shape = patch_shape
+        self.conv = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 8, kernel_size=3, padding=1),
+            torch.nn.ReLU(),
+            torch.nn.Conv2d(8, 16, kernel_size=3, padding=1),
+            torch.nn.ReLU(),
+            torch.nn.AdaptiveAvgPool2d(2),
+            torch.nn.Flatten(),
+        )
+        self.head = _mlp(16 * 4, list(hidden)[-1:], latent_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.conv(x.reshape(-1, 1, *self.patch_shape)))
+
+
+def make_extractor(
+    kind: Literal["mlp", "cnn"],
+    n_features: int,
+    hidden: Sequence[int],
+    latent_dim: int,
+    patch_shape: tuple[int, int] | None = None,
+) -> torch.nn.Module:
+    """Build the feature extractor (float64, weights from torch's current random state).
+
+    Parameters
+    ----------
+    kind : {"mlp", "cnn"}
+        Fully connected network on the flattened patch, or a small CNN on the
+        patch reshaped to ``patch_shape``.
+    n_features : int
+        Input size ``d`` (``h * w`` for a flattened ``(h, w)`` patch).
+    hidden : sequence of int
+        Hidden layer widths (the CNN uses only the last one).
+    latent_dim : int
+        Output size: the dimension the GP kernel sees.
+    patch_shape : tuple of int, optional
+        ``(h, w)`` for the CNN; inferred as a square when ``d`` is a square number.
+    """
+    if kind == "mlp":
+        return _mlp(n_features, hidden, latent_dim).double()
+    if patch_shape is None:
+        side = math.isqrt(n_features)
+        if side * side != n_features:
+            raise ModelError(
+                f"the CNN extractor needs the patch shape; got {n_features} features, which is "
+                "not a square patch. Pass patch_shape=(h, w) or use extractor='mlp'."
+            )
+        patch_shape = (side, side)
+    if patch_shape[0] * patch_shape[1] != n_features:
+        raise ModelError(
+            f"patch_shape {tuple(patch_shape)} has {patch_shape[0] * patch_shape[1]} pixels but "
+            f"the features have {n_features} columns; the CNN needs raw flattened patches "
+            "(no PCA). Use extractor='mlp' for reduced descriptors."
+        )
+    return _PatchCNN((int(patch_shape[0]), int(patch_shape[1])), hidden, latent_dim).double()
+
+
+class DKLSurrogate:
+    """Deep-kernel-learning surrogate: neural feature extractor + exact GP, trained jointly.
+
+    Patches (flattened, ``(n, d)``) go through an MLP (or a small CNN) to a
+    ``latent_dim``-dimensional space, where an exact GP with a scaled RBF or
+    Matérn-5/2 ARD kernel and Gaussian noise models the target. Network
+    weights and GP hyperparameters are trained together on the exact marginal
+    likelihood with Adam, in float64. Targets are standardised with the
+    measured values only; the posterior is returned in target units.
+
+    Warm start. The first fit, every ``refit_every``-th fit after a cold one,
+    a fit with ``full=True`` and a fit whose feature count changed are *cold*:
+    fresh weights, ``cold_iterations`` steps. Other fits are *warm*: they keep
+    the network's weights and run at most ``warm_iterations`` steps, stopping
+    when the loss plateaus. ``warm_start`` says what a warm fit keeps:
+
+    - ``"reset_gp"`` (default): keep the network, re-initialise the GP
+      hyperparameters (lengthscale from the latent points' median distance).
+      Cheaper than cold, less prone than ``"continue"`` to stay in the first
+      fit's basin (a prototype that simply continued halved discovery).
+    - ``"continue"``: keep everything; the cheapest.
+    - ``"cold"``: every fit is cold (slowest, no memory).
+
+    Parameters
+    ----------
+    latent_dim : int, default 2
+        Dimension of the latent space the GP sees.
+    hidden : sequence of int, default (64, 32)
+        Hidden layer widths of the MLP (the CNN uses the last one).
+    kernel : {"rbf", "matern52"}, default "rbf"
+        GP base kernel.
+    extractor : {"mlp", "cnn"}, default "mlp"
+        Feature extractor; "cnn" needs raw square patches or ``patch_shape``.
+    patch_shape : tuple of int, optional
+        ``(h, w)`` of the flattened patches for the CNN.
+    warm_iterations : int, default 100
+        Maximum Adam steps of a warm fit.
+    cold_iterations : int, default 400
+        Adam steps of a cold fit.
+    refit_every : int, default 10
+        Make every ``refit_every``-th fit after a cold one cold again (0: never).
+    warm_start : {"reset_gp", "continue", "cold"}, default "reset_gp"
+        What a warm fit keeps (see above).
+    learning_rate : float, default 0.01
+        Adam step size.
+    patience : int, default 20
+        A warm fit stops after this many steps without improvement (0: never).
+    noise_floor : float, default 1e-4
+        Lowest noise variance, as a fraction of the target variance.
+    seed : int, default 0
+        Seed of the weight initialisation (each cold fit gets its own stream
+        derived from it); torch's global random state is restored after fit.
+
+    Attributes
+    ----------
+    extractor_ : torch.nn.Module
+        The trained network.
+    n_features_in_ : int
+        Feature count ``d`` seen at fit.
+    n_fits_, n_cold_fits_ : int
+        Fits so far, and how many of them were cold.
+    y_mean_, y_std_ : float
+        Standardisation of the measured targets.
+    """
+
+    def __init__(
+        self,
+        *,
+        latent_dim: int = 2,
+        hidden: Sequence[int] = (64, 32),
+        kernel: KernelName = "rbf",
+        extractor: Literal["mlp", "cnn"] = "mlp",
+        patch_shape: tuple[int, int] | None = None,
+        warm_iterations: int = 100,
+        cold_iterations: int = 400,
+        refit_every: int = 10,
+        warm_start: WarmStart = "reset_gp",
+        learning_rate: float = 0.01,
+        patience: int = 20,
+        noise_floor: float = 1e-4,
+        seed: int = 0,
+    ) -> None:
+        self.latent_dim = latent_dim
+        self.hidden = hidden
+        self.kernel = kernel
+        self.extractor = extractor
+        self.patch_shape = patch_shape
+        self.warm_iterations = warm_iterations
+        self.cold_iterations = cold_iterations
+        self.refit_every = refit_every
+        self.warm_start = warm_start
+        self.learning_rate = learning_rate
+        self.patience = patience
+        self.noise_floor = noise_floor
+        self.seed = seed
+
+    # -- public -------------------------------------------------------------------------
+
+    @property
+    def last_fit_info(self) -> dict[str, Any]:
+        """Facts about the last fit: ``kind`` ("cold"/"warm"), ``iterations``, ``loss``,
+        ``initial_loss``, ``seconds``, ``n_points`` (empty before the first fit)."""
+        return dict(getattr(self, "fit_info_", {}))
+
+    def fit(self, X: ArrayLike, y: ArrayLike, *, full: bool = False) -> Self:
+        """Fit (or warm-start) the network and GP on ``X (n, d)`` and ``y (n,)``.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_points, n_features)
+            Flattened patches (or other descriptors) of the measured pixels.
+        y : array_like of shape (n_points,)
+            Measured targets.
+        full : bool, default False
+            Force a cold fit from fresh weights.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        timer = Timer()
+        X_arr, y_arr = check_training_data(X, y, type(self).__name__)
+        n_fits: int = getattr(self, "n_fits_", 0)
+        fits_since_cold: int = getattr(self, "fits_since_cold_", 0)
+        cold = (
+            full
+            or self.warm_start == "cold"
+            or not hasattr(self, "extractor_")
+            or self.n_features_in_ != X_arr.shape[1]
+            or (self.refit_every > 0 and fits_since_cold >= self.refit_every)
+        )
+        n_cold = getattr(self, "n_cold_fits_", 0)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derived_seed(self.seed, n_cold if cold else n_fits))
+            if cold:
+                self._build(X_arr)
+            X_t = torch.from_numpy(X_arr)
+            self.y_mean_, self.y_std_ = standardize_targets(y_arr)
+            y_t = torch.from_numpy((y_arr - self.y_mean_) / self.y_std_)
+            extractor, head = self.extractor_, self.head_
+            if cold or self.warm_start == "reset_gp":
+                with torch.no_grad():
+                    head.reset(lengthscale=median_distance(self._features(X_t)))
+            extractor.train()
+            result = train(
+                lambda: head.negative_mll(self._features(X_t), y_t),
+                [*extractor.parameters(), *head.parameters()],
+                iterations=self.cold_iterations if cold else self.warm_iterations,
+                learning_rate=self.learning_rate,
+                patience=0 if cold else self.patience,
+            )
+            extractor.eval()
+            with torch.no_grad():
+                self.cache_: PosteriorCache = head.condition(self._features(X_t), y_t)
+        self.n_fits_ = n_fits + 1
+        self.n_cold_fits_ = n_cold + 1 if cold else n_cold
+        self.fits_since_cold_ = 1 if cold else fits_since_cold + 1
+        self.X_train_ = X_arr
+        self.y_train_ = y_arr
+        self.fit_info_ = {
+            "kind": "cold" if cold else "warm",
+            "iterations": result.iterations,
+            "loss": result.loss,
+            "initial_loss": result.initial_loss,
+            "seconds": timer.seconds,
+            "n_points": int(X_arr.shape[0]),
+        }
+        return self
+
+    def refit_full(self) -> Self:
+        """Cold-refit the last training data from fresh weights."""
+        if not hasattr(self, "X_train_"):
+            raise ModelError(
+                f"{type(self).__name__}.refit_full needs a previous fit; call fit(X, y) first."
+            )
+        return self.fit(self.X_train_, self.y_train_, full=True)
+
+    def posterior(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Posterior mean and variance of the latent target, in batches of 4096 rows.
+
+        Parameters
+        ----------
+        X : array_like of shape (m, n_features)
+            Candidate patches.
+
+        Returns
+        -------
+        mean : ndarray of shape (m,)
+            In target units.
+        var : ndarray of shape (m,)
+            In squared target units, >= 1e-12 (noise-free latent variance).
+        """
+        if not hasattr(self, "cache_"):
+            raise not_fitted(type(self).__name__)
+        X_arr = check_query(X, self.n_features_in_, type(self).__name__)
+        return batched_posterior(
+            self._features, self.head_, self.cache_, X_arr, self.y_mean_, self.y_std_
+        )
+
+    def transform(self, X: ArrayLike) -> NDArray[np.float64]:
+        """Latent features of ``X (m, d)``: ``(m, latent_dim)``, e.g. to plot the embedding."""
+        if not hasattr(self, "cache_"):
+            raise not_fitted(type(self).__name__)
+        X_arr = check_query(X, self.n_features_in_, type(self).__name__)
+        with torch.no_grad():
+            return self._features(torch.from_numpy(X_arr)).numpy().copy()
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _check_params(self) -> None:
+        name = type(self).__name__
+        problems = []
+        if self.kernel not in KERNELS:
+            problems.append(f"kernel must be one of {', '.join(KERNELS)}; got {self.kernel!r}")
+        if self.extractor not in ("mlp", "cnn"):
+            problems.append(f"extractor must be 'mlp' or 'cnn'; got {self.extractor!r}")
+        if self.warm_start not in WARM_STARTS:
+            problems.append(
+                f"warm_start must be one of {', '.join(WARM_STARTS)}; got {self.warm_start!r}"
+            )
+        for field in ("latent_dim", "warm_iterations", "cold_iterations"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                problems.append(f"{field} must be an integer >= 1; got {value!r}")
+        for field in ("refit_every", "patience"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                problems.append(f"{field} must be an integer >= 0; got {value!r}")
+        if any(int(h) < 1 for h in self.hidden):
+            problems.append(f"hidden layer widths must be >= 1; got {tuple(self.hidden)!r}")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            problems.append(f"learning_rate must be a positive float; got {self.learning_rate!r}")
+        if problems:
+            raise ModelError(f"{name} has invalid settings: " + "; ".join(problems) + ".")
+
+    def _build(self, X: NDArray[np.float64]) -> None:
+        """Fresh network and GP head; input scaling frozen until the next cold fit."""
+        self.n_features_in_ = X.shape[1]
+        # One centre and one scale for all columns keeps the patch geometry (and the
+        # CNN's view of the patch) intact, unlike a per-column z-score.
+        self.input_center_ = float(X.mean())
+        scale = float(X.std())
+        self.input_scale_ = scale if scale > 1e-12 else 1.0
+        self.extractor_ = make_extractor(
+            self.extractor,
+            X.shape[1],
+            [int(h) for h in self.hidden],
+            self.latent_dim,
+            self.patch_shape,
+        )
+        self.head_ = GPHead(self.latent_dim, self.kernel, self.noise_floor)
+
+    def _features(self, X: torch.Tensor) -> torch.Tensor:
+        result: torch.Tensor = self.extractor_((X - self.input_center_) / self.input_scale_)
+        return result
