@@ -14,9 +14,12 @@ from steerscope.instruments.drivers.frames import (
     fractions_to_pixels,
     pixels_to_fractions,
 )
+from steerscope.instruments.drivers.gatan import DigiScanCalibration, GatanMicroscope
 
 __all__ = [
     "AutoScriptMicroscope",
+    "DigiScanCalibration",
+    "GatanMicroscope",
     "ScanFrame",
     "autoscript_to_pixels",
     "fractions_to_pixels",
