@@ -115,13 +115,14 @@ class GatanMicroscope:
     ) -> None:
         if dm is None:
             try:
-                import DigitalMicrograph as dm  # only exists inside GMS
+                import DigitalMicrograph  # only exists inside GMS
             except ImportError as exc:
                 raise InstrumentError(
                     "the 'gatan' driver runs inside Gatan Microscopy Suite's Python, where "
                     "`import DigitalMicrograph` works; run gatan_server_script.py there "
                     "(see docs/live.md)"
                 ) from exc
+            dm = DigitalMicrograph
         self.dm = dm
         self.overview_size = (int(overview_size[0]), int(overview_size[1]))
         self.pixel_time_us = float(pixel_time_us)
