@@ -1,0 +1,48 @@
+"""Scalarizers: declarative specs that turn spectra ``(n, C)`` into targets ``(n,)``.
+
+Build one with :func:`parse_scalarizer` from a dict or YAML, apply it with
+``spec.apply(spectra, energy)``, store it with :func:`scalarizer_to_yaml`.
+"""
+
+from steerscope.scalarizers.base import ScalarizerBase, Window, WindowScalarizerBase
+from steerscope.scalarizers.edx import EdxLineSpec, xray_line_energy_kev, xray_line_fwhm_kev
+from steerscope.scalarizers.formula import FORMULA_FUNCTIONS, FormulaSpec
+from steerscope.scalarizers.spec import (
+    SCALARIZER_KINDS,
+    MultiSpec,
+    ScalarizerSpec,
+    ScalarSpec,
+    parse_scalarizer,
+    scalarizer_to_yaml,
+)
+from steerscope.scalarizers.window import (
+    BackgroundSubtractedAreaSpec,
+    PeakPositionSpec,
+    PeakProminenceSpec,
+    WindowMaxSpec,
+    WindowRatioSpec,
+    WindowSumSpec,
+)
+
+__all__ = [
+    "FORMULA_FUNCTIONS",
+    "SCALARIZER_KINDS",
+    "BackgroundSubtractedAreaSpec",
+    "EdxLineSpec",
+    "FormulaSpec",
+    "MultiSpec",
+    "PeakPositionSpec",
+    "PeakProminenceSpec",
+    "ScalarSpec",
+    "ScalarizerBase",
+    "ScalarizerSpec",
+    "Window",
+    "WindowMaxSpec",
+    "WindowRatioSpec",
+    "WindowScalarizerBase",
+    "WindowSumSpec",
+    "parse_scalarizer",
+    "scalarizer_to_yaml",
+    "xray_line_energy_kev",
+    "xray_line_fwhm_kev",
+]
