@@ -226,6 +226,13 @@ def _metadata_of(sig: Any) -> dict[str, Any]:
         detector = md.get_item(f"Acquisition_instrument.{mode}.Detector.EDS.detector_type")
         if detector is not None:
             out["detector"] = str(detector)
+    if "instrument" not in out:
+        # JEOL keeps the microscope's name only in the original metadata.
+        for key in ("Instrument.Name", "PTTD Param.Params.PARAMPAGE0_SEM.SEM"):
+            name = sig.original_metadata.get_item(key)
+            if isinstance(name, str) and name.strip():
+                out["instrument"] = name.strip()
+                break
     return out
 
 
