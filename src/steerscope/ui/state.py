@@ -137,6 +137,8 @@ def source() -> dict[str, Any] | None:
 def set_source(description: dict[str, Any] | None) -> None:
     """Switch this tab to another source; forgets picked pixels and drafts of the old one."""
     set_value("source", dict(description) if description else None)
+    for key in [k for k in st.session_state if str(k).startswith(("target.", "campaign."))]:
+        del st.session_state[key]
     set_value("picked", [])
     set_value("window_draft", None)
     set_value("added_points", [])

@@ -1,0 +1,237 @@
+"""Campaign page helpers without Streamlit: form values → config, start/resume a runner.
+
+The engine is ``steerscope.campaign`` (``Campaign.create``/``Campaign.resume``,
+``CampaignRunner``); this module only assembles its inputs, so the page holds
+no experiment logic.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from steerscope.errors import ConfigError
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "build_config_dict",
+    "new_record_path",
+    "no_go_mask",
+    "resumable_records",
+    "resume_runner",
+    "source_to_config",
+    "start_runner",
+]
+
+ACTIVE_STATUSES = ("idle", "running", "paused")
+"""Record statuses of a campaign that can be resumed."""
+
+
+def source_to_config(description: dict[str, Any]) -> dict[str, Any]:
+    """The ``source`` section of a campaign config for a UI source description.
+
+    A remote token is not written into the config (it is stored in the record);
+    the config names the environment variable that holds it instead.
+
+    Raises
+    ------
+    ConfigError
+        If the description's kind is unknown.
+    """
+    kind = description.get("kind")
+    if kind == "dataset":
+        return {"dataset": description["name"], "options": dict(description.get("options") or {})}
+    if kind == "file":
+        return {"file": description["path"]}
+    if kind == "remote":
+        return {"remote": description["uri"], "token_env": "STEERSCOPE_TOKEN"}
+    raise ConfigError(
+        f"cannot start a campaign on a source of kind {kind!r}; expected dataset, file or remote. "
+        "Choose a source on the Source page."
+    )
+
+
+def build_config_dict(
+    *,
+    source: dict[str, Any],
+    scalarizer: dict[str, Any] | None,
+    patch_size: int,
+    model_kind: str,
+    acquisition: str,
+    beta: float,
+    batch_size: int,
+    budget: int,
+    seed_kind: str,
+    n_seeds: int,
+    seed_points: NDArray[np.int64] | None = None,
+    seed: int = 0,
+    name: str = "campaign",
+    acquisition_delay_s: float = 0.0,
+) -> dict[str, Any]:
+    """A campaign config dict (``steerscope.campaign.load_config`` validates it).
+
+    Parameters
+    ----------
+    source : dict
+        A UI source description (see :mod:`steerscope.ui.sources`).
+    scalarizer : dict or None
+        The saved scalarizer spec; ``None`` uses the dataset's default.
+    patch_size : int
+        Descriptor patch side, overview pixels.
+    model_kind : str
+        ``"dkl"`` or ``"exact_gp"``.
+    acquisition : str
+        One of ``steerscope.acquisition.ACQUISITIONS``.
+    beta : float
+        UCB exploration weight.
+    batch_size : int
+        Points per step.
+    budget : int
+        Spectra to acquire in total.
+    seed_kind : str
+        ``"random"``, ``"grid"`` or ``"list"`` (clicked points).
+    n_seeds : int
+        Seed points for ``random``/``grid``.
+    seed_points : ndarray of shape (k, 2), optional
+        Clicked seed points for ``list``.
+    seed : int
+        Seed of every random choice.
+    name : str
+        Campaign name.
+    acquisition_delay_s : float
+        Simulator sleep per point (to feel like a live instrument).
+    """
+    if seed_kind == "list":
+        pts = np.asarray(seed_points if seed_points is not None else [], dtype=np.int64)
+        seeds: dict[str, Any] = {"kind": "list", "points": pts.reshape(-1, 2).tolist()}
+    elif seed_kind in ("random", "grid"):
+        seeds = {"kind": seed_kind, "n": int(n_seeds)}
+    else:
+        raise ConfigError(f"seed points must be random, grid or list; got {seed_kind!r}")
+    config: dict[str, Any] = {
+        "name": name,
+        "source": source_to_config(source),
+        "descriptor": {"patch_size": int(patch_size)},
+        "model": {"kind": model_kind},
+        "policy": {"acquisition": acquisition, "beta": float(beta), "batch_size": int(batch_size)},
+        "seed_points": seeds,
+        "budget": {"measurements": int(budget)},
+        "seed": int(seed),
+        "instrument": {"acquisition_delay_s": float(acquisition_delay_s)},
+    }
+    if scalarizer:
+        config["scalarizer"] = dict(scalarizer)
+    return config
+
+
+def new_record_path(folder: Path, name: str) -> Path:
+    """A fresh record path ``folder/<name>-YYYYmmdd-HHMMSS[-k].sqlite`` that does not exist yet."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "campaign"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate = folder / f"{slug}-{stamp}.sqlite"
+    k = 1
+    while candidate.exists():
+        k += 1
+        candidate = folder / f"{slug}-{stamp}-{k}.sqlite"
+    return candidate
+
+
+def no_go_mask(shape: tuple[int, int], rect: tuple[int, int, int, int]) -> NDArray[np.bool_]:
+    """A mask of ``shape``, true inside the rectangle ``(row0, col0, row1, col1)`` (inclusive).
+
+    Raises
+    ------
+    ConfigError
+        If the rectangle does not overlap the image.
+    """
+    r0, c0, r1, c1 = (int(v) for v in rect)
+    r0, r1 = sorted((r0, r1))
+    c0, c1 = sorted((c0, c1))
+    height, width = shape
+    if r1 < 0 or c1 < 0 or r0 >= height or c0 >= width:
+        raise ConfigError(
+            f"the no-go rectangle rows {r0}–{r1}, cols {c0}–{c1} lies outside the "
+            f"{height}×{width} overview; draw it on the image."
+        )
+    mask = np.zeros(shape, dtype=bool)
+    mask[max(r0, 0) : min(r1, height - 1) + 1, max(c0, 0) : min(c1, width - 1) + 1] = True
+    return mask
+
+
+def start_runner(config: dict[str, Any], record_path: Path, *, token: str | None = None) -> Any:
+    """Validate ``config``, create the campaign and its record, start a runner thread.
+
+    Parameters
+    ----------
+    config : dict
+        From :func:`build_config_dict`.
+    record_path : Path
+        The new record; its folder is created if needed.
+    token : str, optional
+        Token of a remote microscope; put in ``$STEERSCOPE_TOKEN`` of this process,
+        where the config's ``token_env`` points, so it never lands in the record.
+
+    Returns
+    -------
+    CampaignRunner
+        Started.
+    """
+    from steerscope.campaign import Campaign, CampaignRunner, load_config
+
+    if token:
+        os.environ["STEERSCOPE_TOKEN"] = token
+    validated = load_config(config)
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    campaign = Campaign.create(validated, record_path)
+    runner = CampaignRunner(campaign)
+    runner.start()
+    return runner
+
+
+def resume_runner(record_path: Path) -> Any:
+    """Resume the campaign of ``record_path`` and start a runner thread for it."""
+    from steerscope.campaign import Campaign, CampaignRunner
+
+    campaign = Campaign.resume(record_path)
+    runner = CampaignRunner(campaign)
+    runner.start()
+    return runner
+
+
+def resumable_records(folder: Path, active: set[str]) -> list[tuple[Path, str]]:
+    """Records in ``folder`` whose campaign did not finish and that no runner holds.
+
+    Parameters
+    ----------
+    folder : Path
+        The records folder.
+    active : set of str
+        Record paths already held by a runner in this process.
+
+    Returns
+    -------
+    list of (Path, str)
+        Each record with its last status, newest first; unreadable files are skipped.
+    """
+    from steerscope.errors import RecordError
+    from steerscope.records import CampaignRecord
+    from steerscope.ui.review_tools import find_records
+
+    found: list[tuple[Path, str]] = []
+    for path in find_records(folder):
+        if str(path) in active:
+            continue
+        try:
+            with CampaignRecord.open(path, read_only=True, verify=False) as record:
+                status = record.status().status
+        except RecordError:
+            continue
+        if status in ACTIVE_STATUSES:
+            found.append((path, status))
+    return found

@@ -1,0 +1,404 @@
+"""Campaign page: set up and start a campaign, watch it live, steer it with interventions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydantic
+import streamlit as st
+
+from steerscope.acquisition import ACQUISITIONS
+from steerscope.errors import SteerscopeError
+from steerscope.ui import campaign_tools, figures, state, widgets
+
+st.title("Campaign")
+widgets.learning_panel("campaign")
+
+registry = state.registry()
+
+
+def _post(intervention_name: str, **kwargs: Any) -> None:
+    """Post an intervention to the watched campaign's runner (widget callbacks)."""
+    from steerscope import campaign as campaign_module
+
+    entry = registry.get(state.campaign_path())
+    if entry is None:
+        return
+    try:
+        entry.runner.post(getattr(campaign_module, intervention_name)(**kwargs))
+    except (SteerscopeError, pydantic.ValidationError) as exc:
+        state.set_value("no_go_draft", None)
+        st.toast(str(exc), icon=":material/error:")
+
+
+def _on_beta() -> None:
+    _post("SetPolicy", beta=float(state.widget_value("campaign.beta")))
+
+
+def _on_acquisition() -> None:
+    _post("SetPolicy", acquisition=str(state.widget_value("campaign.acquisition")))
+
+
+# -- which campaign ----------------------------------------------------------------------
+entries = registry.entries()
+watched = registry.get(state.campaign_path())
+if entries:
+    paths = [e.record_path for e in entries]
+    chosen = st.selectbox(
+        "Watching campaign",
+        paths,
+        index=paths.index(watched.record_path) if watched is not None else 0,
+        format_func=lambda p: Path(p).name,
+        help="Campaigns running in this server; every browser tab sees the same ones.",
+    )
+    if watched is None or chosen != watched.record_path:
+        state.set_campaign_path(chosen)
+        st.rerun()
+
+resumable = campaign_tools.resumable_records(state.records_dir(), {e.record_path for e in entries})
+if resumable:
+    with st.expander(f"Resume an interrupted campaign ({len(resumable)} found)"):
+        for path, status in resumable:
+            if st.button(
+                f"Resume {path.name} ({status})",
+                key=f"campaign.resume.{path.name}",
+                help="Continue this campaign from its record (measured spectra are kept).",
+            ):
+                try:
+                    runner = campaign_tools.resume_runner(path)
+                    registry.register(path, runner)
+                    state.set_campaign_path(path)
+                    st.rerun()
+                except (SteerscopeError, pydantic.ValidationError) as exc:
+                    widgets.show_error(exc)
+
+snapshot_now = watched.runner.snapshot() if watched is not None else None
+running = snapshot_now is not None and snapshot_now.status in ("idle", "running", "paused")
+
+# -- set-up form (only while no campaign is active in this tab) ---------------------------
+if not running:
+    loaded = widgets.require_source()
+    if loaded is None:
+        st.stop()
+    st.subheader("New campaign")
+    spec = state.scalarizer() or loaded.default_scalarizer
+    st.caption(
+        f"Target: {spec if spec else 'none — define one on the Target page'} · "
+        f"source: {loaded.title}"
+    )
+    c1, c2, c3 = st.columns(3)
+    seed_kind = c1.radio(
+        "Seed points",
+        ["random", "grid", "list"],
+        format_func={"random": "random", "grid": "grid", "list": "clicked"}.__getitem__,
+        horizontal=True,
+        key="campaign.seed_kind",
+        help="Points measured before the model decides: random, a regular grid, or clicked.",
+    )
+    n_seeds = c1.number_input(
+        "Number of seed points",
+        min_value=1,
+        max_value=500,
+        value=5,
+        key="campaign.n_seeds",
+        help="How many random or grid points to measure first.",
+    )
+    patch_size = c1.slider(
+        "Descriptor patch size",
+        min_value=2,
+        max_value=64,
+        value=16,
+        key="campaign.patch_size",
+        help="Side of the overview patch describing each candidate pixel (blue square).",
+    )
+    model_kind = c2.selectbox(
+        "Model",
+        ["dkl", "exact_gp"],
+        key="campaign.model",
+        help="Deep kernel learning (default) or an exact GP on the patches (cheap baseline).",
+    )
+    acquisition = c2.selectbox(
+        "Acquisition",
+        list(ACQUISITIONS),
+        key="campaign.start_acquisition",
+        help="How the next point is scored from the predicted mean and uncertainty.",
+    )
+    start_beta = c2.number_input(
+        "Initial exploration weight (β)",
+        min_value=0.0,
+        value=1.0,
+        step=0.25,
+        key="campaign.start_beta",
+        help="UCB: score = mean + sqrt(β) · std; larger explores more.",
+    )
+    batch_size = c3.number_input(
+        "Batch size",
+        min_value=1,
+        max_value=64,
+        value=1,
+        key="campaign.batch_size",
+        help="Points measured per step.",
+    )
+    budget = c3.number_input(
+        "Budget (measurements)",
+        min_value=1,
+        max_value=100000,
+        value=50,
+        key="campaign.budget",
+        help="The campaign stops after this many spectra.",
+    )
+    delay = c3.number_input(
+        "Simulated delay per point (s)",
+        min_value=0.0,
+        max_value=10.0,
+        value=0.0,
+        key="campaign.delay",
+        help="Pre-acquired data only: make each acquisition take this long, like a microscope.",
+    )
+    picked = state.picked_pixels()
+    center = (
+        tuple(int(v) for v in picked[-1])
+        if len(picked)
+        else (
+            loaded.shape[0] // 2,
+            loaded.shape[1] // 2,
+        )
+    )
+    event = widgets.clickable_chart(
+        figures.overview_figure(
+            loaded.overview,
+            pixel_size=loaded.pixel_size,
+            pixel_units=loaded.pixel_units,
+            selected=picked if seed_kind == "list" else None,
+            patch=((center[0], center[1]), int(patch_size)),
+            title="Click to add seed points (kind 'clicked'); blue: one descriptor patch",
+        ),
+        key="campaign.setup_overview",
+        box=False,
+    )
+    clicked = figures.pixels_from_selection(event, loaded.shape)
+    if len(clicked) and state.add_picked_pixels(clicked, limit=200):
+        st.rerun()
+    if st.button("Start", type="primary", help="Create the record and start the campaign."):
+        try:
+            source_description = state.source() or {}
+            config = campaign_tools.build_config_dict(
+                source=source_description,
+                scalarizer=state.scalarizer(),
+                patch_size=int(patch_size),
+                model_kind=str(model_kind),
+                acquisition=str(acquisition),
+                beta=float(start_beta),
+                batch_size=int(batch_size),
+                budget=int(budget),
+                seed_kind=str(seed_kind),
+                n_seeds=int(n_seeds),
+                seed_points=picked,
+                acquisition_delay_s=float(delay),
+            )
+            path = campaign_tools.new_record_path(state.records_dir(), loaded.title)
+            runner = campaign_tools.start_runner(
+                config, path, token=source_description.get("token")
+            )
+            registry.register(
+                path, runner, source=source_description, scalarizer=state.scalarizer()
+            )
+            state.set_campaign_path(path)
+            st.rerun()
+        except (SteerscopeError, pydantic.ValidationError) as exc:
+            widgets.show_error(exc)
+    if watched is None or snapshot_now is None:
+        st.stop()
+    st.divider()
+    st.caption(f"Last campaign: {Path(watched.record_path).name} ({snapshot_now.status})")
+
+
+# -- live view ---------------------------------------------------------------------------
+@st.fragment(run_every=1.0)
+def live_view() -> None:
+    """Redraw from the runner's latest snapshot every second without blocking the page."""
+    entry = registry.get(state.campaign_path())
+    if entry is None:
+        return
+    snap = entry.runner.snapshot()
+    status_line = f"**{snap.status}**" + (f" — {snap.reason}" if snap.reason else "")
+    st.markdown(
+        f"Status: {status_line} · step {snap.step} · {snap.n_measured}/{snap.budget} measured · "
+        f"best target {snap.best_target:.4g}"
+    )
+    st.progress(min(1.0, snap.n_measured / max(snap.budget, 1)), text="measurements vs budget")
+
+    b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1, 2])
+    if b1.button("Pause", help="Finish the current step, then wait.", key="campaign.pause"):
+        _post("Pause")
+    if b2.button("Resume", help="Continue running steps.", key="campaign.resume_run"):
+        _post("Resume")
+    n_steps = b5.number_input(
+        "Steps to run",
+        min_value=1,
+        max_value=1000,
+        value=5,
+        key="campaign.n_steps",
+        help="How many steps 'Step N' runs before pausing again.",
+    )
+    if b3.button("Step N", help="Run N steps, then pause.", key="campaign.step_n"):
+        _post("RunSteps", n=int(n_steps))
+    if b4.button("Stop", help="End the campaign after the current step.", key="campaign.stop"):
+        _post("Stop")
+
+    left, right = st.columns([1, 1])
+    with left:
+        draft = state.get_value("no_go_draft")
+        added = np.asarray(state.get_value("added_points"), dtype=np.int64).reshape(-1, 2)
+        shape = (int(snap.overview.shape[0]), int(snap.overview.shape[1]))
+        fig = figures.overview_figure(
+            snap.overview,
+            measured=snap.measured_points,
+            next_points=snap.next_points,
+            selected=added,
+            no_go=campaign_tools.no_go_mask(shape, draft) if draft else None,
+            title="Measured (numbered in order) and next; click to add points, box = no-go",
+        )
+        event = widgets.clickable_chart(fig, key="campaign.live_overview")
+        selection = event["selection"] if event is not None else {}
+        boxes = selection.get("box", []) if hasattr(selection, "get") else []
+        if boxes:
+            xs = [float(v) for v in boxes[0]["x"]]
+            ys = [float(v) for v in boxes[0]["y"]]
+            rect = (round(min(ys)), round(min(xs)), round(max(ys)), round(max(xs)))
+            if rect != (tuple(draft) if draft else None):
+                state.set_value("no_go_draft", rect)
+        else:
+            clicked = figures.pixels_from_selection(event, shape)
+            current = [tuple(p) for p in added.tolist()]
+            new = [tuple(p) for p in clicked.tolist() if tuple(p) not in current]
+            if new:
+                state.set_value("added_points", current + new)
+    with right:
+        tabs = st.tabs(["mean", "uncertainty", "acquisition", "ground truth"])
+        for tab, values, title, scale in (
+            (tabs[0], snap.mean_map, "Predicted mean", "Viridis"),
+            (tabs[1], snap.std_map, "Uncertainty (std)", "Magma"),
+            (tabs[2], snap.acquisition_map, "Acquisition score", "Plasma"),
+            (tabs[3], snap.ground_truth, "Ground truth", "Cividis"),
+        ):
+            with tab:
+                if values is None:
+                    st.caption(f"{title}: not available yet.")
+                else:
+                    st.plotly_chart(
+                        figures.map_figure(
+                            values,
+                            title=title,
+                            colorscale=scale,
+                            measured=snap.measured_points,
+                            next_points=snap.next_points,
+                        ),
+                        key=f"campaign.map.{title}",
+                    )
+
+    g1, g2, g3 = st.columns(3)
+    with g1:
+        st.plotly_chart(
+            figures.target_figure(snap.targets, label=str(snap.scalarizer.get("kind", "target"))),
+            key="campaign.targets",
+        )
+    with g2:
+        if snap.discovery:
+            st.plotly_chart(figures.discovery_figure(snap.discovery), key="campaign.discovery")
+        else:
+            st.caption("Discovery curve: only on pre-acquired data with a ground truth.")
+    with g3:
+        if snap.step_timings:
+            st.plotly_chart(figures.timing_figure(snap.step_timings), key="campaign.timing")
+
+    st.subheader("Event log")
+    if snap.events:
+        st.dataframe(
+            [{"step": e.step, "kind": e.kind, "what": e.text} for e in reversed(snap.events)],
+            hide_index=True,
+            height=220,
+        )
+    st.caption(
+        f"In force: policy {snap.policy} · descriptor {snap.descriptor} · "
+        f"scalarizer {snap.scalarizer}"
+    )
+
+
+live_view()
+
+# -- interventions -----------------------------------------------------------------------
+entry_now = registry.get(state.campaign_path())
+if entry_now is not None:
+    snap0 = entry_now.runner.snapshot()
+    st.subheader("Steer")
+    if state.widget_value("campaign.beta") is None:
+        state.set_widget_value("campaign.beta", float(snap0.policy.get("beta", 1.0)))
+    if state.widget_value("campaign.acquisition") is None:
+        state.set_widget_value("campaign.acquisition", str(snap0.policy.get("acquisition", "ucb")))
+    i1, i2, i3 = st.columns(3)
+    i1.number_input(
+        "beta",
+        min_value=0.0,
+        step=0.25,
+        key="campaign.beta",
+        on_change=_on_beta,
+        help="UCB exploration weight; takes effect at the next step and is logged.",
+    )
+    i1.selectbox(
+        "Acquisition function",
+        list(ACQUISITIONS),
+        key="campaign.acquisition",
+        on_change=_on_acquisition,
+        help="Scoring rule for the next points; takes effect at the next step.",
+    )
+    new_patch = i2.number_input(
+        "Patch size",
+        min_value=2,
+        max_value=64,
+        value=int(snap0.descriptor.get("patch_size", 16)),
+        key="campaign.new_patch",
+        help="Recompute the descriptors with this patch size.",
+    )
+    if i2.button("Apply patch size", help="Post SetDescriptor.", key="campaign.apply_patch"):
+        _post("SetDescriptor", patch_size=int(new_patch))
+    new_budget = i2.number_input(
+        "Budget",
+        min_value=1,
+        max_value=100000,
+        value=int(snap0.budget),
+        key="campaign.new_budget",
+        help="Total spectra to acquire; raise it to keep going.",
+    )
+    if i2.button("Apply budget", help="Post SetBudget.", key="campaign.apply_budget"):
+        _post("SetBudget", measurements=int(new_budget))
+    saved_spec = state.scalarizer()
+    if i3.button(
+        "Use the saved target",
+        disabled=saved_spec is None or saved_spec == snap0.scalarizer,
+        help="Switch the campaign to the scalarizer saved on the Target page; "
+        "every measured spectrum is re-labelled.",
+        key="campaign.apply_target",
+    ):
+        _post("SetScalarizer", spec=saved_spec)
+    added_now = state.get_value("added_points")
+    if i3.button(
+        f"Measure {len(added_now)} clicked point(s) next",
+        disabled=not added_now,
+        help="Post AddPoints with the pixels clicked on the live overview.",
+        key="campaign.add_points",
+    ):
+        _post("AddPoints", points=np.asarray(added_now, dtype=np.int64))
+        state.set_value("added_points", [])
+    draft_now = state.get_value("no_go_draft")
+    if i3.button(
+        "Add the boxed no-go region",
+        disabled=not draft_now,
+        help="Never measure inside the rectangle box-selected on the live overview.",
+        key="campaign.add_no_go",
+    ):
+        shape0 = (int(snap0.overview.shape[0]), int(snap0.overview.shape[1]))
+        _post("AddNoGoRegion", mask=campaign_tools.no_go_mask(shape0, draft_now))
+        state.set_value("no_go_draft", None)

@@ -1,0 +1,163 @@
+"""Target page helpers without Streamlit: form values → scalarizer spec, spec → preview map."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from steerscope.data import SpectrumImage
+from steerscope.errors import ScalarizerError
+
+__all__ = [
+    "FORM_KINDS",
+    "ONE_WINDOW_KINDS",
+    "build_scalarizer_dict",
+    "default_window",
+    "mean_spectrum",
+    "preview_target_map",
+]
+
+ONE_WINDOW_KINDS = (
+    "window_sum",
+    "window_max",
+    "background_subtracted_area",
+    "peak_position",
+    "peak_prominence",
+)
+"""Scalarizer kinds the form describes with one energy window."""
+
+FORM_KINDS = (*ONE_WINDOW_KINDS, "window_ratio", "edx_line", "yaml")
+"""Kinds the Target form offers; ``"yaml"`` takes any spec (``formula``, ``multi``) as YAML."""
+
+
+def build_scalarizer_dict(
+    kind: str,
+    *,
+    window: tuple[float, float] | None = None,
+    second_window: tuple[float, float] | None = None,
+    line: str = "",
+    width: float | None = None,
+    background: str = "power_law",
+    yaml_text: str = "",
+) -> dict[str, Any] | str:
+    """Turn the Target form's fields into what ``parse_scalarizer`` accepts.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`FORM_KINDS`.
+    window : (low, high), optional
+        The (first) energy window, axis units.
+    second_window : (low, high), optional
+        The denominator window of ``window_ratio``.
+    line : str
+        X-ray line of ``edx_line``, e.g. ``"Au_La"``.
+    width : float or None
+        Integration width of ``edx_line`` (axis units); ``None`` or 0 for the detector default.
+    background : str
+        Background model of ``background_subtracted_area``.
+    yaml_text : str
+        The spec as YAML, for ``kind="yaml"``.
+
+    Returns
+    -------
+    dict or str
+        A spec dict, or the YAML text unchanged.
+
+    Raises
+    ------
+    ScalarizerError
+        If a field the kind needs is missing.
+    """
+    if kind == "yaml":
+        if not yaml_text.strip():
+            raise ScalarizerError(
+                "the YAML spec is empty; write one, e.g. "
+                "'kind: formula, windows: {a: [1.0, 1.8], b: [3.5, 4.1]}, expression: a / b'."
+            )
+        return yaml_text
+    if kind in ONE_WINDOW_KINDS:
+        spec: dict[str, Any] = {"kind": kind, "window": _window(window, "window")}
+        if kind == "background_subtracted_area":
+            spec["background"] = background
+        return spec
+    if kind == "window_ratio":
+        return {
+            "kind": kind,
+            "numerator": _window(window, "numerator window"),
+            "denominator": _window(second_window, "denominator window"),
+        }
+    if kind == "edx_line":
+        if not line.strip():
+            raise ScalarizerError(
+                "an edx_line target needs an X-ray line as Element_Line, e.g. 'Au_La'; "
+                "got an empty line. Type the line name."
+            )
+        return {"kind": kind, "line": line.strip(), "width": width if width else None}
+    raise ScalarizerError(
+        f"unknown scalarizer kind {kind!r} in the form; expected one of {', '.join(FORM_KINDS)}"
+    )
+
+
+def _window(window: tuple[float, float] | None, what: str) -> list[float]:
+    if window is None:
+        raise ScalarizerError(f"the {what} is missing; type [low, high] or box-select it.")
+    return [float(window[0]), float(window[1])]
+
+
+def default_window(spec: dict[str, Any] | None, low: float, high: float) -> tuple[float, float]:
+    """The window to preset the form with: the spec's first window, else the axis middle third.
+
+    Parameters
+    ----------
+    spec : dict or None
+        A scalarizer spec (saved or the dataset default).
+    low, high : float
+        The energy axis' first and last energies.
+    """
+    if spec:
+        for key in ("window", "numerator"):
+            value = spec.get(key)
+            if value is not None and len(value) == 2:
+                return (float(value[0]), float(value[1]))
+        windows = spec.get("windows")
+        if isinstance(windows, dict) and windows:
+            first = next(iter(windows.values()))
+            return (float(first[0]), float(first[1]))
+    third = (high - low) / 3.0
+    return (low + third, high - third)
+
+
+def mean_spectrum(image: SpectrumImage) -> NDArray[np.float64]:
+    """Mean spectrum over the whole spectrum image, shape ``(C,)``."""
+    return np.asarray(image.spectra, dtype=np.float64).mean(axis=(0, 1))
+
+
+def preview_target_map(image: SpectrumImage, spec: Any) -> NDArray[np.float64]:
+    """Apply a scalarizer to every pre-acquired spectrum: the target map on the overview grid.
+
+    Parameters
+    ----------
+    image : SpectrumImage
+        Spectra of shape ``(h, w, C)``.
+    spec : ScalarizerSpec
+        A parsed spec; for ``multi`` the first output is shown.
+
+    Returns
+    -------
+    ndarray of shape (H, W)
+        Target of each overview pixel's spectrum pixel.
+
+    Raises
+    ------
+    ScalarizerError
+        If the spec does not fit the spectra (window off the axis, …).
+    """
+    h, w = image.spectrum_shape
+    flat = np.asarray(image.spectra).reshape(h * w, image.n_channels)
+    values = np.asarray(spec.apply(flat, image.energy), dtype=np.float64)
+    if values.ndim == 2:
+        values = values[:, 0]
+    return np.asarray(image.overview_map(values.reshape(h, w)), dtype=np.float64)
