@@ -253,6 +253,28 @@ def test_missing_numba_says_pip_install(tmp_path: Path, monkeypatch: Any) -> Non
     assert isinstance(info.value.__cause__, ImportError)
 
 
+def test_zspy_without_zarr_says_pip_install(tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("zarr") is not None:
+        pytest.skip("zarr is installed here: .zspy files are readable")
+    (tmp_path / "si.zspy").mkdir()
+    with pytest.raises(DataError, match=r"HyperSpy \.zspy\) needs .*pip install zarr"):
+        steerscope.load(tmp_path / "si.zspy")
+
+
+def test_hspy_eds_signal_type_is_edx(tmp_path: Path) -> None:
+    s = _hs_spectrum_image(_spectra(2, 3, 4), signal_type="EDS_TEM")
+    s.metadata.set_item("Acquisition_instrument.TEM.beam_energy", 300.0)
+    s.metadata.set_item("Acquisition_instrument.TEM.microscope", "Spectra 300")
+    s.save(tmp_path / "eds.hspy")
+    si = steerscope.load(tmp_path / "eds.hspy")
+    assert si.signal_kind is SignalKind.EDX
+    assert si.metadata["signal_type"] == "EDS_TEM"
+    assert si.metadata["beam_energy_kev"] == 300.0
+    assert si.metadata["instrument"] == "Spectra 300"
+
+
 def test_unknown_hyperspy_option_is_reported(tmp_path: Path) -> None:
     _hs_spectrum_image(_spectra(2, 2, 4)).save(tmp_path / "si.hspy")
     with pytest.raises(DataError, match=r"rejected the reader options \['no_such_option'\]"):

@@ -41,6 +41,7 @@ HYPERSPY_FORMATS: dict[str, str] = {
 """Suffixes read through HyperSpy, with a human-readable format name."""
 
 _OPTIONAL_PACKAGES = ("sparse", "numba", "zarr", "h5py", "imagecodecs", "pint", "exspy")
+_INSTALL_NAME = {"numcodecs": "zarr"}
 
 # Element-line titles of elemental maps ("Fe K", "Cu_Ka", "O K", "Au La").
 _ELEMENT_MAP = re.compile(r"^[A-Z][a-z]?[ _-]?(K|L|M|N)[a-z0-9]*$")
@@ -53,6 +54,8 @@ def _missing_package(exc: ImportError) -> str | None:
         name = match.group(1) if match else None
     if name:
         name = name.split(".")[0]
+        # Install the package that brings the missing module.
+        name = _INSTALL_NAME.get(name, name)
     return name
 
 
