@@ -15,14 +15,17 @@ from steerscope.instruments.drivers.frames import (
     pixels_to_fractions,
 )
 from steerscope.instruments.drivers.gatan import DigiScanCalibration, GatanMicroscope
+from steerscope.instruments.drivers.nion import NionMicroscope, nion_scan_frame
 
 __all__ = [
     "AutoScriptMicroscope",
     "DigiScanCalibration",
     "GatanMicroscope",
+    "NionMicroscope",
     "ScanFrame",
     "autoscript_to_pixels",
     "fractions_to_pixels",
+    "nion_scan_frame",
     "pixels_to_autoscript",
     "pixels_to_fractions",
 ]
