@@ -62,7 +62,7 @@ _REGISTRY: dict[str, _Entry] = {
         "bruker_tem",
         "real",
         "Real STEM-EDX, Bruker .bcf 64×64 × 2048 channels, low counts (HyperSpy 1.7.6 test "
-        "file, GPL-3.0) with its HAADF. Target: Cu Ka. Needs `steerscope datasets fetch` once.",
+        "file, GPL-3.0) with its HAADF. Target: Si Ka. Needs `steerscope datasets fetch` once.",
     ),
     "velox_aupdcu": _Entry(
         "steerscope.datasets.real",
