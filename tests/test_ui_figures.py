@@ -1,0 +1,204 @@
+"""Figure builders and the pure helpers behind the UI pages (no Streamlit run needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from steerscope.errors import ConfigError, ScalarizerError
+from steerscope.ui import campaign_tools, figures, learning, target_tools
+from steerscope.ui.sources import describe_source, open_source, source_key
+
+
+def test_scale_bar_is_a_round_length_near_a_fifth_of_the_width() -> None:
+    # 128 px at 1 nm: a fifth is 25.6 nm -> 20 nm, i.e. 20 px.
+    assert figures.nice_scale_bar(128, 1.0, "nm") == (20.0, "20 nm")
+    # 512 px at 0.25 nm = 128 nm wide; a fifth 25.6 -> 20 nm = 80 px.
+    assert figures.nice_scale_bar(512, 0.25, "nm") == (80.0, "20 nm")
+    # 100 px at 0.5 µm: a fifth is 10 µm exactly -> 10 µm = 20 px.
+    assert figures.nice_scale_bar(100, 0.5, "µm") == (20.0, "10 µm")
+
+
+def test_overview_figure_has_click_grid_points_in_order_and_scale_bar() -> None:
+    image = np.arange(16 * 20, dtype=np.float32).reshape(16, 20)
+    measured = np.array([[1, 2], [3, 4], [5, 6]])
+    fig = figures.overview_figure(
+        image, pixel_size=2.0, measured=measured, next_points=[[7, 8]], patch=((8, 10), 4)
+    )
+    names = [trace.name for trace in fig.data]
+    assert figures.CLICK_TRACE_NAME in names
+    grid = fig.data[names.index(figures.CLICK_TRACE_NAME)]
+    assert len(grid.x) == 16 * 20  # one invisible target per pixel for small images
+    assert grid.marker.opacity == 0
+    points = fig.data[names.index("measured (in order)")]
+    assert list(points.text) == ["1", "2", "3"]
+    assert list(points.x) == [2, 4, 6] and list(points.y) == [1, 3, 5]  # x = col, y = row
+    rect = next(s for s in fig.layout.shapes if s.type == "rect")
+    assert (rect.x0, rect.x1, rect.y0, rect.y1) == (8.0, 12.0, 6.0, 10.0)
+    assert any(a.text == "5 nm" for a in fig.layout.annotations)  # 40 nm wide / 5 = 8 -> 5 nm
+    assert fig.layout.yaxis.range == (15.5, -0.5)  # origin top-left
+
+
+def test_large_images_are_decimated_for_display_and_clicks() -> None:
+    fig = figures.overview_figure(np.zeros((1024, 1024)))
+    heat = fig.data[0]
+    assert np.asarray(heat.z).shape == (256, 256)
+    grid = next(t for t in fig.data if t.name == figures.CLICK_TRACE_NAME)
+    assert len(grid.x) <= figures.MAX_CLICK_POINTS
+
+
+def test_pixels_from_selection_reads_points_and_drops_outside() -> None:
+    event = {
+        "selection": {
+            "points": [
+                {"x": 3.0, "y": 2.0},
+                {"x": 3, "y": 2},  # duplicate
+                {"x": 50, "y": 1},  # outside (W = 10)
+                {"x": 0.9, "y": 4.2},
+            ]
+        }
+    }
+    pixels = figures.pixels_from_selection(event, (8, 10))
+    np.testing.assert_array_equal(pixels, [[2, 3], [4, 1]])
+    assert figures.pixels_from_selection(None, (8, 10)).shape == (0, 2)
+    assert figures.pixels_from_selection({"selection": {}}, (8, 10)).shape == (0, 2)
+
+
+def test_window_from_selection_prefers_the_box_range() -> None:
+    box = {"selection": {"box": [{"x": [1.6, 1.0], "y": [0, 5]}], "points": []}}
+    assert figures.window_from_selection(box) == (1.0, 1.6)
+    points = {"selection": {"points": [{"x": 2.0}, {"x": 2.5}, {"x": 2.2}]}}
+    assert figures.window_from_selection(points) == (2.0, 2.5)
+    assert figures.window_from_selection({"selection": {"points": [{"x": 2.0}]}}) is None
+
+
+def test_spectrum_figure_shades_windows_and_has_a_pick_trace() -> None:
+    energy = np.linspace(0, 6, 301)
+    fig = figures.spectrum_figure(
+        energy, {"mean": np.ones(301)}, window=(1.0, 1.8), second_window=(3.0, 4.0)
+    )
+    assert [s.x0 for s in fig.layout.shapes] == [1.0, 3.0]
+    assert fig.data[-1].name == figures.SPECTRUM_PICK_TRACE_NAME
+    assert fig.layout.xaxis.title.text == "energy (eV)"
+
+
+def test_target_timing_and_timeline_figures() -> None:
+    fig = figures.target_figure([1.0, 3.0, 2.0])
+    np.testing.assert_array_equal(fig.data[1].y, [1.0, 3.0, 3.0])  # running best
+    timing = figures.timing_figure([{"step": 0, "fit": 0.5, "acquire": 0.1}, {"fit": 0.7}])
+    by_name = {bar.name: list(bar.y) for bar in timing.data}
+    assert by_name == {"fit": [0.5, 0.7], "acquire": [0.1, 0.0]}
+    assert list(timing.data[0].x) == [0, 1]
+    line = figures.timeline_figure([(3, "SetPolicy", "beta 0.25 → 1"), (5, "Pause", "")])
+    assert sorted(t.name for t in line.data) == ["Pause", "SetPolicy"]
+
+
+def test_exports_without_kaleido() -> None:
+    png = figures.map_png(np.eye(4), title="mean", measured=[[1, 1]])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    html = figures.figure_html(figures.map_figure(np.eye(4), title="mean"))
+    assert b"<html>" in html[:40] and b"Plotly.newPlot" in html
+
+
+def test_scalarizer_form_builds_specs_and_reports_missing_fields() -> None:
+    assert target_tools.build_scalarizer_dict("window_sum", window=(1.0, 1.8)) == {
+        "kind": "window_sum",
+        "window": [1.0, 1.8],
+    }
+    ratio = target_tools.build_scalarizer_dict(
+        "window_ratio", window=(700, 712), second_window=(635, 645)
+    )
+    assert ratio == {
+        "kind": "window_ratio",
+        "numerator": [700.0, 712.0],
+        "denominator": [635.0, 645.0],
+    }
+    assert target_tools.build_scalarizer_dict("edx_line", line=" Au_La ", width=0.0) == {
+        "kind": "edx_line",
+        "line": "Au_La",
+        "width": None,
+    }
+    with pytest.raises(ScalarizerError, match="needs an X-ray line"):
+        target_tools.build_scalarizer_dict("edx_line", line="")
+    with pytest.raises(ScalarizerError, match="YAML spec is empty"):
+        target_tools.build_scalarizer_dict("yaml", yaml_text="  ")
+    with pytest.raises(ScalarizerError, match="window is missing"):
+        target_tools.build_scalarizer_dict("window_max")
+
+
+def test_default_window_comes_from_the_spec_or_the_axis() -> None:
+    assert target_tools.default_window({"kind": "window_sum", "window": [1, 2]}, 0, 6) == (1, 2)
+    assert target_tools.default_window(None, 0.0, 6.0) == (2.0, 4.0)
+
+
+def test_preview_map_applies_the_spec_to_every_spectrum() -> None:
+    from steerscope.data import SpectrumImage
+    from steerscope.scalarizers import parse_scalarizer
+    from steerscope.types import EnergyAxis
+
+    spectra = np.zeros((2, 2, 10), dtype=np.float32)
+    spectra[0, 1, 3:5] = [2.0, 5.0]
+    image = SpectrumImage(np.zeros((4, 4)), spectra, EnergyAxis(10, 0.0, 1.0))
+    preview = target_tools.preview_target_map(
+        image, parse_scalarizer({"kind": "window_sum", "window": [3.0, 4.0]})
+    )
+    assert preview.shape == (4, 4)
+    assert preview[0, 2] == 7.0 and preview[0, 3] == 7.0  # overview cols 2-3 -> spectrum col 1
+    assert preview[0, 0] == 0.0 and preview[3, 3] == 0.0
+
+
+def test_campaign_config_dict_and_no_go_mask() -> None:
+    config = campaign_tools.build_config_dict(
+        source={"kind": "dataset", "name": "plasmonic_nanoparticles", "options": {"seed": 1}},
+        scalarizer={"kind": "window_sum", "window": [1.0, 1.8]},
+        patch_size=8,
+        model_kind="exact_gp",
+        acquisition="ucb",
+        beta=0.25,
+        batch_size=2,
+        budget=12,
+        seed_kind="list",
+        n_seeds=3,
+        seed_points=np.array([[1, 2], [3, 4]]),
+    )
+    assert config["source"] == {"dataset": "plasmonic_nanoparticles", "options": {"seed": 1}}
+    assert config["policy"] == {"acquisition": "ucb", "beta": 0.25, "batch_size": 2}
+    assert config["seed_points"] == {"kind": "list", "points": [[1, 2], [3, 4]]}
+    assert config["budget"] == {"measurements": 12}
+    assert config["descriptor"] == {"patch_size": 8}
+    remote = campaign_tools.source_to_config({"kind": "remote", "uri": "PYRO:x@h:1", "token": "s"})
+    assert "s" not in str(remote)  # the token never goes into the config
+    with pytest.raises(ConfigError, match="expected dataset, file or remote"):
+        campaign_tools.source_to_config({"kind": "ftp"})
+    mask = campaign_tools.no_go_mask((5, 6), (3, 4, 1, 1))
+    assert mask.sum() == 3 * 4 and mask[1:4, 1:5].all()
+    clipped = campaign_tools.no_go_mask((5, 6), (-2, -2, 0, 0))
+    assert clipped.sum() == 1 and clipped[0, 0]
+    with pytest.raises(ConfigError, match="lies outside the 5×6 overview"):
+        campaign_tools.no_go_mask((5, 6), (9, 9, 12, 12))
+
+
+def test_new_record_path_never_reuses_a_file(tmp_path) -> None:
+    first = campaign_tools.new_record_path(tmp_path, "plasmonic nano/particles")
+    assert first.suffix == ".sqlite" and "/" not in first.name and " " not in first.name
+    first.write_bytes(b"")
+    assert campaign_tools.new_record_path(tmp_path, "plasmonic nano/particles") != first
+
+
+def test_sources_describe_key_and_refuse_unknown_kinds() -> None:
+    assert describe_source({"kind": "dataset", "name": "x"}) == "built-in dataset x"
+    assert "secret" not in source_key({"kind": "remote", "uri": "u", "token": "secret"})
+    with pytest.raises(ConfigError, match="kind one of dataset, file, remote"):
+        open_source({"kind": "s3"})
+    with pytest.raises(ConfigError, match="needs a non-empty 'path'"):
+        open_source({"kind": "file", "path": ""})
+
+
+def test_walkthrough_covers_every_idea_and_page() -> None:
+    text = " ".join(s.explain + s.try_this for s in learning.WALKTHROUGH).lower()
+    for idea in ("patch", "scalarizer", "uncertainty", "beta", "explor"):
+        assert idea in text
+    assert {s.page for s in learning.WALKTHROUGH} == set(learning.PAGES)
+    assert [i for i, _ in learning.steps_for_page("campaign")] == [2, 3, 4]
+    with pytest.raises(ValueError, match="page must be one of"):
+        learning.steps_for_page("nope")
