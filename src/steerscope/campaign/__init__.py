@@ -1,0 +1,82 @@
+"""Orchestration: the campaign config, operator interventions, the ask/tell engine, the runner.
+
+``Campaign.create(config, record_path)`` starts a campaign (instrument,
+overview, descriptors, record); ``Campaign.resume(record_path)`` rebuilds one
+from its record; ``CampaignRunner(campaign).start()`` drives it on a
+background thread that applies posted interventions between steps and
+publishes immutable :class:`CampaignSnapshot` s.
+"""
+
+from steerscope.campaign.config import (
+    BudgetConfig,
+    CampaignConfig,
+    DatasetSource,
+    FileSource,
+    GridSeeds,
+    InstrumentConfig,
+    ListSeeds,
+    PolicyConfig,
+    RandomSeeds,
+    RemoteSource,
+    load_config,
+)
+from steerscope.campaign.engine import (
+    Campaign,
+    Proposal,
+    StepResult,
+    build_instrument,
+    default_record_path,
+)
+from steerscope.campaign.interventions import (
+    AddNoGoRegion,
+    AddPoints,
+    Intervention,
+    Pause,
+    Resume,
+    RunSteps,
+    SetBudget,
+    SetDescriptor,
+    SetPolicy,
+    SetScalarizer,
+    Stop,
+    VetoPoints,
+    intervention_from_dict,
+)
+from steerscope.campaign.runner import CampaignRunner, discovery_curve
+from steerscope.campaign.snapshot import CampaignSnapshot, EventView
+
+__all__ = [
+    "AddNoGoRegion",
+    "AddPoints",
+    "BudgetConfig",
+    "Campaign",
+    "CampaignConfig",
+    "CampaignRunner",
+    "CampaignSnapshot",
+    "DatasetSource",
+    "EventView",
+    "FileSource",
+    "GridSeeds",
+    "InstrumentConfig",
+    "Intervention",
+    "ListSeeds",
+    "Pause",
+    "PolicyConfig",
+    "Proposal",
+    "RandomSeeds",
+    "RemoteSource",
+    "Resume",
+    "RunSteps",
+    "SetBudget",
+    "SetDescriptor",
+    "SetPolicy",
+    "SetScalarizer",
+    "StepResult",
+    "Stop",
+    "VetoPoints",
+    "build_instrument",
+    "default_record_path",
+    "discovery_curve",
+    "intervention_from_dict",
+    "load_config",
+]

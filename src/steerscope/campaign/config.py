@@ -1,0 +1,296 @@
+"""The campaign configuration: everything a run needs, as data that round-trips through YAML.
+
+A :class:`CampaignConfig` is built from a YAML file or a dict with
+:func:`load_config`, dumped back with :meth:`CampaignConfig.to_yaml`, and
+stored in the campaign record, so a run can be rebuilt (resumed, replayed)
+from its record alone. Every problem in a bad config is reported at once, in
+one :class:`~steerscope.errors.ConfigError`, each with its field path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from steerscope.acquisition import ACQUISITIONS
+from steerscope.descriptors import DescriptorSpec
+from steerscope.errors import ConfigError, SteerscopeError
+from steerscope.models import ModelSpec
+
+__all__ = [
+    "BudgetConfig",
+    "CampaignConfig",
+    "DatasetSource",
+    "FileSource",
+    "GridSeeds",
+    "InstrumentConfig",
+    "ListSeeds",
+    "PolicyConfig",
+    "RandomSeeds",
+    "RemoteSource",
+    "load_config",
+]
+
+DEFAULT_BETA = 1.0
+"""Default UCB weight: ``mean + sqrt(beta) * std`` = mean plus one posterior standard deviation.
+
+A balanced start on the built-in data, where the interesting regions are a few
+small hot spots: 0.25 locks onto the first bright spot found, 4 keeps exploring.
+"""
+
+
+class _Strict(BaseModel):
+    """Base of every config section: unknown keys are errors, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetSource(_Strict):
+    """A built-in dataset served by the simulator (``steerscope datasets list``)."""
+
+    dataset: str = Field(description="Registry name of a built-in dataset.")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Options of the dataset's generator, e.g. {seed: 0}."
+    )
+
+
+class FileSource(_Strict):
+    """A spectrum-image file served by the simulator (any format ``steerscope.load`` reads)."""
+
+    file: str = Field(description="Path of a spectrum-image file (.hspy, .emd, .bcf, .npz, ...).")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword options passed to steerscope.load."
+    )
+
+
+class RemoteSource(_Strict):
+    """A microscope served on the network by ``steerscope serve``."""
+
+    remote: str = Field(description="Server address as printed by `steerscope serve` (PYRO:...).")
+    token_env: str = Field(
+        default="STEERSCOPE_TOKEN",
+        description="Name of the environment variable holding the server's token.",
+    )
+    timeout_s: float = Field(default=30.0, gt=0, description="Limit on one call, seconds.")
+    retries: int = Field(
+        default=3, ge=0, description="Retries of a call that failed on the network."
+    )
+
+
+class InstrumentConfig(_Strict):
+    """Options of the simulated microscope (ignored for a remote instrument)."""
+
+    dwell_time_s: float = Field(default=0.01, gt=0, description="Exposure per spectrum, seconds.")
+    reference_dwell_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Dwell the stored spectra were taken at (None: same as dwell_time_s).",
+    )
+    noise: bool = Field(default=False, description="Draw Poisson counting noise per channel.")
+    drift_px_per_step: tuple[float, float] = Field(
+        default=(0.0, 0.0), description="Stage drift in overview pixels (rows, cols) per acquire."
+    )
+    acquisition_delay_s: float = Field(
+        default=0.0, ge=0, description="Wall-clock sleep per point, to feel like a live run."
+    )
+
+
+class PolicyConfig(_Strict):
+    """How the next points are chosen from the posterior."""
+
+    acquisition: str = Field(
+        default="ucb", description=f"Acquisition function, one of {', '.join(ACQUISITIONS)}."
+    )
+    beta: float = Field(
+        default=DEFAULT_BETA,
+        ge=0,
+        description="UCB exploration weight: score = mean + sqrt(beta) * std (>= 0).",
+    )
+    xi: float = Field(default=0.01, ge=0, description="Expected-improvement margin (>= 0).")
+    batch_size: int = Field(default=1, ge=1, description="Points measured per step (q >= 1).")
+    min_distance: float = Field(
+        default=0.0, ge=0, description="Minimum pixel distance between points of one batch."
+    )
+
+    @field_validator("acquisition")
+    @classmethod
+    def _known_acquisition(cls, value: str) -> str:
+        if value not in ACQUISITIONS:
+            raise ValueError(
+                f"unknown acquisition {value!r}; choose one of {', '.join(ACQUISITIONS)}"
+            )
+        return value
+
+
+class RandomSeeds(_Strict):
+    """``n`` seed points drawn at random among the candidates (from the campaign ``seed``)."""
+
+    kind: Literal["random"] = Field(default="random", description="Random seed points.")
+    n: int = Field(default=5, ge=0, description="Number of seed points.")
+
+
+class GridSeeds(_Strict):
+    """About ``n`` seed points on a regular grid over the field of view."""
+
+    kind: Literal["grid"] = Field(description="Seed points on a regular grid.")
+    n: int = Field(default=9, ge=0, description="Number of seed points (rounded to a square).")
+
+
+class ListSeeds(_Strict):
+    """Seed points given explicitly."""
+
+    kind: Literal["list"] = Field(description="Seed points listed by the operator.")
+    points: list[tuple[int, int]] = Field(
+        default_factory=list, description="Overview pixels (row, col) measured first."
+    )
+
+
+SeedPoints = Annotated[RandomSeeds | GridSeeds | ListSeeds, Field(discriminator="kind")]
+
+
+class BudgetConfig(_Strict):
+    """When the campaign stops by itself (whichever limit is reached first)."""
+
+    measurements: int = Field(default=50, ge=1, description="Number of spectra to acquire.")
+    wall_time_s: float | None = Field(
+        default=None, gt=0, description="Wall-clock limit from the first measurement, seconds."
+    )
+    dose_s: float | None = Field(
+        default=None, gt=0, description="Total dwell time over all spectra, seconds (dose proxy)."
+    )
+
+
+class CampaignConfig(_Strict):
+    """One campaign: source, instrument, scalarizer, descriptor, model, policy, seeds, budget.
+
+    Examples
+    --------
+    >>> cfg = CampaignConfig(source={"dataset": "plasmonic_nanoparticles"})
+    >>> cfg.policy.acquisition
+    'ucb'
+    >>> CampaignConfig.from_yaml(cfg.to_yaml()) == cfg
+    True
+    """
+
+    name: str = Field(default="campaign", min_length=1, description="Name of the campaign.")
+    source: DatasetSource | FileSource | RemoteSource = Field(
+        default_factory=lambda: DatasetSource(dataset="plasmonic_nanoparticles"),
+        description="Where spectra come from: {dataset: ...}, {file: ...} or {remote: ...}.",
+    )
+    instrument: InstrumentConfig = Field(
+        default_factory=InstrumentConfig, description="Simulated-microscope options."
+    )
+    scalarizer: dict[str, Any] | None = Field(
+        default=None,
+        description="Scalarizer spec (steerscope.scalarizers); None: the dataset's default.",
+    )
+    descriptor: DescriptorSpec = Field(
+        default_factory=DescriptorSpec, description="Patch descriptor of each candidate pixel."
+    )
+    model: ModelSpec = Field(default_factory=ModelSpec, description="Surrogate model.")
+    policy: PolicyConfig = Field(default_factory=PolicyConfig, description="Acquisition policy.")
+    seed_points: SeedPoints = Field(
+        default_factory=RandomSeeds, description="Points measured before the model decides."
+    )
+    budget: BudgetConfig = Field(default_factory=BudgetConfig, description="When to stop.")
+    seed: int = Field(default=0, description="Seed of every random choice of the campaign.")
+    records_dir: str = Field(
+        default="records", description="Folder where new campaign records are written."
+    )
+
+    @field_validator("scalarizer", mode="before")
+    @classmethod
+    def _valid_scalarizer(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        from steerscope.scalarizers import parse_scalarizer
+
+        try:
+            spec = parse_scalarizer(value)
+        except SteerscopeError as exc:
+            raise ValueError(str(exc)) from exc
+        return spec.model_dump(mode="json")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain JSON-able data (what the record stores)."""
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        """The config as YAML text that :func:`load_config` reads back to an equal config."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_yaml(cls, text: str) -> CampaignConfig:
+        """Parse YAML text (see :func:`load_config`)."""
+        return load_config(_parse_yaml(text, "the YAML text"))
+
+
+def _parse_yaml(text: str, where: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where} is not valid YAML: {exc}. Fix the syntax and retry.") from exc
+
+
+def _describe_errors(exc: ValidationError) -> str:
+    """One line per problem: ``field.path: message (got value)``."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        message = err["msg"].removeprefix("Value error, ")
+        got = err.get("input")
+        got_text = "" if err["type"] == "missing" else f" (got {got!r:.80})"
+        lines.append(f"  - {loc}: {message}{got_text}")
+    return "\n".join(lines)
+
+
+def load_config(source: str | Path | dict[str, Any] | CampaignConfig) -> CampaignConfig:
+    """Build a :class:`CampaignConfig` from a YAML file, a dict or a config.
+
+    Parameters
+    ----------
+    source : str, Path, dict or CampaignConfig
+        Path of a YAML file, the parsed mapping, or an existing config (returned as is).
+
+    Returns
+    -------
+    CampaignConfig
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing or not YAML, or the config is invalid; the message
+        lists every problem with its field path.
+    """
+    if isinstance(source, CampaignConfig):
+        return source
+    where = "the config"
+    if isinstance(source, str | Path):
+        path = Path(source)
+        if not path.is_file():
+            raise ConfigError(
+                f"config file {str(path)!r} does not exist; expected a YAML campaign config "
+                "(see examples/plasmonic.yaml)."
+            )
+        where = f"config file {str(path)!r}"
+        data = _parse_yaml(path.read_text(encoding="utf-8"), where)
+    else:
+        data = source
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{where} must be a mapping of fields (name, source, policy, ...); "
+            f"got {type(data).__name__}."
+        )
+    try:
+        return CampaignConfig.model_validate(data)
+    except ValidationError as exc:
+        n = exc.error_count()
+        raise ConfigError(
+            f"{where} has {n} problem{'s' if n != 1 else ''}:\n{_describe_errors(exc)}\n"
+            "Fix each field above (field paths are dotted, list items by index)."
+        ) from None

@@ -1,0 +1,1110 @@
+"""The campaign engine: ask → decide → acquire → tell, one durable step at a time.
+
+:class:`Campaign` owns the instrument, the record, the descriptors, the
+surrogate and the policy. Each :meth:`Campaign.step` asks for the next points,
+records the decision, acquires the spectra and records them *before* the next
+beam move, so a campaign killed at any moment resumes from its record with
+:meth:`Campaign.resume`, losing nothing it measured.
+
+Raw spectra are the source of truth: targets are recomputed from the stored
+spectra with the scalarizer in force, so :class:`SetScalarizer` relabels the
+whole history. Interventions are applied in one place, :meth:`Campaign.apply`.
+
+The engine is not thread-safe: one thread (the :class:`CampaignRunner`'s, or
+the caller's) drives it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from pydantic import ValidationError
+from scipy.spatial import cKDTree
+
+from steerscope.acquisition import acquisition_scores, select_points
+from steerscope.campaign.config import (
+    CampaignConfig,
+    DatasetSource,
+    FileSource,
+    GridSeeds,
+    ListSeeds,
+    PolicyConfig,
+    RandomSeeds,
+    RemoteSource,
+    load_config,
+)
+from steerscope.campaign.interventions import (
+    AddNoGoRegion,
+    AddPoints,
+    Intervention,
+    Pause,
+    Resume,
+    RunSteps,
+    SetBudget,
+    SetDescriptor,
+    SetPolicy,
+    SetScalarizer,
+    Stop,
+    VetoPoints,
+    intervention_from_dict,
+)
+from steerscope.campaign.snapshot import EventView
+from steerscope.descriptors import DescriptorSpec, extract_descriptors
+from steerscope.errors import (
+    ConfigError,
+    DescriptorError,
+    ModelError,
+    SteerscopeError,
+)
+from steerscope.instruments.base import Measurement, Microscope, Overview
+from steerscope.models import make_surrogate
+from steerscope.records import CampaignRecord
+from steerscope.scalarizers import parse_scalarizer
+from steerscope.types import EnergyAxis
+
+__all__ = ["Campaign", "Proposal", "StepResult", "build_instrument", "default_record_path"]
+
+_CONTROL = (Pause, Resume, Stop, RunSteps)
+_MIN_TRAIN = 2  # a GP needs at least two finite targets to say anything about variance
+
+
+@dataclass(frozen=True, eq=False)
+class Proposal:
+    """The next points and why they were chosen.
+
+    Parameters
+    ----------
+    points : ndarray of shape (q, 2)
+        Overview pixels ``(row, col)`` to measure next.
+    predicted_mean, predicted_var, acquisition_value : ndarray of shape (q,)
+        Posterior and acquisition score at each point (NaN for points not chosen
+        by the model: seed, operator-added, or re-measured pending points).
+    source : str
+        ``"operator"`` (AddPoints), ``"seed"``, ``"model"``, ``"random"`` (the
+        model could not be used yet), or ``"pending"`` (re-measuring a decision
+        whose spectra were lost when the previous run stopped).
+    timings : dict of str to float
+        Seconds spent: ``fit_s``, ``posterior_s``, ``acquisition_s``.
+    """
+
+    points: NDArray[np.int64]
+    predicted_mean: NDArray[np.float64]
+    predicted_var: NDArray[np.float64]
+    acquisition_value: NDArray[np.float64]
+    source: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class StepResult:
+    """What one :meth:`Campaign.step` did.
+
+    Parameters
+    ----------
+    step : int
+        Step index.
+    points : ndarray of shape (q, 2)
+        Measured pixels.
+    targets : ndarray of shape (q,)
+        Their targets under the scalarizer in force.
+    best : float
+        Best finite target of the whole campaign so far.
+    source : str
+        See :attr:`Proposal.source`.
+    timings : dict of str to float
+        ``fit_s``, ``posterior_s``, ``acquisition_s``, ``record_s``, ``instrument_s``,
+        ``total_s``.
+    """
+
+    step: int
+    points: NDArray[np.int64]
+    targets: NDArray[np.float64]
+    best: float
+    source: str
+    timings: dict[str, float]
+
+
+def _nan(n: int) -> NDArray[np.float64]:
+    return np.full(n, np.nan, dtype=np.float64)
+
+
+def _points(values: ArrayLike) -> NDArray[np.int64]:
+    arr = np.asarray(values, dtype=np.int64)
+    return arr.reshape(-1, 2)
+
+
+def default_record_path(config: CampaignConfig) -> Path:
+    """A new record path ``<records_dir>/<name>-<YYYYmmdd-HHMMSS>.sqlite`` that does not exist."""
+    folder = Path(config.records_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in config.name)
+    path = folder / f"{safe}-{stamp}.sqlite"
+    n = 1
+    while path.exists():
+        n += 1
+        path = folder / f"{safe}-{stamp}-{n}.sqlite"
+    return path
+
+
+def build_instrument(config: CampaignConfig) -> tuple[Microscope, Any]:
+    """The microscope a config asks for, and the built-in dataset behind it (or None).
+
+    Parameters
+    ----------
+    config : CampaignConfig
+
+    Returns
+    -------
+    (Microscope, Dataset or None)
+        A :class:`~steerscope.instruments.SimulatedMicroscope` over a dataset or
+        a file, or a :class:`~steerscope.instruments.client.RemoteMicroscope`.
+    """
+    source = config.source
+    if isinstance(source, RemoteSource):
+        from steerscope.instruments.client import RemoteMicroscope
+
+        token = os.environ.get(source.token_env) or None
+        return (
+            RemoteMicroscope(
+                source.remote, token=token, timeout_s=source.timeout_s, retries=source.retries
+            ),
+            None,
+        )
+    from steerscope.instruments import SimulatedMicroscope
+
+    dataset = None
+    if isinstance(source, DatasetSource):
+        from steerscope.datasets import get_dataset
+
+        dataset = get_dataset(source.dataset, **source.options)
+        image = dataset.image
+    else:
+        assert isinstance(source, FileSource)
+        from steerscope.data import load
+
+        image = load(source.file, **source.options)
+    opts = config.instrument
+    microscope = SimulatedMicroscope(
+        image,
+        dwell_time_s=opts.dwell_time_s,
+        reference_dwell_s=opts.reference_dwell_s,
+        noise=opts.noise,
+        drift_px_per_step=opts.drift_px_per_step,
+        acquisition_delay_s=opts.acquisition_delay_s,
+        seed=config.seed,
+    )
+    return microscope, dataset
+
+
+class Campaign:
+    """One automated experiment: instrument + record + descriptors + surrogate + policy.
+
+    Build it with :meth:`create` (new record) or :meth:`resume` (existing
+    record), not with the constructor.
+
+    Parameters
+    ----------
+    config : CampaignConfig
+        The configuration in force (its scalarizer resolved).
+    instrument : Microscope
+        Where spectra come from.
+    record : CampaignRecord
+        Where everything is written.
+    overview : Overview
+        The overview the campaign runs on (the record's).
+    dataset : Dataset or None
+        The built-in dataset behind a simulated instrument (for ground truth).
+
+    Attributes
+    ----------
+    config : CampaignConfig
+        The configuration in force, including every intervention applied so far.
+    versions : dict of str to int
+        ``policy``, ``scalarizer``, ``descriptor``, ``model`` counters, each bumped
+        by an intervention that changes it.
+    events : list of EventView
+        The campaign log.
+    last_posterior : tuple of (mean, var, scores) or None
+        Over all candidates ``(M,)`` each, from the last model-driven ask.
+    """
+
+    def __init__(
+        self,
+        config: CampaignConfig,
+        instrument: Microscope,
+        record: CampaignRecord,
+        overview: Overview,
+        dataset: Any = None,
+    ) -> None:
+        self.config = config
+        self.instrument = instrument
+        self.record = record
+        self.overview = overview
+        self.dataset = dataset
+        self.versions = {"policy": 0, "scalarizer": 0, "descriptor": 0, "model": 0}
+        self.events: list[EventView] = []
+        self.last_posterior: tuple[NDArray[Any], NDArray[Any], NDArray[Any]] | None = None
+        self.last_fit_info: dict[str, Any] = {}
+        self.step_timings: list[dict[str, float]] = []
+
+        image = np.asarray(overview.image, dtype=np.float32)
+        self._shape = (int(image.shape[0]), int(image.shape[1]))
+        self._rng = np.random.default_rng(config.seed)
+        self._scalarizer = parse_scalarizer(self._require_scalarizer(config))
+        self._no_go = np.zeros(self._shape, dtype=bool)
+        self._vetoed: set[tuple[int, int]] = set()
+        self._forced: list[tuple[int, int]] = []
+        self._pending: tuple[int | None, int, NDArray[np.int64]] | None = None
+        self._step = 0
+        self._dose_s = 0.0
+        self._started_at = time.time()
+        # measured history, in acquisition order
+        self._ids: list[int] = []
+        self._mpoints = np.zeros((0, 2), dtype=np.int64)
+        self._spectra: NDArray[np.float64] | None = None
+        self._acquired_at = np.zeros(0, dtype=np.float64)
+        self._energy: EnergyAxis | None = None
+        self._target_cache: tuple[tuple[int, int], NDArray[np.float64]] | None = None
+        self._reported_bad: set[tuple[int, int]] = set()
+        self._set_descriptors(config.descriptor)
+        self._surrogate = make_surrogate(config.model, seed=config.seed)
+        self._seeds = self._seed_points()
+
+    # -- construction -------------------------------------------------------------------
+
+    @staticmethod
+    def _require_scalarizer(config: CampaignConfig) -> dict[str, Any]:
+        if config.scalarizer is None:
+            raise ConfigError(
+                "the campaign has no scalarizer: a file or remote source has no default target; "
+                "set `scalarizer:` in the config, e.g. {kind: window_sum, window: [1.0, 1.6]}."
+            )
+        return config.scalarizer
+
+    @classmethod
+    def create(
+        cls, config: CampaignConfig | dict[str, Any] | str | Path, record_path: str | Path | None
+    ) -> Campaign:
+        """Start a new campaign: build the instrument, take the overview, create the record.
+
+        Parameters
+        ----------
+        config : CampaignConfig, dict, or path of a YAML file
+            See :func:`~steerscope.campaign.load_config`.
+        record_path : str, Path or None
+            The new record file (must not exist); None: a fresh name under
+            ``config.records_dir``.
+
+        Returns
+        -------
+        Campaign
+
+        Raises
+        ------
+        ConfigError, RecordError, InstrumentError, DataError
+            For a bad config, an existing record file, an unreachable instrument,
+            or an unreadable source.
+        """
+        cfg = load_config(config)
+        instrument, dataset = build_instrument(cfg)
+        try:
+            if cfg.scalarizer is None and dataset is not None:
+                spec = parse_scalarizer(dataset.default_scalarizer)
+                cfg = cfg.model_copy(update={"scalarizer": spec.model_dump(mode="json")})
+            cls._require_scalarizer(cfg)
+            overview = instrument.overview()
+            path = Path(record_path) if record_path is not None else default_record_path(cfg)
+            record = CampaignRecord.create(
+                path, config=cfg.to_dict(), overview=overview, instrument=instrument.describe()
+            )
+        except BaseException:
+            instrument.close()
+            raise
+        try:
+            campaign = cls(cfg, instrument, record, overview, dataset)
+            campaign._check_seed_list()
+        except BaseException:
+            record.close()
+            instrument.close()
+            raise
+        campaign._log("created", f"campaign {cfg.name!r} created at {path}")
+        return campaign
+
+    @classmethod
+    def resume(cls, record_path: str | Path) -> Campaign:
+        """Rebuild a campaign from its record and carry on where it stopped.
+
+        The config in force is the recorded one with every recorded intervention
+        re-applied; measured spectra and the step index come from the record;
+        points of the last decision that were never measured are measured first.
+
+        Parameters
+        ----------
+        record_path : str or Path
+
+        Returns
+        -------
+        Campaign
+
+        Raises
+        ------
+        RecordError
+            If the record is missing, foreign or corrupt.
+        """
+        record = CampaignRecord.open(record_path)
+        try:
+            cfg = load_config(record.config())
+            overview = record.overview()
+            instrument, dataset = build_instrument(cfg)
+        except BaseException:
+            record.close()
+            raise
+        try:
+            campaign = cls(cfg, instrument, record, overview, dataset)
+            campaign._replay_record()
+        except BaseException:
+            record.close()
+            instrument.close()
+            raise
+        campaign._log(
+            "resumed",
+            f"resumed at step {campaign.step_index} with {campaign.n_measured} spectra measured",
+        )
+        return campaign
+
+    def _replay_record(self) -> None:
+        for event in self.record.events():
+            self.events.append(EventView(event.step, event.at, event.kind, event.message))
+        for item in self.record.interventions():
+            if item.kind in {cls.__name__ for cls in _CONTROL} or item.kind.endswith("rejected"):
+                continue
+            self._apply(intervention_from_dict(item.kind, item.after), record=False)
+        measured = self.record.measurements()
+        if len(measured):
+            self._ids = [int(i) for i in measured.ids]
+            self._mpoints = _points(measured.points)
+            self._spectra = np.asarray(measured.spectra, dtype=np.float64)
+            self._acquired_at = np.asarray(measured.acquired_at, dtype=np.float64)
+            self._energy = measured.energy
+            self._dose_s = float(np.sum(measured.dwell_time_s))
+            self._started_at = float(self._acquired_at.min())
+            self._step = int(np.max(measured.steps)) + 1
+        decisions = self.record.decisions()
+        if decisions:
+            last = decisions[-1]
+            pending = self.record.pending_points()
+            if pending.shape[0]:
+                self._pending = (last.id, last.step, _points(pending))
+                self._step = last.step
+            else:
+                self._step = max(self._step, last.step + 1)
+        self._forced = [p for p in self._forced if not self._is_measured(p)]
+
+    # -- state --------------------------------------------------------------------------
+
+    @property
+    def step_index(self) -> int:
+        """Index of the next step (= number of steps completed)."""
+        return self._step
+
+    @property
+    def n_measured(self) -> int:
+        """Spectra acquired so far."""
+        return int(self._mpoints.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(H, W)`` of the overview grid."""
+        return self._shape
+
+    @property
+    def measured_points(self) -> NDArray[np.int64]:
+        """Measured pixels ``(n, 2)`` in acquisition order (a copy)."""
+        return self._mpoints.copy()
+
+    @property
+    def measured_spectra(self) -> NDArray[np.float64]:
+        """Raw spectra ``(n, C)`` in acquisition order (a copy)."""
+        if self._spectra is None:
+            return np.zeros((0, 0), dtype=np.float64)
+        return self._spectra.copy()
+
+    @property
+    def energy(self) -> EnergyAxis | None:
+        """Energy axis of the measured spectra (None before the first one)."""
+        return self._energy
+
+    @property
+    def dose_s(self) -> float:
+        """Total dwell over all spectra, seconds."""
+        return self._dose_s
+
+    @property
+    def no_go_mask(self) -> NDArray[np.bool_]:
+        """Pixels never chosen, ``(H, W)`` bool (a copy)."""
+        return self._no_go.copy()
+
+    @property
+    def vetoed_points(self) -> NDArray[np.int64]:
+        """Vetoed pixels ``(k, 2)``."""
+        return _points(sorted(self._vetoed)) if self._vetoed else np.zeros((0, 2), np.int64)
+
+    @property
+    def pending_points(self) -> NDArray[np.int64]:
+        """Points of a recorded decision not yet measured ``(p, 2)``."""
+        return self._pending[2].copy() if self._pending else np.zeros((0, 2), np.int64)
+
+    @property
+    def queued_points(self) -> NDArray[np.int64]:
+        """Operator-added points still to measure ``(k, 2)``."""
+        return _points(self._forced) if self._forced else np.zeros((0, 2), np.int64)
+
+    @property
+    def features(self) -> NDArray[np.float32]:
+        """Descriptor features of every candidate ``(M, d)``."""
+        return self._descriptors.features
+
+    @property
+    def candidate_pixels(self) -> NDArray[np.int64]:
+        """Candidate pixels ``(M, 2)``."""
+        return self._pixels
+
+    @property
+    def scalarizer_label(self) -> str:
+        """Human label of the scalarizer in force."""
+        return str(self._scalarizer.label)
+
+    def describe_settings(self) -> dict[str, dict[str, Any]]:
+        """Policy, scalarizer and descriptor in force, each with its version counter."""
+        return {
+            "policy": {**self.config.policy.model_dump(mode="json"), **self._v("policy")},
+            "scalarizer": {
+                "spec": self.config.scalarizer,
+                "label": self.scalarizer_label,
+                **self._v("scalarizer"),
+            },
+            "descriptor": {
+                **self.config.descriptor.model_dump(mode="json"),
+                "n_features": int(self.features.shape[1]),
+                **self._v("descriptor"),
+            },
+        }
+
+    def _v(self, name: str) -> dict[str, int]:
+        return {"version": self.versions[name]}
+
+    def done_reason(self) -> str:
+        """Why the campaign is over ("" while it is not)."""
+        budget = self.config.budget
+        if self._pending is not None:
+            return ""
+        if self.n_measured >= budget.measurements:
+            return f"budget reached: {self.n_measured} of {budget.measurements} spectra measured"
+        if budget.dose_s is not None and self._dose_s >= budget.dose_s:
+            return f"dose budget reached: {self._dose_s:.3g} s of {budget.dose_s:.3g} s dwell"
+        if budget.wall_time_s is not None and self.n_measured:
+            elapsed = time.time() - self._started_at
+            if elapsed >= budget.wall_time_s:
+                return f"wall-time budget reached: {elapsed:.0f} s of {budget.wall_time_s:.0f} s"
+        return ""
+
+    @property
+    def done(self) -> bool:
+        """Whether a budget limit is reached."""
+        return bool(self.done_reason())
+
+    # -- targets ------------------------------------------------------------------------
+
+    def targets(self) -> NDArray[np.float64]:
+        """Targets ``(n,)`` of every measured spectrum under the scalarizer in force.
+
+        Recomputed from the raw spectra (cached per scalarizer version). Spectra
+        the scalarizer cannot score, or that give a non-finite value, have a NaN
+        target and are logged once as a ``skipped_target`` event. For a ``multi``
+        scalarizer the first output is optimised.
+        """
+        n = self.n_measured
+        key = (self.versions["scalarizer"], n)
+        if self._target_cache is not None and self._target_cache[0] == key:
+            return self._target_cache[1]
+        y = _nan(n)
+        if n and self._spectra is not None and self._energy is not None:
+            ok = np.all(np.isfinite(self._spectra), axis=1)
+            if ok.any():
+                values = np.asarray(
+                    self._scalarizer.apply(self._spectra[ok], self._energy), dtype=np.float64
+                )
+                if values.ndim == 2:
+                    values = values[:, 0]
+                y[ok] = values
+            for i in np.flatnonzero(~np.isfinite(y)):
+                tag = (self.versions["scalarizer"], self._ids[i])
+                if tag not in self._reported_bad:
+                    self._reported_bad.add(tag)
+                    p = tuple(int(v) for v in self._mpoints[i])
+                    self._log(
+                        "skipped_target",
+                        f"the spectrum at {p} gives no finite target under "
+                        f"{self.scalarizer_label}; it is left out of the model",
+                    )
+        self._target_cache = (key, y)
+        return y
+
+    def best_target(self) -> float:
+        """Largest finite target so far (NaN if none)."""
+        y = self.targets()
+        finite = y[np.isfinite(y)]
+        return float(finite.max()) if finite.size else float("nan")
+
+    # -- descriptors and seeds ----------------------------------------------------------
+
+    def _set_descriptors(self, spec: DescriptorSpec) -> None:
+        image = np.asarray(self.overview.image, dtype=np.float32)
+        descriptors = extract_descriptors(image, spec)
+        self._descriptors = descriptors
+        self._pixels = np.asarray(descriptors.pixels, dtype=np.int64).reshape(-1, 2)
+        self._tree = cKDTree(self._pixels)
+        self._pixel_index: NDArray[np.int64] | None = None
+
+    def nearest_candidates(self, points: ArrayLike) -> NDArray[np.int64]:
+        """Index ``(n,)`` of the candidate nearest to each of ``points`` ``(n, 2)``."""
+        pts = _points(points)
+        if pts.shape[0] == 0:
+            return np.zeros(0, dtype=np.int64)
+        _, idx = self._tree.query(pts.astype(np.float64))
+        return np.asarray(idx, dtype=np.int64).reshape(-1)
+
+    def candidate_index_map(self) -> NDArray[np.int64]:
+        """``(H, W)`` index of the nearest candidate of every overview pixel (for maps)."""
+        if self._pixel_index is None:
+            rows, cols = np.indices(self._shape)
+            grid = np.stack([rows.ravel(), cols.ravel()], axis=1)
+            self._pixel_index = self.nearest_candidates(grid).reshape(self._shape)
+        return self._pixel_index
+
+    def to_overview_map(self, values: ArrayLike) -> NDArray[np.float64]:
+        """Spread per-candidate values ``(M,)`` onto the overview grid ``(H, W)``."""
+        return np.asarray(values, dtype=np.float64)[self.candidate_index_map()]
+
+    def _seed_points(self) -> list[tuple[int, int]]:
+        spec = self.config.seed_points
+        h, w = self._shape
+        if isinstance(spec, ListSeeds):
+            return [(int(r), int(c)) for r, c in spec.points]
+        if isinstance(spec, GridSeeds):
+            k = math.ceil(math.sqrt(spec.n)) if spec.n else 0
+            rows = [int((i + 0.5) * h / k) for i in range(k)]
+            cols = [int((j + 0.5) * w / k) for j in range(k)]
+            return [(r, c) for r in rows for c in cols][: spec.n]
+        assert isinstance(spec, RandomSeeds)
+        rng = np.random.default_rng([self.config.seed, 7919])
+        n = min(spec.n, self._pixels.shape[0])
+        chosen = rng.choice(self._pixels.shape[0], size=n, replace=False)
+        return [(int(r), int(c)) for r, c in self._pixels[chosen]]
+
+    def _check_seed_list(self) -> None:
+        bad = [p for p in self._seeds if not self._inside(p)]
+        if bad:
+            h, w = self._shape
+            raise ConfigError(
+                f"seed_points.points {bad} lie outside the {h}×{w} overview; positions are "
+                "(row, col) with 0 <= row < H and 0 <= col < W."
+            )
+
+    def _inside(self, p: tuple[int, int]) -> bool:
+        return 0 <= p[0] < self._shape[0] and 0 <= p[1] < self._shape[1]
+
+    def _is_measured(self, p: tuple[int, int]) -> bool:
+        if self._mpoints.shape[0] == 0:
+            return False
+        return bool(np.any((self._mpoints[:, 0] == p[0]) & (self._mpoints[:, 1] == p[1])))
+
+    def _allowed(self, p: tuple[int, int]) -> bool:
+        return (
+            self._inside(p)
+            and p not in self._vetoed
+            and not self._no_go[p[0], p[1]]
+            and not self._is_measured(p)
+        )
+
+    # -- ask / tell ---------------------------------------------------------------------
+
+    def _batch_size(self) -> int:
+        remaining = self.config.budget.measurements - self.n_measured
+        return max(1, min(self.config.policy.batch_size, remaining))
+
+    def ask(self) -> Proposal:
+        """The next points to measure (nothing is recorded or moved).
+
+        Order: points of an unfinished recorded decision, then operator-added
+        points (:class:`AddPoints`), then seed points, then the model's choice.
+
+        Returns
+        -------
+        Proposal
+        """
+        if self._pending is not None:
+            pts = self._pending[2]
+            n = pts.shape[0]
+            return Proposal(pts.copy(), _nan(n), _nan(n), _nan(n), "pending")
+        q = self._batch_size()
+        forced = [p for p in self._forced if self._allowed(p)][:q]
+        if forced:
+            n = len(forced)
+            return Proposal(_points(forced), _nan(n), _nan(n), _nan(n), "operator")
+        seeds = [p for p in self._seeds if self._allowed(p)]
+        seeds = list(dict.fromkeys(seeds))[:q]
+        if seeds:
+            n = len(seeds)
+            return Proposal(_points(seeds), _nan(n), _nan(n), _nan(n), "seed")
+        return self._model_proposal(q)
+
+    def _exclusions(self) -> NDArray[np.int64]:
+        parts = [self._mpoints, self._pixels[self.nearest_candidates(self._mpoints)]]
+        if self._vetoed:
+            parts.append(self.vetoed_points)
+        return np.concatenate(parts, axis=0) if parts else np.zeros((0, 2), np.int64)
+
+    def _model_proposal(self, q: int) -> Proposal:
+        y = self.targets()
+        finite = np.isfinite(y)
+        exclude = self._exclusions()
+        policy = self.config.policy
+        timings = {"fit_s": 0.0, "posterior_s": 0.0, "acquisition_s": 0.0}
+        if int(finite.sum()) >= _MIN_TRAIN:
+            X = self.features[self.nearest_candidates(self._mpoints[finite])]
+            try:
+                t0 = time.perf_counter()
+                self._surrogate.fit(X, y[finite])
+                t1 = time.perf_counter()
+                mean, var = self._surrogate.posterior(self.features)
+                t2 = time.perf_counter()
+            except ModelError as exc:
+                self._log("model_error", f"the model could not be used ({exc}); choosing randomly")
+            else:
+                self.last_fit_info = dict(getattr(self._surrogate, "last_fit_info", {}) or {})
+                t3 = time.perf_counter()
+                scores = acquisition_scores(
+                    policy.acquisition,
+                    mean,
+                    var,
+                    beta=policy.beta,
+                    xi=policy.xi,
+                    best=float(np.max(y[finite])),
+                    rng=self._rng,
+                    pixels=self._pixels,
+                )
+                idx = select_points(
+                    scores,
+                    self._pixels,
+                    q,
+                    exclude=exclude,
+                    no_go=self._no_go,
+                    min_distance=policy.min_distance,
+                )
+                t4 = time.perf_counter()
+                timings = {"fit_s": t1 - t0, "posterior_s": t2 - t1, "acquisition_s": t4 - t3}
+                self.last_posterior = (
+                    np.asarray(mean, np.float64),
+                    np.asarray(var, np.float64),
+                    np.asarray(scores, np.float64),
+                )
+                return Proposal(
+                    self._pixels[idx].copy(),
+                    np.asarray(mean, np.float64)[idx],
+                    np.asarray(var, np.float64)[idx],
+                    np.asarray(scores, np.float64)[idx],
+                    "model",
+                    timings,
+                )
+        scores = self._rng.random(self._pixels.shape[0])
+        idx = select_points(scores, self._pixels, q, exclude=exclude, no_go=self._no_go)
+        n = idx.shape[0]
+        return Proposal(self._pixels[idx].copy(), _nan(n), _nan(n), _nan(n), "random", timings)
+
+    def _decision_context(self, proposal: Proposal) -> dict[str, dict[str, Any]]:
+        return {
+            "model": {
+                "spec": self.config.model.model_dump(mode="json"),
+                "fit": _json_safe(self.last_fit_info) if proposal.source == "model" else {},
+                "n_train": int(np.isfinite(self.targets()).sum()),
+                **self._v("model"),
+            },
+            "scalarizer": {
+                "spec": self.config.scalarizer,
+                "label": self.scalarizer_label,
+                **self._v("scalarizer"),
+            },
+            "policy": {
+                **self.config.policy.model_dump(mode="json"),
+                "source": proposal.source,
+                "descriptor_version": self.versions["descriptor"],
+                **self._v("policy"),
+            },
+        }
+
+    def record_decision(self, proposal: Proposal) -> int:
+        """Write ``proposal`` to the record as the decision of this step; returns its id."""
+        ctx = self._decision_context(proposal)
+        decision_id = self.record.add_decision(
+            self._step,
+            proposal.points,
+            predicted_mean=proposal.predicted_mean,
+            predicted_var=proposal.predicted_var,
+            acquisition_value=proposal.acquisition_value,
+            model=ctx["model"],
+            scalarizer=ctx["scalarizer"],
+            policy=ctx["policy"],
+            timings=dict(proposal.timings),
+        )
+        self._pending = (decision_id, self._step, proposal.points.copy())
+        return decision_id
+
+    def tell(self, measurement: Measurement) -> list[int]:
+        """Record the spectra of a measurement (durably, before returning) and learn from them.
+
+        If a recorded decision is pending, the measurement is tied to it and
+        completes it; otherwise it is stored without a decision. Either way the
+        step index advances by one.
+
+        Parameters
+        ----------
+        measurement : Measurement
+            ``points`` ``(n, 2)``, ``spectra`` ``(n, C)``.
+
+        Returns
+        -------
+        list of int
+            The record's measurement ids.
+        """
+        if self._pending is not None:
+            decision_id, step, _ = self._pending
+        else:
+            decision_id, step = None, self._step
+        ids = self.record.add_measurement(measurement, step=step, decision_id=decision_id)
+        new = [i for i, mid in enumerate(ids) if mid not in set(self._ids)]
+        if new:
+            spectra = np.asarray(measurement.spectra, dtype=np.float64)[new]
+            if self._spectra is None or self._spectra.shape[1] != spectra.shape[1]:
+                if self._spectra is not None and self._spectra.shape[0]:
+                    raise ConfigError(
+                        f"the instrument returned {spectra.shape[1]} channels but earlier "
+                        f"spectra have {self._spectra.shape[1]}; one campaign needs one "
+                        "energy axis. Start a new campaign for the new settings."
+                    )
+                self._spectra = spectra
+            else:
+                self._spectra = np.concatenate([self._spectra, spectra], axis=0)
+            pts = _points(measurement.points)[new]
+            if self._mpoints.shape[0] == 0:
+                self._started_at = float(np.min(measurement.acquired_at))
+            self._mpoints = np.concatenate([self._mpoints, pts], axis=0)
+            at = np.asarray(measurement.acquired_at, dtype=np.float64).reshape(-1)[new]
+            self._acquired_at = np.concatenate([self._acquired_at, at])
+            self._ids.extend(ids[i] for i in new)
+            self._energy = measurement.energy
+            self._dose_s += float(measurement.dwell_time_s) * len(new)
+        self._forced = [p for p in self._forced if not self._is_measured(p)]
+        self._pending = None
+        self._step = step + 1
+        return ids
+
+    def step(self) -> StepResult | None:
+        """Ask, record the decision, acquire, tell; None if the campaign is done.
+
+        Raises
+        ------
+        InstrumentError
+            If the acquisition fails; the decision stays pending and the next
+            ``step()`` retries the same points.
+        """
+        if self.done:
+            return None
+        t0 = time.perf_counter()
+        proposal = self.ask()
+        t1 = time.perf_counter()
+        if self._pending is None:
+            self.record_decision(proposal)
+        t2 = time.perf_counter()
+        step = self._step
+        measurement = self.instrument.acquire(proposal.points)
+        t3 = time.perf_counter()
+        self.tell(measurement)
+        t4 = time.perf_counter()
+        timings = {
+            **{k: float(v) for k, v in proposal.timings.items()},
+            "ask_s": t1 - t0,
+            "instrument_s": t3 - t2,
+            "record_s": (t2 - t1) + (t4 - t3),
+            "total_s": t4 - t0,
+        }
+        self.step_timings.append(timings)
+        y = self.targets()
+        n = proposal.points.shape[0]
+        return StepResult(
+            step=step,
+            points=proposal.points,
+            targets=y[-n:].copy() if n <= y.shape[0] else _nan(n),
+            best=self.best_target(),
+            source=proposal.source,
+            timings=timings,
+        )
+
+    def run(
+        self,
+        n_steps: int | None = None,
+        callback: Callable[[StepResult], None] | None = None,
+    ) -> list[StepResult]:
+        """Step until the budget is reached, or ``n_steps`` steps.
+
+        Parameters
+        ----------
+        n_steps : int or None
+            Most steps to run; None: to the budget.
+        callback : callable, optional
+            Called with each :class:`StepResult` (progress display).
+
+        Returns
+        -------
+        list of StepResult
+        """
+        results: list[StepResult] = []
+        self.record.set_status("running")
+        while n_steps is None or len(results) < n_steps:
+            result = self.step()
+            if result is None:
+                break
+            results.append(result)
+            if callback is not None:
+                callback(result)
+        if self.done:
+            self.record.set_status("finished", self.done_reason())
+        else:
+            self.record.set_status("paused", f"stopped after {len(results)} step(s)")
+        return results
+
+    # -- interventions ------------------------------------------------------------------
+
+    def apply(self, intervention: Intervention) -> None:
+        """Apply an operator intervention between two steps and record it.
+
+        Parameters
+        ----------
+        intervention : Intervention
+            Any of the engine's interventions (``Pause``/``Resume``/``Stop``/
+            ``RunSteps`` belong to the :class:`CampaignRunner`).
+
+        Raises
+        ------
+        SteerscopeError
+            (usually :class:`ConfigError`) if the intervention is not acceptable;
+            it is then recorded as an ``intervention_rejected`` event and nothing
+            changes.
+        """
+        try:
+            self._apply(intervention, record=True)
+        except SteerscopeError as exc:
+            self._log("intervention_rejected", f"{type(intervention).__name__} refused: {exc}")
+            raise
+
+    def note_control(self, intervention: Intervention, before: str, after: str) -> None:
+        """Record a runner control message (Pause, Resume, Stop, RunSteps) and its effect."""
+        kind = type(intervention).__name__
+        self.record.add_intervention(
+            self._step, kind, {"status": before}, {"status": after, **intervention.to_dict()}
+        )
+        self._log("intervention", f"{kind}: {before} → {after}", record=False)
+
+    def _apply(self, intervention: Intervention, *, record: bool) -> None:
+        if isinstance(intervention, _CONTROL):
+            raise ConfigError(
+                f"{type(intervention).__name__} steers the background runner; post it to a "
+                "CampaignRunner instead of applying it to the Campaign."
+            )
+        handlers: dict[type, Callable[[Any], tuple[dict[str, Any], dict[str, Any]]]] = {
+            SetPolicy: self._set_policy,
+            SetScalarizer: self._set_scalarizer,
+            SetDescriptor: self._set_descriptor,
+            SetBudget: self._set_budget,
+            AddPoints: self._add_points,
+            VetoPoints: self._veto_points,
+            AddNoGoRegion: self._add_no_go,
+        }
+        handler = handlers.get(type(intervention))
+        if handler is None:
+            raise ConfigError(
+                f"unknown intervention {type(intervention).__name__}; expected one of "
+                f"{', '.join(cls.__name__ for cls in handlers)}."
+            )
+        before, after = handler(intervention)
+        if record:
+            kind = type(intervention).__name__
+            self.record.add_intervention(self._step, kind, before, after)
+            self._log("intervention", f"{kind}: {_short(before)} → {_short(after)}", record=False)
+
+    def _set_policy(self, change: SetPolicy) -> tuple[dict[str, Any], dict[str, Any]]:
+        old = self.config.policy
+        try:
+            new = PolicyConfig.model_validate({**old.model_dump(), **change.changes()})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')} "
+                f"(got {e.get('input')!r})"
+                for e in exc.errors()
+            )
+            raise ConfigError(f"SetPolicy refused: {problems}. Nothing was changed.") from None
+        self.config = self.config.model_copy(update={"policy": new})
+        self.versions["policy"] += 1
+        return old.model_dump(mode="json"), new.model_dump(mode="json")
+
+    def _set_scalarizer(self, change: SetScalarizer) -> tuple[dict[str, Any], dict[str, Any]]:
+        spec = parse_scalarizer(change.spec)
+        if self._spectra is not None and self._energy is not None and self._spectra.shape[0]:
+            ok = np.all(np.isfinite(self._spectra), axis=1)
+            spec.apply(self._spectra[ok][:1], self._energy)  # fails early on a bad window
+        old = self.config.scalarizer or {}
+        new = spec.model_dump(mode="json")
+        self._scalarizer = spec
+        self.config = self.config.model_copy(update={"scalarizer": new})
+        self.versions["scalarizer"] += 1
+        self._new_model()
+        return {"spec": old}, {"spec": new}
+
+    def _set_descriptor(self, change: SetDescriptor) -> tuple[dict[str, Any], dict[str, Any]]:
+        old = self.config.descriptor
+        try:
+            new = DescriptorSpec.model_validate(
+                {**old.model_dump(), "patch_size": change.patch_size}
+            )
+        except ValidationError as exc:
+            raise DescriptorError(
+                f"SetDescriptor refused: patch_size must be a positive integer; got "
+                f"{change.patch_size!r} ({exc.errors()[0]['msg']})."
+            ) from None
+        self._set_descriptors(new)  # raises DescriptorError before anything changes
+        self.config = self.config.model_copy(update={"descriptor": new})
+        self.versions["descriptor"] += 1
+        self._new_model()
+        return {"patch_size": old.patch_size}, {"patch_size": new.patch_size}
+
+    def _new_model(self) -> None:
+        self._surrogate = make_surrogate(self.config.model, seed=self.config.seed)
+        self.last_posterior = None
+        self.versions["model"] += 1
+
+    def _set_budget(self, change: SetBudget) -> tuple[dict[str, Any], dict[str, Any]]:
+        n = change.measurements
+        if not isinstance(n, int | np.integer) or n < max(1, self.n_measured):
+            raise ConfigError(
+                f"SetBudget refused: the budget must be an integer >= {max(1, self.n_measured)} "
+                f"(spectra already measured); got {n!r}."
+            )
+        old = self.config.budget
+        self.config = self.config.model_copy(
+            update={"budget": old.model_copy(update={"measurements": int(n)})}
+        )
+        return {"measurements": old.measurements}, {"measurements": int(n)}
+
+    def _check_points(self, points: tuple[tuple[int, int], ...], kind: str) -> None:
+        if not points:
+            raise ConfigError(f"{kind} refused: no points given; pass points of shape (n, 2).")
+        outside = [p for p in points if not self._inside(p)]
+        if outside:
+            h, w = self._shape
+            raise ConfigError(
+                f"{kind} refused: {outside} lie outside the {h}×{w} overview; positions are "
+                "(row, col) with 0 <= row < H and 0 <= col < W."
+            )
+
+    def _add_points(self, change: AddPoints) -> tuple[dict[str, Any], dict[str, Any]]:
+        self._check_points(change.points, "AddPoints")
+        blocked = [p for p in change.points if p in self._vetoed or self._no_go[p[0], p[1]]]
+        if blocked:
+            raise ConfigError(
+                f"AddPoints refused: {blocked} are vetoed or inside a no-go region; "
+                "choose other points."
+            )
+        before = [list(p) for p in self._forced]
+        for p in change.points:
+            if p not in self._forced:
+                self._forced.append(p)
+        return {"queued": before}, change.to_dict()
+
+    def _veto_points(self, change: VetoPoints) -> tuple[dict[str, Any], dict[str, Any]]:
+        self._check_points(change.points, "VetoPoints")
+        before = len(self._vetoed)
+        self._vetoed.update(change.points)
+        self._forced = [p for p in self._forced if p not in self._vetoed]
+        return {"n_vetoed": before}, change.to_dict()
+
+    def _add_no_go(self, change: AddNoGoRegion) -> tuple[dict[str, Any], dict[str, Any]]:
+        if change.mask.shape != self._shape:
+            raise ConfigError(
+                f"AddNoGoRegion refused: the mask must cover the overview, shape {self._shape}; "
+                f"got {change.mask.shape}."
+            )
+        before = int(self._no_go.sum())
+        self._no_go |= change.mask
+        self._forced = [p for p in self._forced if not self._no_go[p[0], p[1]]]
+        return {"n_no_go_pixels": before}, change.to_dict()
+
+    # -- log and lifetime ---------------------------------------------------------------
+
+    def _log(self, kind: str, text: str, *, record: bool = True) -> None:
+        self.events.append(EventView(self._step, time.time(), kind, text))
+        if record:
+            with contextlib.suppress(SteerscopeError):  # the log must never stop a campaign
+                self.record.add_event(self._step, kind, text)
+
+    def log(self, kind: str, text: str) -> None:
+        """Append a line to the campaign log (memory and record)."""
+        self._log(kind, text)
+
+    def close(self) -> None:
+        """Close the record and release the instrument. Idempotent."""
+        try:
+            self.instrument.close()
+        finally:
+            self.record.close()
+
+    def __enter__(self) -> Campaign:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"Campaign({self.config.name!r}, step={self._step}, measured={self.n_measured}/"
+            f"{self.config.budget.measurements}, record={str(self.record.path)!r})"
+        )
+
+
+def _short(value: dict[str, Any]) -> str:
+    text = ", ".join(f"{k}={v}" for k, v in value.items() if k != "packbits_b64")
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)

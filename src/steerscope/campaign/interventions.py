@@ -1,0 +1,330 @@
+"""Interventions: what an operator can do to a running campaign, as small frozen messages.
+
+The engine applies them between two steps in one place
+(:meth:`steerscope.campaign.Campaign.apply`) and records each one, with the
+step, the time and the state before → after. ``Pause``, ``Resume``, ``Stop``
+and ``RunSteps`` steer the background runner rather than the engine.
+
+Points are ``(row, col)`` overview pixels. Constructors only normalise their
+arguments (points to tuples, masks to read-only arrays); whether a value is
+acceptable (``beta >= 0``, points on the image) is checked by the engine,
+which records a refused intervention as an event instead of crashing.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from steerscope.errors import ConfigError
+
+__all__ = [
+    "AddNoGoRegion",
+    "AddPoints",
+    "Intervention",
+    "Pause",
+    "Resume",
+    "RunSteps",
+    "SetBudget",
+    "SetDescriptor",
+    "SetPolicy",
+    "SetScalarizer",
+    "Stop",
+    "VetoPoints",
+    "intervention_from_dict",
+]
+
+
+def _as_point_tuple(points: ArrayLike, what: str) -> tuple[tuple[int, int], ...]:
+    arr = np.asarray(points)
+    if arr.size == 0:
+        return ()
+    if arr.ndim == 1 and arr.size == 2:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ConfigError(
+            f"{what} expects points of shape (n, 2) as (row, col); got shape {arr.shape}. "
+            "Pass e.g. [[10, 12], [40, 3]]."
+        )
+    if not np.all(np.isfinite(arr.astype(np.float64))):
+        raise ConfigError(f"{what} expects finite pixel coordinates; got {arr.tolist()}")
+    return tuple((int(r), int(c)) for r, c in np.rint(arr).astype(np.int64))
+
+
+@dataclass(frozen=True)
+class SetPolicy:
+    """Change the acquisition policy; ``None`` fields stay as they are.
+
+    Parameters
+    ----------
+    acquisition : str or None
+        One of ``steerscope.acquisition.ACQUISITIONS``.
+    beta : float or None
+        UCB weight, >= 0.
+    xi : float or None
+        EI margin, >= 0.
+    batch_size : int or None
+        Points per step, >= 1.
+    min_distance : float or None
+        Minimum pixel distance between the points of one batch, >= 0.
+    """
+
+    acquisition: str | None = None
+    beta: float | None = None
+    xi: float | None = None
+    batch_size: int | None = None
+    min_distance: float | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields this intervention sets (those not None)."""
+        return {
+            k: v
+            for k, v in {
+                "acquisition": self.acquisition,
+                "beta": self.beta,
+                "xi": self.xi,
+                "batch_size": self.batch_size,
+                "min_distance": self.min_distance,
+            }.items()
+            if v is not None
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able payload (see :func:`intervention_from_dict`)."""
+        return self.changes()
+
+
+@dataclass(frozen=True)
+class SetScalarizer:
+    """Use a new scalarizer from now on; every stored spectrum is relabelled with it.
+
+    Parameters
+    ----------
+    spec : dict
+        A scalarizer spec, e.g. ``{"kind": "window_sum", "window": [1.0, 1.6]}``.
+    """
+
+    spec: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able payload."""
+        return {"spec": dict(self.spec)}
+
+
+@dataclass(frozen=True)
+class SetDescriptor:
+    """Cut patches of a new size; features are re-extracted and the model refitted from scratch.
+
+    Parameters
+    ----------
+    patch_size : int
+        Side of the square patch around each candidate pixel, >= 1.
+    """
+
+    patch_size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able payload."""
+        return {"patch_size": int(self.patch_size)}
+
+
+@dataclass(frozen=True)
+class SetBudget:
+    """Change the number of spectra to acquire in total (may extend a finished campaign).
+
+    Parameters
+    ----------
+    measurements : int
+        New total, >= the number already measured.
+    """
+
+    measurements: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able payload."""
+        return {"measurements": int(self.measurements)}
+
+
+@dataclass(frozen=True)
+class AddPoints:
+    """Measure these points next, before any model-driven choice.
+
+    Parameters
+    ----------
+    points : array_like of shape (n, 2)
+        Overview pixels ``(row, col)``.
+    """
+
+    points: tuple[tuple[int, int], ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "points", _as_point_tuple(self.points, "AddPoints"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able payload."""
+        return {"points": [list(p) for p in self.points]}
+
+
+@dataclass(frozen=True)
+class VetoPoints:
+    """Never choose these points.
+
+    Parameters
+    ----------
+    points : array_like of shape (n, 2)
+        Overview pixels ``(row, col)``.
+    """
+
+    points: tuple[tuple[int, int], ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "points", _as_point_tuple(self.points, "VetoPoints"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able payload."""
+        return {"points": [list(p) for p in self.points]}
+
+
+@dataclass(frozen=True, eq=False)
+class AddNoGoRegion:
+    """Never send the beam where ``mask`` is True (added to any earlier no-go region).
+
+    Parameters
+    ----------
+    mask : ndarray of shape (H, W) of bool
+        On the overview grid.
+    """
+
+    mask: NDArray[np.bool_] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        mask = np.array(self.mask, dtype=bool, copy=True)
+        if mask.ndim != 2:
+            raise ConfigError(
+                f"AddNoGoRegion expects a boolean mask of shape (H, W) on the overview grid; "
+                f"got shape {mask.shape}."
+            )
+        mask.flags.writeable = False
+        object.__setattr__(self, "mask", mask)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able payload: the mask bit-packed and base64-encoded."""
+        packed = np.packbits(self.mask.ravel())
+        return {
+            "shape": [int(s) for s in self.mask.shape],
+            "packbits_b64": base64.b64encode(packed.tobytes()).decode("ascii"),
+            "n_pixels": int(self.mask.sum()),
+        }
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Stop stepping after the current step; state and record stay as they are."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able payload."""
+        return {}
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Continue stepping (also retries after an instrument error)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able payload."""
+        return {}
+
+
+@dataclass(frozen=True)
+class Stop:
+    """End the run after the current step; the record stays resumable."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able payload."""
+        return {}
+
+
+@dataclass(frozen=True)
+class RunSteps:
+    """Run exactly ``n`` more steps, then pause.
+
+    Parameters
+    ----------
+    n : int
+        Number of steps, >= 1.
+    """
+
+    n: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able payload."""
+        return {"n": int(self.n)}
+
+
+Intervention = (
+    SetPolicy
+    | SetScalarizer
+    | SetDescriptor
+    | SetBudget
+    | AddPoints
+    | VetoPoints
+    | AddNoGoRegion
+    | Pause
+    | Resume
+    | Stop
+    | RunSteps
+)
+"""Any operator message the runner accepts."""
+
+_KINDS: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        SetPolicy,
+        SetScalarizer,
+        SetDescriptor,
+        SetBudget,
+        AddPoints,
+        VetoPoints,
+        AddNoGoRegion,
+        Pause,
+        Resume,
+        Stop,
+        RunSteps,
+    )
+}
+
+
+def intervention_from_dict(kind: str, payload: dict[str, Any]) -> Intervention:
+    """Rebuild an intervention from its class name and :meth:`to_dict` payload.
+
+    Parameters
+    ----------
+    kind : str
+        Class name, e.g. ``"SetPolicy"``.
+    payload : dict
+        What the intervention's ``to_dict()`` returned.
+
+    Raises
+    ------
+    ConfigError
+        If ``kind`` is unknown or the payload does not fit it.
+    """
+    cls = _KINDS.get(kind)
+    if cls is None:
+        raise ConfigError(f"unknown intervention {kind!r}; expected one of {', '.join(_KINDS)}")
+    try:
+        if cls is AddNoGoRegion:
+            shape = tuple(int(s) for s in payload["shape"])
+            bits = np.frombuffer(base64.b64decode(payload["packbits_b64"]), dtype=np.uint8)
+            mask = np.unpackbits(bits)[: shape[0] * shape[1]].reshape(shape).astype(bool)
+            return AddNoGoRegion(mask)
+        result: Intervention = cls(**payload)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"intervention {kind} cannot be rebuilt from {payload!r:.200}: {exc}"
+        ) from exc
+    return result

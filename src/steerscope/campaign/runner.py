@@ -1,0 +1,369 @@
+"""The background runner: drives a :class:`Campaign` on its own thread, steered through a queue.
+
+Operators (UI tabs, scripts) :meth:`CampaignRunner.post` interventions to a
+thread-safe queue; the runner applies them between two steps and publishes an
+immutable :class:`CampaignSnapshot` after every change, which any number of
+observers read with :meth:`CampaignRunner.snapshot` without locks.
+
+An instrument error during a step pauses the run with the reason shown;
+nothing is lost (the decision stays pending in the record) and
+:class:`Resume` retries it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from steerscope.campaign.engine import Campaign
+from steerscope.campaign.interventions import Intervention, Pause, Resume, RunSteps, Stop
+from steerscope.campaign.snapshot import (
+    CampaignSnapshot,
+    SnapshotStatus,
+    frozen_array,
+    frozen_or_none,
+)
+from steerscope.errors import ConfigError, InstrumentError, SteerscopeError
+
+__all__ = ["CampaignRunner", "discovery_curve"]
+
+log = logging.getLogger(__name__)
+
+MAX_SAVED_MAP_PIXELS = 256 * 256
+"""Maps saved into the record each step are strided down to at most about this many pixels."""
+
+
+def discovery_curve(
+    ground_truth: NDArray[np.floating[Any]],
+    points: NDArray[np.int64],
+    *,
+    top_fraction: float = 0.01,
+    radius: float = 2.0,
+) -> list[tuple[int, float]]:
+    """How fast a campaign found the best pixels of the ground truth.
+
+    Parameters
+    ----------
+    ground_truth : ndarray of shape (H, W)
+        The true target on the overview grid.
+    points : ndarray of shape (n, 2)
+        Measured pixels in acquisition order.
+    top_fraction : float
+        The "best pixels" are the top ``top_fraction`` of the ground truth (at least one).
+    radius : float
+        A best pixel is found once a measured point lies within ``radius`` pixels of it.
+
+    Returns
+    -------
+    list of (int, float)
+        ``(k, fraction of best pixels found by the first k measurements)`` for k = 1..n.
+    """
+    truth = np.asarray(ground_truth, dtype=np.float64)
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if pts.shape[0] == 0:
+        return []
+    finite = np.where(np.isfinite(truth), truth, -np.inf).ravel()
+    n_top = max(1, round(top_fraction * finite.size))
+    top = np.argsort(-finite, kind="stable")[:n_top]
+    top_rc = np.stack(np.unravel_index(top, truth.shape), axis=1).astype(np.float64)
+    dist = np.linalg.norm(top_rc[:, None, :] - pts[None, :, :], axis=2)  # (T, n)
+    hit = dist <= radius
+    first = np.where(hit.any(axis=1), hit.argmax(axis=1), pts.shape[0])  # first finder
+    counts = np.bincount(first, minlength=pts.shape[0] + 1)[: pts.shape[0]]
+    found = np.cumsum(counts) / float(n_top)
+    return [(k + 1, float(found[k])) for k in range(pts.shape[0])]
+
+
+def _stride_for(shape: tuple[int, int]) -> int:
+    stride = 1
+    while (shape[0] // stride) * (shape[1] // stride) > MAX_SAVED_MAP_PIXELS:
+        stride += 1
+    return stride
+
+
+class CampaignRunner:
+    """Run a campaign on a background thread; apply posted interventions between steps.
+
+    Parameters
+    ----------
+    campaign : Campaign
+        The engine to drive; from :meth:`start` on only the runner's thread touches it.
+    save_maps : bool
+        Save the posterior maps into the record after each model step (strided
+        down when the overview is large), so a UI can scrub history.
+    idle_poll_s : float
+        How long the thread waits for a message when it has nothing to do.
+
+    Examples
+    --------
+    >>> runner = CampaignRunner(campaign).start()          # doctest: +SKIP
+    >>> runner.post(SetPolicy(beta=4.0))                    # doctest: +SKIP
+    >>> runner.wait_for(lambda s: s.n_measured >= 10, 60)  # doctest: +SKIP
+    >>> runner.stop(timeout=30)                             # doctest: +SKIP
+    """
+
+    def __init__(
+        self, campaign: Campaign, *, save_maps: bool = True, idle_poll_s: float = 0.05
+    ) -> None:
+        self.campaign = campaign
+        self.save_maps = save_maps
+        self.idle_poll_s = idle_poll_s
+        self._queue: queue.Queue[Intervention] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._changed = threading.Condition()
+        self._status: SnapshotStatus = "idle"
+        self._reason = ""
+        self._steps_left: int | None = None
+        self._next_points = np.zeros((0, 2), dtype=np.int64)
+        self._snapshot = self._build_snapshot()
+
+    # -- public API ---------------------------------------------------------------------
+
+    def start(self, *, paused: bool = False) -> CampaignRunner:
+        """Start the background thread; with ``paused=True`` it waits for Resume or RunSteps."""
+        if self._thread is not None:
+            raise ConfigError("this runner was already started; create a new CampaignRunner")
+        self._status = "paused" if paused else "running"
+        self._reason = "started paused" if paused else ""
+        self._publish()
+        self._thread = threading.Thread(
+            target=self._loop, name=f"steerscope-runner-{self.campaign.config.name}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def post(self, intervention: Intervention) -> None:
+        """Queue an intervention; applied by the runner thread between two steps."""
+        self._queue.put(intervention)
+
+    def snapshot(self) -> CampaignSnapshot:
+        """The latest immutable view of the campaign (no lock; never blocks)."""
+        return self._snapshot
+
+    @property
+    def running(self) -> bool:
+        """Whether the background thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait_for(
+        self, predicate: Callable[[CampaignSnapshot], bool], timeout: float
+    ) -> CampaignSnapshot:
+        """Block until ``predicate(snapshot)`` holds, at most ``timeout`` seconds.
+
+        Returns
+        -------
+        CampaignSnapshot
+            The first snapshot for which the predicate held.
+
+        Raises
+        ------
+        TimeoutError
+            If it did not hold in time (the message shows the last status).
+        """
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                snap = self._snapshot
+                if predicate(snap):
+                    return snap
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(
+                        f"the campaign did not reach the awaited state within {timeout} s; "
+                        f"last status {snap.status!r} ({snap.reason or 'no reason'}), "
+                        f"step {snap.step}, {snap.n_measured} measured"
+                    )
+                self._changed.wait(min(left, 0.5))
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Post :class:`Stop` and join the thread, at most ``timeout`` seconds.
+
+        Returns
+        -------
+        bool
+            True if the thread ended in time (the current step finishes first).
+        """
+        if self._thread is None:
+            self._status = "stopped"
+            self._publish()
+            return True
+        self.post(Stop())
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # -- the thread ---------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        try:
+            self.campaign.record.set_status(self._status, self._reason)
+            while self._status != "stopped":
+                self._drain()
+                if self._status == "stopped":
+                    break
+                if self._status == "running" and not self.campaign.done:
+                    self._one_step()
+                    continue
+                if self._status == "running" and self.campaign.done:
+                    self._set_status("finished", self.campaign.done_reason())
+                try:
+                    message = self._queue.get(timeout=self.idle_poll_s)
+                except queue.Empty:
+                    continue
+                self._handle(message)
+        except Exception as exc:  # a bug must show in the UI, not kill the thread silently
+            log.exception("campaign runner failed")
+            self._set_status("error", f"{type(exc).__name__}: {exc}")
+        finally:
+            self._publish()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                message = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            self._handle(message)
+            if self._status == "stopped":
+                return
+
+    def _handle(self, message: Intervention) -> None:
+        before = self._status
+        if isinstance(message, Stop):
+            self.campaign.note_control(message, before, "stopped")
+            self._set_status("stopped", "stopped by the operator")
+        elif isinstance(message, Pause):
+            self._steps_left = None
+            self.campaign.note_control(message, before, "paused")
+            self._set_status("paused", "paused by the operator")
+        elif isinstance(message, Resume):
+            self._steps_left = None
+            self.campaign.note_control(message, before, "running")
+            self._set_status("running", "")
+        elif isinstance(message, RunSteps):
+            if not isinstance(message.n, int) or message.n < 1:
+                self.campaign.log(
+                    "intervention_rejected",
+                    f"RunSteps refused: n must be an integer >= 1; got {message.n!r}",
+                )
+                self._publish()
+                return
+            self._steps_left = message.n
+            self.campaign.note_control(message, before, "running")
+            self._set_status("running", f"running {message.n} step(s)")
+        else:
+            # a refused intervention is recorded as an event by the engine; the run goes on
+            with contextlib.suppress(SteerscopeError):
+                self.campaign.apply(message)
+            if self._status == "finished" and not self.campaign.done:
+                self._set_status("running", "")
+            self._publish()
+
+    def _one_step(self) -> None:
+        try:
+            result = self.campaign.step()
+        except InstrumentError as exc:
+            reason = f"instrument error: {exc}. Post Resume to retry the same points."
+            self.campaign.log("instrument_error", str(exc))
+            self._set_status("paused", reason)
+            return
+        except SteerscopeError as exc:
+            self.campaign.log("step_error", str(exc))
+            self._set_status("paused", f"{type(exc).__name__}: {exc}. Fix it, then Resume.")
+            return
+        if result is not None:
+            self._save_maps(result.step)
+        if self._steps_left is not None:
+            self._steps_left -= 1
+            if self._steps_left <= 0:
+                self._steps_left = None
+                self._set_status("paused", "ran the requested steps")
+                return
+        self._publish()
+
+    def _save_maps(self, step: int) -> None:
+        maps = self._maps()
+        if not self.save_maps or maps["mean"] is None:
+            return
+        stride = _stride_for(self.campaign.shape)
+        try:
+            self.campaign.record.save_maps(
+                step,
+                {
+                    name: value[::stride, ::stride]
+                    for name, value in maps.items()
+                    if value is not None
+                },
+            )
+        except SteerscopeError as exc:
+            self.campaign.log("record_error", f"maps of step {step} not saved: {exc}")
+
+    def _set_status(self, status: SnapshotStatus, reason: str) -> None:
+        changed = (status, reason) != (self._status, self._reason)
+        self._status, self._reason = status, reason
+        if changed:
+            try:
+                self.campaign.record.set_status(status, reason)
+            except SteerscopeError as exc:
+                log.warning("cannot write the status to the record: %s", exc)
+        self._publish()
+
+    # -- snapshots ----------------------------------------------------------------------
+
+    def _maps(self) -> dict[str, NDArray[np.float64] | None]:
+        posterior = self.campaign.last_posterior
+        if posterior is None:
+            return {"mean": None, "std": None, "acquisition": None}
+        mean, var, scores = posterior
+        return {
+            "mean": self.campaign.to_overview_map(mean),
+            "std": self.campaign.to_overview_map(np.sqrt(np.clip(var, 0.0, None))),
+            "acquisition": self.campaign.to_overview_map(scores),
+        }
+
+    def _build_snapshot(self) -> CampaignSnapshot:
+        c = self.campaign
+        settings = c.describe_settings()
+        maps = self._maps()
+        truth = None if c.dataset is None else np.asarray(c.dataset.ground_truth, np.float64)
+        points = c.measured_points
+        next_points = np.zeros((0, 2), dtype=np.int64)
+        if c.pending_points.shape[0]:
+            next_points = c.pending_points
+        elif c.queued_points.shape[0]:
+            next_points = c.queued_points
+        return CampaignSnapshot(
+            status=self._status,
+            reason=self._reason,
+            step=c.step_index,
+            budget=c.config.budget.measurements,
+            n_measured=c.n_measured,
+            overview=frozen_array(c.overview.image, np.float32),
+            measured_points=frozen_array(points, np.int64),
+            targets=frozen_array(c.targets(), np.float64),
+            next_points=frozen_array(next_points, np.int64),
+            mean_map=frozen_or_none(maps["mean"]),
+            std_map=frozen_or_none(maps["std"]),
+            acquisition_map=frozen_or_none(maps["acquisition"]),
+            ground_truth=frozen_or_none(truth),
+            discovery=discovery_curve(truth, points) if truth is not None else [],
+            step_timings=[dict(t) for t in c.step_timings],
+            events=tuple(c.events),
+            policy=settings["policy"],
+            scalarizer=settings["scalarizer"],
+            descriptor=settings["descriptor"],
+            record_path=str(c.record.path),
+        )
+
+    def _publish(self) -> None:
+        snap = self._build_snapshot()
+        with self._changed:
+            self._snapshot = snap
+            self._changed.notify_all()

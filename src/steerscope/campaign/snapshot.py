@@ -1,0 +1,122 @@
+"""Immutable views of a running campaign, for any number of observers.
+
+The runner builds a new :class:`CampaignSnapshot` after every step or change
+and swaps one reference; observers (UI tabs, the CLI) read it without locks.
+Arrays in a snapshot are read-only copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["CampaignSnapshot", "EventView", "SnapshotStatus", "frozen_array", "frozen_or_none"]
+
+SnapshotStatus = Literal["idle", "running", "paused", "stopped", "finished", "error"]
+
+
+def frozen_array(values: Any, dtype: Any = None) -> NDArray[Any]:
+    """A read-only copy of ``values``."""
+    arr = np.array(values, dtype=dtype, copy=True)
+    arr.flags.writeable = False
+    return arr
+
+
+def frozen_or_none(values: Any, dtype: Any = None) -> NDArray[Any] | None:
+    """:func:`frozen_array`, or None when ``values`` is None."""
+    return None if values is None else frozen_array(values, dtype)
+
+
+@dataclass(frozen=True)
+class EventView:
+    """One line of the campaign's log.
+
+    Parameters
+    ----------
+    step : int
+        Step index at which it happened.
+    time : float
+        Unix time.
+    kind : str
+        ``"intervention"``, ``"intervention_rejected"``, ``"skipped_target"``,
+        ``"instrument_error"``, ``"status"``, ...
+    text : str
+        What a person reads.
+    """
+
+    step: int
+    time: float
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True, eq=False)
+class CampaignSnapshot:
+    """What the campaign looks like now.
+
+    Parameters
+    ----------
+    status : {"idle", "running", "paused", "stopped", "finished", "error"}
+        What the runner is doing.
+    reason : str
+        Why it is paused, stopped or in error ("" otherwise).
+    step : int
+        Index of the next step (= steps done so far).
+    budget : int
+        Spectra to acquire in total.
+    n_measured : int
+        Spectra acquired so far.
+    overview : ndarray of shape (H, W)
+        The overview image.
+    measured_points : ndarray of shape (n, 2)
+        Measured pixels ``(row, col)``, in acquisition order.
+    targets : ndarray of shape (n,)
+        Their targets under the scalarizer in force (NaN where not finite).
+    next_points : ndarray of shape (q, 2)
+        Points the model would choose next (empty before the first model step).
+    mean_map, std_map, acquisition_map : ndarray of shape (H, W) or None
+        Posterior mean, standard deviation and acquisition score on the overview
+        grid, from the last model step (None before it).
+    ground_truth : ndarray of shape (H, W) or None
+        The dataset's ground truth, when the source is a built-in dataset.
+    discovery : list of (int, float)
+        ``(n_measured, fraction of top-1 % ground-truth pixels found within 2 px)``.
+    step_timings : list of dict
+        One dict of seconds per step (fit, posterior, acquisition, instrument, record, total).
+    events : tuple of EventView
+        The campaign log, oldest first.
+    policy, scalarizer, descriptor : dict
+        Settings in force (with their version counters).
+    record_path : str
+        Path of the campaign record.
+    """
+
+    status: SnapshotStatus
+    reason: str
+    step: int
+    budget: int
+    n_measured: int
+    overview: NDArray[np.float32]
+    measured_points: NDArray[np.int64]
+    targets: NDArray[np.float64]
+    next_points: NDArray[np.int64]
+    mean_map: NDArray[np.float64] | None = None
+    std_map: NDArray[np.float64] | None = None
+    acquisition_map: NDArray[np.float64] | None = None
+    ground_truth: NDArray[np.float64] | None = None
+    discovery: list[tuple[int, float]] = field(default_factory=list)
+    step_timings: list[dict[str, float]] = field(default_factory=list)
+    events: tuple[EventView, ...] = ()
+    policy: dict[str, Any] = field(default_factory=dict)
+    scalarizer: dict[str, Any] = field(default_factory=dict)
+    descriptor: dict[str, Any] = field(default_factory=dict)
+    record_path: str = ""
+
+    @property
+    def best_target(self) -> float:
+        """Largest finite target so far (NaN if none)."""
+        finite = self.targets[np.isfinite(self.targets)]
+        return float(finite.max()) if finite.size else float("nan")

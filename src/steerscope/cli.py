@@ -1,0 +1,425 @@
+"""The ``steerscope`` command line: headless runs, resume, export, replay, datasets, serve, UI.
+
+Every command imports what it needs lazily, so ``steerscope --help`` and
+``steerscope datasets fetch`` work even when a heavy or optional piece does
+not import. A steerscope error prints one red line and exits with status 2;
+it never shows a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="steerscope",
+    help="Human-in-the-loop automated experiments for STEM-EELS/EDX.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+datasets_app = typer.Typer(help="Built-in datasets.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_USER_ERROR = 2
+"""Exit status of a command stopped by a steerscope error (bad config, corrupt record, ...)."""
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(EXIT_USER_ERROR)
+
+
+def _clean_errors(func: F) -> F:
+    """Turn a SteerscopeError into one red line on stderr and exit status 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from steerscope.errors import SteerscopeError
+
+        try:
+            return func(*args, **kwargs)
+        except SteerscopeError as exc:
+            text = " ".join(str(exc).split()) if "\n" not in str(exc) else str(exc)
+            raise _fail(text) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _fmt(value: float) -> str:
+    return "nan" if value != value else f"{value:.4g}"
+
+
+def _run_campaign(campaign: Any, steps: int | None) -> None:
+    """Step with a progress bar and one summary line per step, then a final summary."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    console = Console(stderr=False, highlight=False)
+    budget = campaign.config.budget.measurements
+    campaign.record.set_status("running")
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("measuring", total=budget, completed=campaign.n_measured)
+
+        def show(result: Any) -> None:
+            pts = ";".join(f"{int(r)},{int(c)}" for r, c in result.points)
+            targets = ",".join(_fmt(float(t)) for t in result.targets)
+            progress.console.print(
+                f"step {result.step:4d}  points {pts}  target {targets}  best "
+                f"{_fmt(result.best)}  fit {result.timings.get('fit_s', 0.0):.2f}s  "
+                f"[{result.source}]"
+            )
+            progress.update(task, completed=campaign.n_measured)
+
+        campaign.run(n_steps=steps, callback=show)
+    state = "finished" if campaign.done else "paused"
+    typer.echo(
+        f"{state}: {campaign.n_measured}/{budget} spectra, best target "
+        f"{_fmt(campaign.best_target())}, record {campaign.record.path}"
+    )
+
+
+@app.command()
+@_clean_errors
+def run(
+    config: Annotated[Path, typer.Argument(help="Campaign config (YAML).")],
+    record: Annotated[
+        Path | None, typer.Option(help="New record file (default: a fresh name in records_dir).")
+    ] = None,
+    steps: Annotated[
+        int | None, typer.Option(min=1, help="Run at most this many steps (default: the budget).")
+    ] = None,
+) -> None:
+    """Run a campaign headless from a config file, writing its record."""
+    from steerscope.campaign import Campaign
+
+    with Campaign.create(config, record) as campaign:
+        typer.echo(f"record: {campaign.record.path}")
+        _run_campaign(campaign, steps)
+
+
+@app.command()
+@_clean_errors
+def resume(
+    record: Annotated[Path, typer.Argument(help="Campaign record to continue.")],
+    steps: Annotated[int | None, typer.Option(min=1, help="Run at most this many steps.")] = None,
+) -> None:
+    """Resume a stopped or killed campaign from its record and run it to its budget."""
+    from steerscope.campaign import Campaign
+
+    with Campaign.resume(record) as campaign:
+        typer.echo(
+            f"resuming {campaign.record.path} at step {campaign.step_index} "
+            f"({campaign.n_measured} spectra measured)"
+        )
+        _run_campaign(campaign, steps)
+
+
+@app.command()
+@_clean_errors
+def export(
+    record: Annotated[Path, typer.Argument(help="Campaign record.")],
+    to: Annotated[Path, typer.Option("--to", help="Output file: *.hspy or *.h5/*.hdf5.")],
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+) -> None:
+    """Export a record to HDF5 (everything) or HyperSpy (the measured spectra)."""
+    from steerscope.errors import ConfigError
+    from steerscope.records import CampaignRecord
+
+    suffix = to.suffix.lower()
+    if suffix not in (".hspy", ".h5", ".hdf5"):
+        raise ConfigError(
+            f"cannot export to {str(to)!r}: expected a file name ending in .hspy, .h5 or .hdf5"
+        )
+    with CampaignRecord.open(record, read_only=True) as rec:
+        if suffix == ".hspy":
+            written = rec.export_hspy(to, overwrite=overwrite)
+        else:
+            written = [rec.export_hdf5(to, overwrite=overwrite)]
+    for path in written:
+        typer.echo(f"exported {record} to {path}")
+
+
+_POLICY_KEYS = ("acquisition", "beta", "xi", "batch_size", "min_distance")
+
+
+def _parse_settings(settings: list[str]) -> list[Any]:
+    """``key=value`` pairs → interventions (values parsed as YAML scalars, never evaluated)."""
+    import yaml
+
+    from steerscope.campaign import SetBudget, SetDescriptor, SetPolicy, SetScalarizer
+    from steerscope.errors import ConfigError
+
+    policy: dict[str, Any] = {}
+    changes: list[Any] = []
+    for item in settings:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value (e.g. beta=1.0); got {item!r}")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        if key in _POLICY_KEYS:
+            policy[key] = value
+        elif key in ("measurements", "budget"):
+            changes.append(SetBudget(measurements=value))
+        elif key == "patch_size":
+            changes.append(SetDescriptor(patch_size=value))
+        elif key == "scalarizer":
+            changes.append(SetScalarizer(spec=value if isinstance(value, dict) else {}))
+        else:
+            raise ConfigError(
+                f"--set: unknown setting {key!r}; choose one of {', '.join(_POLICY_KEYS)}, "
+                "measurements, patch_size, scalarizer"
+            )
+    if policy:
+        changes.insert(0, SetPolicy(**policy))
+    return changes
+
+
+def fork_record(source: Path, out: Path, from_step: int) -> None:
+    """Copy the config, overview, interventions and the first ``from_step`` steps' data.
+
+    Parameters
+    ----------
+    source : Path
+        The record to fork.
+    out : Path
+        The new record (must not exist).
+    from_step : int
+        Steps ``0 .. from_step - 1`` are copied (decisions, their measurements,
+        and the interventions made before ``from_step``).
+    """
+    import numpy as np
+
+    from steerscope.errors import ConfigError
+    from steerscope.instruments import Measurement
+    from steerscope.records import CampaignRecord
+    from steerscope.types import SignalKind
+
+    if from_step < 0:
+        raise ConfigError(f"--from-step must be >= 0; got {from_step}")
+    with CampaignRecord.open(source, read_only=True) as old:
+        measured = old.measurements()
+        new = CampaignRecord.create(
+            out, config=old.config(), overview=old.overview(), instrument=old.instrument()
+        )
+        with new:
+            for item in old.interventions():
+                if item.step < from_step:
+                    new.add_intervention(item.step, item.kind, item.before, item.after)
+            id_map: dict[int, int] = {}
+            for decision in old.decisions():
+                if decision.step < from_step:
+                    id_map[decision.id] = new.add_decision(
+                        decision.step,
+                        decision.points,
+                        predicted_mean=decision.predicted_mean,
+                        predicted_var=decision.predicted_var,
+                        acquisition_value=decision.acquisition_value,
+                        model=decision.model,
+                        scalarizer=decision.scalarizer,
+                        policy=decision.policy,
+                        timings=decision.timings,
+                    )
+            if len(measured) and measured.energy is not None:
+                kind = measured.signal_kind or SignalKind.EELS
+                for i in np.flatnonzero(measured.steps < from_step):
+                    old_decision = int(measured.decision_ids[i])
+                    new.add_measurement(
+                        Measurement(
+                            points=measured.points[i : i + 1],
+                            spectra=measured.spectra[i : i + 1],
+                            energy=measured.energy,
+                            signal_kind=kind,
+                            acquired_at=measured.acquired_at[i : i + 1],
+                            dwell_time_s=float(measured.dwell_time_s[i]),
+                        ),
+                        step=int(measured.steps[i]),
+                        decision_id=id_map.get(old_decision),
+                    )
+            new.add_event(from_step, "replay", f"forked from {source} at step {from_step}")
+
+
+@app.command()
+@_clean_errors
+def replay(
+    record: Annotated[Path, typer.Argument(help="Record to replay (pre-acquired data).")],
+    from_step: Annotated[int, typer.Option("--from-step", help="Fork before this step.")],
+    out: Annotated[Path, typer.Option("--out", help="New record for the what-if run.")],
+    settings: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="key=value change, e.g. beta=1.0 or acquisition=ei."),
+    ] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="Run at most this many steps.")] = None,
+) -> None:
+    """What-if: fork a record at a step, change settings, and run the fork to its budget."""
+    from steerscope.campaign import Campaign
+
+    changes = _parse_settings(settings or [])
+    fork_record(record, out, from_step)
+    with Campaign.resume(out) as campaign:
+        for change in changes:
+            campaign.apply(change)
+        typer.echo(f"replaying {record} from step {from_step} into {out}")
+        _run_campaign(campaign, steps)
+
+
+@datasets_app.command("list")
+@_clean_errors
+def datasets_list() -> None:
+    """List the built-in datasets with a one-paragraph description each."""
+    from steerscope.datasets import dataset_info, list_datasets
+
+    for name in list_datasets():
+        typer.echo(dataset_info(name))
+        typer.echo("")
+
+
+@datasets_app.command("fetch")
+@_clean_errors
+def datasets_fetch(
+    dest: Annotated[
+        Path | None, typer.Option(help="Folder (default: $STEERSCOPE_DATA or ~/.cache/steerscope).")
+    ] = None,
+) -> None:
+    """Fetch the real EDX test files (HyperSpy 1.7.6 wheel, GPL-3.0) for the real datasets."""
+    from steerscope.datasets import fetch_real_data
+
+    paths = fetch_real_data(dest)
+    for path in paths:
+        typer.echo(str(path))
+    typer.echo(f"{len(paths)} file(s) ready")
+
+
+@app.command()
+@_clean_errors
+def serve(
+    driver: Annotated[str, typer.Option(help="sim, nion, autoscript or gatan.")] = "sim",
+    host: Annotated[
+        str, typer.Option(help="Address to bind (loopback unless told).")
+    ] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="TCP port (default: the server's).")] = None,
+    token: Annotated[
+        str | None, typer.Option(help="Shared secret (default: $STEERSCOPE_TOKEN).")
+    ] = None,
+    read_only: Annotated[bool, typer.Option(help="Refuse acquisitions (overview only).")] = False,
+    dataset: Annotated[
+        str | None, typer.Option(help="sim driver: built-in dataset to serve.")
+    ] = None,
+    path: Annotated[Path | None, typer.Option(help="sim driver: spectrum-image file.")] = None,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", help="Driver option key=value (repeatable).")
+    ] = None,
+) -> None:
+    """Serve a microscope on the network for a campaign running elsewhere."""
+    import yaml
+
+    from steerscope.errors import ConfigError
+    from steerscope.instruments.server import serve_from_cli
+
+    options: dict[str, Any] = {}
+    for item in option or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--option expects key=value; got {item!r}")
+        options[key.strip()] = yaml.safe_load(text)
+    if dataset is not None:
+        from steerscope.datasets import get_dataset
+
+        options["image"] = get_dataset(dataset).image
+    if path is not None:
+        options["path"] = str(path)
+    kwargs: dict[str, Any] = {"host": host, "token": token, "read_only": read_only}
+    if port is not None:
+        kwargs["port"] = port
+    serve_from_cli(driver, **kwargs, **options)
+
+
+def _streamlit(port: int, address: str, records_dir: Path | None, demo: bool) -> None:
+    import steerscope
+
+    app_path = Path(steerscope.__file__).parent / "ui" / "app.py"
+    if not app_path.is_file():
+        raise _fail(f"the web UI is not installed ({app_path} is missing); reinstall steerscope")
+    env = dict(os.environ)
+    if demo:
+        env["STEERSCOPE_DEMO_DATASET"] = "plasmonic_nanoparticles"
+    if records_dir is not None:
+        env["STEERSCOPE_RECORDS_DIR"] = str(records_dir)
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app_path),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    typer.echo(f"steerscope UI at http://{address}:{port}  (Ctrl-C to stop)")
+    process = subprocess.Popen(command, env=env)
+    try:
+        code = process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        try:
+            code = process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = process.wait()
+    if code not in (0, -15):
+        raise typer.Exit(code)
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Port of the web UI.")] = 8501,
+    address: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    records_dir: Annotated[Path | None, typer.Option(help="Folder of campaign records.")] = None,
+) -> None:
+    """Start the web UI (Streamlit)."""
+    _streamlit(port, address, records_dir, demo=False)
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port of the web UI.")] = 8501,
+    address: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    records_dir: Annotated[Path | None, typer.Option(help="Folder of campaign records.")] = None,
+) -> None:
+    """Start the web UI on the built-in plasmonic dataset."""
+    _streamlit(port, address, records_dir, demo=True)
+
+
+def main() -> None:
+    """Console entry point (``python -m steerscope.cli``)."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
