@@ -1,0 +1,161 @@
+"""Every UI page driven by Streamlit's AppTest: widgets present, errors as form errors, a run.
+
+AppTest runs the real ``app.py`` (``st.navigation``) in this process. ``st.cache_resource``
+is shared across AppTests in one process, so the fixture stops every runner and clears it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from steerscope.ui import APP_PATH, state
+
+PAGES = APP_PATH.parent / "pages"
+DATASET = "plasmonic_nanoparticles"
+
+
+@pytest.fixture
+def records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    folder = tmp_path / "records"
+    monkeypatch.setenv("STEERSCOPE_RECORDS", str(folder))
+    monkeypatch.setenv("STEERSCOPE_DEMO_DATASET", DATASET)
+    state.stop_all_runners(10.0)
+    st.cache_resource.clear()
+    yield folder
+    state.stop_all_runners(30.0)
+    st.cache_resource.clear()
+
+
+def _app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP_PATH), default_timeout=90)
+    at.run()
+    if page is not None:
+        at.switch_page(str(PAGES / f"{page}.py"))
+        at.run()
+    _no_exception(at)
+    return at
+
+
+def _no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_source_page_offers_every_source_and_opens_the_demo_dataset(records: Path) -> None:
+    at = _app()
+    assert at.radio[0].label == "Source kind"
+    assert at.radio[0].options == ["Built-in dataset", "File", "Microscope server"]
+    assert at.selectbox[0].value == DATASET
+    assert "Open dataset" in [b.label for b in at.button]
+    assert any("built-in dataset plasmonic_nanoparticles" in h.value for h in at.subheader)
+    at.radio[0].set_value("remote").run()
+    assert [t.label for t in at.text_input] == ["Server URI", "Token"]
+    at.radio[0].set_value("file").run()
+    at.text_input[0].set_value(str(records / "missing.hspy")).run()
+    next(b for b in at.button if b.label == "Open file").click().run()
+    _no_exception(at)
+    assert at.error and "missing.hspy" in at.error[0].value
+
+
+def test_learning_mode_shows_the_walkthrough(records: Path) -> None:
+    at = _app()
+    assert not at.expander
+    at.sidebar.toggle[0].set_value(True).run()
+    assert any("overview is all the agent sees" in e.label for e in at.expander)
+
+
+def test_target_page_bad_window_is_a_form_error_and_a_good_one_saves(records: Path) -> None:
+    at = _app("target")
+    assert [n.label for n in at.number_input][:2] == ["Window low (eV)", "Window high (eV)"]
+    assert at.selectbox(key="target.kind").value == "window_sum"
+    at.number_input(key="target.low").set_value(9.0)
+    at.number_input(key="target.high").set_value(10.0).run()
+    _no_exception(at)
+    assert len(at.error) == 1
+    assert "lies outside the energy axis 0.00–5.98 eV" in at.error[0].value
+    at.number_input(key="target.low").set_value(1.0)
+    at.number_input(key="target.high").set_value(1.8).run()
+    assert not at.error
+    next(b for b in at.button if b.label == "Save target").click().run()
+    assert at.success and "Σ 1.00–1.80" in at.success[0].value
+    at.selectbox(key="target.kind").set_value("window_ratio").run()
+    assert "Denominator low (eV)" in [n.label for n in at.number_input]
+
+
+def test_campaign_starts_on_the_simulator_shows_progress_and_takes_beta(records: Path) -> None:
+    at = _app("campaign")
+    labels = [n.label for n in at.number_input]
+    for label in (
+        "Number of seed points",
+        "Initial exploration weight (β)",
+        "Budget (measurements)",
+    ):
+        assert label in labels
+    at.selectbox(key="campaign.model").set_value("exact_gp")
+    at.number_input(key="campaign.n_seeds").set_value(3)
+    at.number_input(key="campaign.budget").set_value(8)
+    at.number_input(key="campaign.start_beta").set_value(0.25)
+    at.slider(key="campaign.patch_size").set_value(8)
+    next(b for b in at.button if b.label == "Start").click().run()
+    _no_exception(at)
+    entry = state.registry().latest()
+    assert entry is not None and Path(entry.record_path).parent == records
+    entry.runner.wait_for(lambda s: s.n_measured >= 4, 60.0)
+    at.run()
+    _no_exception(at)
+    status = next(m.value for m in at.markdown if m.value.startswith("Status:"))
+    assert "/8 measured" in status
+    beta = at.number_input(key="campaign.beta")
+    assert beta.label == "beta" and beta.value == 0.25
+    beta.set_value(1.0).run()
+    snap = entry.runner.wait_for(lambda s: s.policy.get("beta") == 1.0 or s.status != "running", 60)
+    assert snap.policy.get("beta") == 1.0
+    snap = entry.runner.wait_for(lambda s: s.status in ("finished", "stopped", "error"), 90)
+    assert snap.status == "finished", snap.reason
+    at.run()
+    assert any(e.step >= 0 and "beta" in e.text for e in snap.events)
+
+    # A new tab (fresh session) re-attaches to the running server's campaign.
+    again = _app("campaign")
+    assert again.selectbox[0].label == "Watching campaign"
+    assert again.selectbox[0].value == entry.record_path
+
+    # The Review page opens the record and shows the intervention.
+    review = _app("review")
+    assert review.selectbox[0].label == "Record"
+    assert any(h.value == "Interventions" for h in review.subheader)
+    table = review.dataframe[0].value
+    assert "SetPolicy" in set(table["kind"])
+
+
+def test_review_page_without_records_says_where_it_looked(records: Path) -> None:
+    at = _app("review")
+    assert at.info and str(records) in at.info[0].value
+
+
+def test_registry_stops_runners_and_keeps_the_newest_first() -> None:
+    class FakeRunner:
+        def __init__(self) -> None:
+            self.stopped_with: float | None = None
+
+        def stop(self, timeout: float) -> bool:
+            self.stopped_with = timeout
+            return True
+
+    registry = state.CampaignRegistry()
+    first, second, replacement = FakeRunner(), FakeRunner(), FakeRunner()
+    registry.register("a.sqlite", first)
+    time.sleep(0.01)
+    registry.register("b.sqlite", second)
+    latest = registry.latest()
+    assert latest is not None and latest.runner is second
+    registry.register("a.sqlite", replacement)
+    assert first.stopped_with == 5.0  # an older runner for the same record is stopped
+    registry.stop_all(2.0)
+    assert second.stopped_with == 2.0 and replacement.stopped_with == 2.0
+    assert registry.entries() == []
