@@ -1,15 +1,19 @@
-"""Instruments: the ``Microscope`` protocol, the simulator, and (elsewhere) live drivers.
+"""Instruments: the ``Microscope`` protocol, the simulator, the network server/client, safety.
 
-The campaign engine sees an instrument only through :class:`Microscope`.
+The campaign engine sees an instrument only through :class:`Microscope`. Vendor
+adapters live in :mod:`steerscope.instruments.drivers` and import their SDKs lazily.
 """
 
 from steerscope.instruments.base import Measurement, Microscope, Overview
+from steerscope.instruments.client import RemoteMicroscope
 from steerscope.instruments.faults import (
     FaultPlan,
     InstrumentDisconnectedError,
     InstrumentFaultError,
     InstrumentTimeoutError,
 )
+from steerscope.instruments.safety import PixelRect, SafeMicroscope, SafetyLimits
+from steerscope.instruments.server import MicroscopeServer, serve, serve_from_cli
 from steerscope.instruments.simulator import SimulatedMicroscope
 
 __all__ = [
@@ -19,6 +23,13 @@ __all__ = [
     "InstrumentTimeoutError",
     "Measurement",
     "Microscope",
+    "MicroscopeServer",
     "Overview",
+    "PixelRect",
+    "RemoteMicroscope",
+    "SafeMicroscope",
+    "SafetyLimits",
     "SimulatedMicroscope",
+    "serve",
+    "serve_from_cli",
 ]
