@@ -277,6 +277,7 @@ class Campaign:
         self._energy: EnergyAxis | None = None
         self._target_cache: tuple[tuple[int, int], NDArray[np.float64]] | None = None
         self._reported_bad: set[tuple[int, int]] = set()
+        self._posterior_cache: tuple[tuple[int, int, int], tuple[Any, Any]] | None = None
         self._set_descriptors(config.descriptor)
         self._surrogate = make_surrogate(config.model, seed=config.seed)
         self._seeds = self._seed_points()
@@ -682,14 +683,22 @@ class Campaign:
         exclude = self._exclusions()
         policy = self.config.policy
         timings = {"fit_s": 0.0, "posterior_s": 0.0, "acquisition_s": 0.0}
+        # Asking again with no new data (e.g. after a policy change) reuses the posterior:
+        # only the acquisition changes, and no refit drifts the model in between.
+        key = (self.versions["model"], self.versions["scalarizer"], self.n_measured)
         if int(finite.sum()) >= _MIN_TRAIN:
             X = self.features[self.nearest_candidates(self._mpoints[finite])]
             try:
                 t0 = time.perf_counter()
-                self._surrogate.fit(X, y[finite])
-                t1 = time.perf_counter()
-                mean, var = self._surrogate.posterior(self.features)
-                t2 = time.perf_counter()
+                if self._posterior_cache is not None and self._posterior_cache[0] == key:
+                    mean, var = self._posterior_cache[1]
+                    t1 = t2 = t0
+                else:
+                    self._surrogate.fit(X, y[finite])
+                    t1 = time.perf_counter()
+                    mean, var = self._surrogate.posterior(self.features)
+                    t2 = time.perf_counter()
+                    self._posterior_cache = (key, (mean, var))
             except ModelError as exc:
                 self._log("model_error", f"the model could not be used ({exc}); choosing randomly")
             else:

@@ -1,0 +1,103 @@
+"""CampaignConfig: YAML round trip, every problem listed at once, the example configs load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from steerscope.campaign import CampaignConfig, GridSeeds, ListSeeds, load_config
+from steerscope.campaign.config import DEFAULT_BETA
+from steerscope.errors import ConfigError
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+FULL = {
+    "name": "roundtrip",
+    "source": {"dataset": "core_loss_two_phase", "options": {"seed": 3}},
+    "instrument": {"dwell_time_s": 0.05, "noise": True, "drift_px_per_step": [0.5, -0.25]},
+    "scalarizer": {"kind": "window_sum", "window": [1.0, 1.6]},
+    "descriptor": {"patch_size": 8, "pca_components": 4},
+    "model": {"kind": "exact_gp", "exact_iterations": 7},
+    "policy": {"acquisition": "ei", "beta": 2.5, "xi": 0.1, "batch_size": 3, "min_distance": 2},
+    "seed_points": {"kind": "list", "points": [[1, 2], [3, 4]]},
+    "budget": {"measurements": 12, "wall_time_s": 60, "dose_s": 1.5},
+    "seed": 11,
+    "records_dir": "somewhere",
+}
+
+
+def test_yaml_round_trip_reloads_an_equal_config(tmp_path: Path) -> None:
+    config = load_config(FULL)
+    path = tmp_path / "c.yaml"
+    path.write_text(config.to_yaml(), encoding="utf-8")
+    again = load_config(path)
+    assert again == config
+    assert again.to_yaml() == config.to_yaml()
+    assert again.policy.batch_size == 3
+    assert isinstance(again.seed_points, ListSeeds)
+    assert again.seed_points.points == [(1, 2), (3, 4)]
+    assert again.instrument.drift_px_per_step == (0.5, -0.25)
+    assert again.scalarizer is not None and again.scalarizer["window"] == [1.0, 1.6]
+
+
+def test_defaults_are_documented_values() -> None:
+    config = load_config({})
+    assert config.policy.acquisition == "ucb"
+    assert config.policy.beta == DEFAULT_BETA == 1.0
+    assert config.source.dataset == "plasmonic_nanoparticles"  # type: ignore[union-attr]
+    assert config.scalarizer is None  # resolved to the dataset default at create
+    assert CampaignConfig.from_yaml(config.to_yaml()) == config
+
+
+def test_bad_config_lists_every_problem_with_its_field_path() -> None:
+    bad = {
+        "policy": {"acquisition": "best_guess", "beta": -1, "batch_size": 0},
+        "budget": {"measurements": 0},
+        "seed_points": {"kind": "spiral"},
+        "colour": "red",
+    }
+    with pytest.raises(ConfigError, match="has 6 problems") as info:
+        load_config(bad)
+    text = str(info.value)
+    for path in (
+        "policy.acquisition",
+        "policy.beta",
+        "policy.batch_size",
+        "budget.measurements",
+        "seed_points",
+        "colour",
+    ):
+        assert f"- {path}" in text
+    assert "unknown acquisition 'best_guess'" in text
+    assert "greater than or equal to 0" in text
+
+
+def test_scalarizer_is_validated_through_parse_scalarizer() -> None:
+    with pytest.raises(ConfigError, match=r"scalarizer: .*unknown kind 'nope'"):
+        load_config({"scalarizer": {"kind": "nope"}})
+
+
+def test_missing_file_and_bad_yaml_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "none.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("policy: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(broken)
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("42\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_config(scalar)
+
+
+@pytest.mark.parametrize("name", ["plasmonic", "core_loss"])
+def test_example_configs_load(name: str) -> None:
+    config = load_config(EXAMPLES / f"{name}.yaml")
+    assert config.name == name
+    assert config.scalarizer is not None
+    if name == "plasmonic":
+        assert config.model.kind == "dkl"
+        assert config.policy.acquisition == "ucb"
+    else:
+        assert isinstance(config.seed_points, GridSeeds)
