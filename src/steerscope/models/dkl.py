@@ -24,6 +24,7 @@ from steerscope.models._gp import (
     median_distance,
     not_fitted,
     standardize_targets,
+    torch_threads,
     train,
 )
 
@@ -34,10 +35,13 @@ WARM_STARTS: tuple[str, ...] = ("reset_gp", "continue", "cold")
 
 
 def _mlp(n_features: int, hidden: Sequence[int], latent_dim: int) -> torch.nn.Sequential:
+    # SiLU, not tanh: a saturating activation maps inputs far from the data onto the
+    # training cloud in latent space, so the GP reports small variance there (a known
+    # DKL failure); SiLU is smooth and unbounded, so far inputs stay far.
     layers: list[torch.nn.Module] = []
     width = n_features
     for size in hidden:
-        layers += [torch.nn.Linear(width, size), torch.nn.Tanh()]
+        layers += [torch.nn.Linear(width, size), torch.nn.SiLU()]
         width = size
     layers.append(torch.nn.Linear(width, latent_dim))
     return torch.nn.Sequential(*layers)
@@ -154,6 +158,10 @@ class DKLSurrogate:
         A warm fit stops after this many steps without improvement (0: never).
     noise_floor : float, default 1e-4
         Lowest noise variance, as a fraction of the target variance.
+    n_threads : int or None, default 1
+        Torch intra-op threads while fitting and predicting (restored after);
+        one is fastest at these sizes and immune to a busy CPU. None: leave
+        torch's setting alone.
     seed : int, default 0
         Seed of the weight initialisation (each cold fit gets its own stream
         derived from it); torch's global random state is restored after fit.
@@ -185,6 +193,7 @@ class DKLSurrogate:
         learning_rate: float = 0.01,
         patience: int = 20,
         noise_floor: float = 1e-4,
+        n_threads: int | None = 1,
         seed: int = 0,
     ) -> None:
         self.latent_dim = latent_dim
@@ -199,6 +208,7 @@ class DKLSurrogate:
         self.learning_rate = learning_rate
         self.patience = patience
         self.noise_floor = noise_floor
+        self.n_threads = n_threads
         self.seed = seed
 
     # -- public -------------------------------------------------------------------------
@@ -225,6 +235,11 @@ class DKLSurrogate:
         -------
         self
         """
+        with torch_threads(self.n_threads):
+            return self._fit(X, y, full=full)
+
+    def _fit(self, X: ArrayLike, y: ArrayLike, *, full: bool) -> Self:
+        """The fit proper, run with the chosen thread count."""
         self._check_params()
         timer = Timer()
         X_arr, y_arr = check_training_data(X, y, type(self).__name__)
@@ -301,9 +316,10 @@ class DKLSurrogate:
         if not hasattr(self, "cache_"):
             raise not_fitted(type(self).__name__)
         X_arr = check_query(X, self.n_features_in_, type(self).__name__)
-        return batched_posterior(
-            self._features, self.head_, self.cache_, X_arr, self.y_mean_, self.y_std_
-        )
+        with torch_threads(self.n_threads):
+            return batched_posterior(
+                self._features, self.head_, self.cache_, X_arr, self.y_mean_, self.y_std_
+            )
 
     def transform(self, X: ArrayLike) -> NDArray[np.float64]:
         """Latent features of ``X (m, d)``: ``(m, latent_dim)``, e.g. to plot the embedding."""

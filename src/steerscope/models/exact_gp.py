@@ -20,6 +20,7 @@ from steerscope.models._gp import (
     check_training_data,
     not_fitted,
     standardize_targets,
+    torch_threads,
     train,
 )
 
@@ -51,6 +52,10 @@ class ExactGPSurrogate:
         Stop a warm fit after this many steps without improvement (0: never).
     noise_floor : float, default 1e-4
         Lowest noise variance, as a fraction of the target variance.
+    n_threads : int or None, default 1
+        Torch intra-op threads while fitting and predicting (restored after);
+        one is fastest at these sizes and immune to a busy CPU. None: leave
+        torch's setting alone.
     seed : int, default 0
         Seed for the torch random state used inside ``fit`` (the global state
         is restored afterwards).
@@ -72,6 +77,7 @@ class ExactGPSurrogate:
         n_components: int | None = None,
         patience: int = 10,
         noise_floor: float = 1e-4,
+        n_threads: int | None = 1,
         seed: int = 0,
     ) -> None:
         self.kernel = kernel
@@ -80,6 +86,7 @@ class ExactGPSurrogate:
         self.n_components = n_components
         self.patience = patience
         self.noise_floor = noise_floor
+        self.n_threads = n_threads
         self.seed = seed
 
     # -- public -------------------------------------------------------------------------
@@ -106,6 +113,11 @@ class ExactGPSurrogate:
         -------
         self
         """
+        with torch_threads(self.n_threads):
+            return self._fit(X, y, full=full)
+
+    def _fit(self, X: ArrayLike, y: ArrayLike, *, full: bool) -> Self:
+        """The fit proper, run with the chosen thread count."""
         self._check_params()
         timer = Timer()
         X_arr, y_arr = check_training_data(X, y, type(self).__name__)
@@ -172,9 +184,10 @@ class ExactGPSurrogate:
         if not hasattr(self, "cache_"):
             raise not_fitted(type(self).__name__)
         X_arr = check_query(X, self.n_features_in_, type(self).__name__)
-        return batched_posterior(
-            self._transform, self.head_, self.cache_, X_arr, self.y_mean_, self.y_std_
-        )
+        with torch_threads(self.n_threads):
+            return batched_posterior(
+                self._transform, self.head_, self.cache_, X_arr, self.y_mean_, self.y_std_
+            )
 
     # -- internals ----------------------------------------------------------------------
 

@@ -68,6 +68,12 @@ class ModelSpec(BaseModel):
     n_components: int | None = Field(
         None, ge=1, description="exact_gp: optional PCA of the training features to this size."
     )
+    n_threads: int | None = Field(
+        1,
+        ge=1,
+        description="Torch threads while fitting/predicting (restored after); None leaves "
+        "torch's setting alone. One is fastest at these sizes and on a busy CPU.",
+    )
 
 
 def make_surrogate(spec: ModelSpec, seed: int) -> Surrogate:
@@ -92,6 +98,7 @@ def make_surrogate(spec: ModelSpec, seed: int) -> Surrogate:
             learning_rate=spec.learning_rate if spec.learning_rate is not None else 0.1,
             n_components=spec.n_components,
             patience=spec.patience,
+            n_threads=spec.n_threads,
             seed=seed,
         )
     return DKLSurrogate(
@@ -106,5 +113,6 @@ def make_surrogate(spec: ModelSpec, seed: int) -> Surrogate:
         warm_start=spec.warm_start,
         learning_rate=spec.learning_rate if spec.learning_rate is not None else 0.01,
         patience=spec.patience,
+        n_threads=spec.n_threads,
         seed=seed,
     )
