@@ -1,0 +1,95 @@
+"""Shared pieces of the benchmarks: problems built from the built-in datasets, the peer runner."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from steerscope.datasets import get_dataset
+from steerscope.descriptors import DescriptorSpec, extract_descriptors
+from steerscope.scalarizers import parse_scalarizer
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A discovery problem: candidate features, their measured targets and the ground truth.
+
+    ``y`` holds, for every candidate, the target its stored (noisy) spectrum gives with
+    the dataset's default scalarizer: what an instrument would return there. ``top`` marks
+    the top-1 % ground-truth pixels on the overview grid.
+    """
+
+    name: str
+    X: NDArray[np.float32]  # (M, d)
+    pixels: NDArray[np.int64]  # (M, 2)
+    y: NDArray[np.float64]  # (M,)
+    top: NDArray[np.int64]  # (T, 2)
+
+
+def make_problem(name: str, *, patch_size: int = 16, stride: int = 1, **options: Any) -> Problem:
+    """Build a :class:`Problem` from a built-in dataset."""
+    ds = get_dataset(name, **options)
+    desc = extract_descriptors(
+        ds.image.overview, DescriptorSpec(patch_size=patch_size, stride=stride)
+    )
+    spec = parse_scalarizer(ds.default_scalarizer)
+    y = np.asarray(spec.apply(ds.image.spectra_at(desc.pixels), ds.image.energy), dtype=np.float64)
+    gt = np.asarray(ds.ground_truth, dtype=np.float64)
+    threshold = np.quantile(gt, 0.99)
+    top = np.argwhere(gt >= threshold)
+    return Problem(name, desc.features, desc.pixels, y, top)
+
+
+def discovered_fraction(
+    top: NDArray[np.int64], measured: NDArray[np.int64], radius: float = 2.0
+) -> float:
+    """Fraction of ``top`` pixels (T, 2) within ``radius`` px of a ``measured`` pixel (n, 2)."""
+    if len(measured) == 0:
+        return 0.0
+    d2 = ((top[:, None, :] - measured[None, :, :]) ** 2).sum(-1)
+    return float(np.mean(d2.min(axis=1) <= radius**2))
+
+
+def run_gpax(mode: str, gpax_python: str, arrays: dict[str, Any]) -> dict[str, Any]:
+    """Run ``gpax_worker.py MODE`` in the peer's venv and return its JSON."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.npz", Path(tmp) / "out.json"
+        np.savez(src, **arrays)
+        worker = Path(__file__).parent / "gpax_worker.py"
+        subprocess.run([gpax_python, str(worker), mode, str(src), str(dst)], check=True)
+        return json.loads(dst.read_text())
+
+
+def machine() -> dict[str, Any]:
+    """Where the figures were measured."""
+    import os
+
+    import torch
+
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def save(name: str, payload: dict[str, Any]) -> Path:
+    """Write ``results/NAME.json``."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=1))
+    return path
