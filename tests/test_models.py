@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pydantic
 import pytest
@@ -102,18 +100,12 @@ def test_posterior_batches_match_single_rows() -> None:
     np.testing.assert_allclose(var[-37:], last_var, rtol=1e-9, atol=1e-12)
 
 
-def test_exact_gp_own_pca_and_speed() -> None:
+def test_exact_gp_own_pca() -> None:
+    # Speed is measured in bench/bench_latency.py, not asserted here.
     rng = np.random.default_rng(5)
     X = rng.normal(size=(100, 10))
     y = np.sin(X[:, 0]) + X[:, 1] ** 2
     candidates = rng.normal(size=(16_000, 10))
-    model = ExactGPSurrogate()
-    model.fit(X, y)  # warm-up: the first Adam step imports torch's compiler machinery
-    start = time.perf_counter()
-    model.fit(X, y).posterior(candidates)
-    elapsed = time.perf_counter() - start
-    # The budget is ~0.3 s on an idle 2-core CPU; leave room for a shared machine.
-    assert elapsed < 1.0
     reduced = ExactGPSurrogate(n_components=3).fit(X, y)
     assert reduced.input_components_.shape == (3, 10)
     mean, _ = reduced.posterior(candidates[:10])
