@@ -1,0 +1,92 @@
+"""kill -9 in the middle of a headless run loses nothing and duplicates nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from steerscope.campaign import Campaign
+from steerscope.errors import RecordError
+from steerscope.records import CampaignRecord
+
+BUDGET = 10
+
+
+def _count(path: Path) -> int:
+    try:
+        with CampaignRecord.open(path, read_only=True, verify=False) as record:
+            return len(record.measurements())
+    except RecordError:
+        return 0  # not created yet
+
+
+def test_sigkill_then_resume_keeps_every_spectrum_exactly_once(tmp_path: Path) -> None:
+    config = {
+        "name": "kill",
+        "source": {"dataset": "plasmonic_nanoparticles"},
+        "instrument": {"acquisition_delay_s": 0.15},
+        "descriptor": {"patch_size": 4},
+        "model": {"kind": "exact_gp", "exact_iterations": 5},
+        "seed_points": {"kind": "grid", "n": 9},
+        "policy": {"batch_size": 2},
+        "budget": {"measurements": BUDGET},
+    }
+    config_path = tmp_path / "kill.yaml"
+    config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    record_path = tmp_path / "kill.sqlite"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "steerscope.cli",
+            "run",
+            str(config_path),
+            "--record",
+            str(record_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while _count(record_path) < 3:
+            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+            assert time.monotonic() < deadline, "the run never measured 3 spectra"
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+        if process.stderr:
+            process.stderr.close()
+    killed_at = _count(record_path)
+    assert 3 <= killed_at < BUDGET
+
+    with Campaign.resume(record_path) as campaign:
+        assert campaign.n_measured == killed_at
+        campaign.run()
+        assert campaign.done and campaign.n_measured == BUDGET
+
+    with CampaignRecord.open(record_path, read_only=True) as record:
+        measured = record.measurements()
+        assert len(measured) == BUDGET
+        points = [tuple(p) for p in measured.points.tolist()]
+        assert len(set(points)) == BUDGET  # every acquired spectrum exactly once
+        pairs = list(
+            zip(measured.decision_ids.tolist(), measured.point_indices.tolist(), strict=True)
+        )
+        assert len(set(pairs)) == BUDGET
+        decided = {tuple(p) for d in record.decisions() for p in np.asarray(d.points).tolist()}
+        assert set(points) <= decided
+        assert record.pending_points().shape == (0, 2)
+        assert record.status().status == "finished"

@@ -1,0 +1,141 @@
+"""CampaignRunner: control from another thread with bounded waits, snapshots, instrument errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from numpy.typing import ArrayLike
+
+from steerscope.campaign import (
+    Campaign,
+    CampaignRunner,
+    Pause,
+    Resume,
+    RunSteps,
+    SetBudget,
+    SetPolicy,
+    discovery_curve,
+)
+from steerscope.errors import InstrumentError
+from steerscope.instruments import Measurement
+
+WAIT_S = 60.0
+
+
+def small_config(**overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "name": "runner",
+        "source": {"dataset": "plasmonic_nanoparticles"},
+        "descriptor": {"patch_size": 4},
+        "model": {"kind": "exact_gp", "exact_iterations": 5},
+        "seed_points": {"kind": "grid", "n": 4},
+        "budget": {"measurements": 7},
+    }
+    config.update(overrides)
+    return config
+
+
+class FlakyInstrument:
+    """Wraps a microscope; the next ``fail`` acquisitions raise an InstrumentError."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.fail = 0
+        self.calls = 0
+
+    def acquire(self, points: ArrayLike) -> Measurement:
+        self.calls += 1
+        if self.fail > 0:
+            self.fail -= 1
+            raise InstrumentError("the server did not answer within 30 s (after 3 retries)")
+        result: Measurement = self.inner.acquire(points)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_discovery_curve_by_hand() -> None:
+    truth = np.zeros((10, 10))
+    truth[0, 0] = 5.0  # top 1 % of 100 pixels = this one pixel
+    curve = discovery_curve(truth, np.array([[9, 9], [2, 0], [0, 1]]))
+    assert curve == [(1, 0.0), (2, 1.0), (3, 1.0)]  # (2, 0) is exactly 2 px away
+    assert discovery_curve(truth, np.array([[3, 0]])) == [(1, 0.0)]
+    assert discovery_curve(truth, np.zeros((0, 2), np.int64)) == []
+
+
+def test_runner_steps_pauses_resumes_and_finishes(tmp_path: Path) -> None:
+    campaign = Campaign.create(small_config(), tmp_path / "r.sqlite")
+    runner = CampaignRunner(campaign)
+    assert runner.snapshot().status == "idle"
+    runner.start(paused=True)
+    try:
+        runner.post(RunSteps(2))
+        snap = runner.wait_for(lambda s: s.status == "paused" and s.n_measured == 2, WAIT_S)
+        assert snap.reason == "ran the requested steps"
+        runner.post(SetPolicy(beta=4.0))
+        runner.post(SetPolicy(beta=-3.0))  # refused, recorded, the run goes on
+        runner.post(Resume())
+        snap = runner.wait_for(lambda s: s.status == "finished", WAIT_S)
+        assert snap.n_measured == 7 and snap.step == 7
+        assert snap.policy["beta"] == 4.0 and snap.policy["version"] == 1
+        assert [e.kind for e in snap.events].count("intervention_rejected") == 1
+        # maps on the overview grid, read-only
+        assert snap.mean_map is not None and snap.mean_map.shape == (128, 128)
+        assert snap.std_map is not None and np.all(snap.std_map >= 0)
+        assert snap.ground_truth is not None and snap.ground_truth.shape == (128, 128)
+        assert [k for k, _ in snap.discovery] == list(range(1, 8))
+        with pytest.raises(ValueError, match="read-only"):
+            snap.measured_points[0, 0] = 1
+        assert len(snap.step_timings) == 7
+        # the budget can be extended while finished: the runner picks it up
+        runner.post(SetBudget(8))
+        snap = runner.wait_for(lambda s: s.status == "finished" and s.n_measured == 8, WAIT_S)
+        # maps of model steps were saved for history
+        assert campaign.record.maps(7)["mean"].shape == (128, 128)
+        runner.post(Pause())
+        runner.wait_for(lambda s: s.status == "paused", WAIT_S)
+    finally:
+        assert runner.stop(timeout=WAIT_S)
+    assert runner.snapshot().status == "stopped"
+    assert campaign.record.status().status == "stopped"
+    kinds = [i.kind for i in campaign.record.interventions()]
+    assert kinds == ["RunSteps", "SetPolicy", "Resume", "SetBudget", "Pause", "Stop"]
+    campaign.close()
+
+
+def test_instrument_error_pauses_with_reason_and_resume_retries(tmp_path: Path) -> None:
+    campaign = Campaign.create(small_config(), tmp_path / "r.sqlite")
+    flaky = FlakyInstrument(campaign.instrument)
+    campaign.instrument = flaky
+    flaky.fail = 1
+    runner = CampaignRunner(campaign, save_maps=False).start()
+    try:
+        snap = runner.wait_for(lambda s: s.status == "paused", WAIT_S)
+        assert "instrument error: the server did not answer" in snap.reason
+        assert snap.n_measured == 0
+        np.testing.assert_array_equal(snap.next_points, [[32, 32]])  # kept as pending
+        runner.post(Resume())
+        snap = runner.wait_for(lambda s: s.status == "finished", WAIT_S)
+        assert snap.n_measured == 7
+        assert snap.measured_points[0].tolist() == [32, 32]
+    finally:
+        assert runner.stop(timeout=WAIT_S)
+    decisions = campaign.record.decisions()
+    assert len(decisions) == 7  # the failed step's decision was retried, not duplicated
+    assert any(e.kind == "instrument_error" for e in campaign.record.events())
+    campaign.close()
+
+
+def test_stop_is_bounded_and_idempotent(tmp_path: Path) -> None:
+    campaign = Campaign.create(small_config(), tmp_path / "r.sqlite")
+    runner = CampaignRunner(campaign).start(paused=True)
+    assert runner.stop(timeout=WAIT_S)
+    assert not runner.running
+    assert runner.stop(timeout=1.0)
+    with pytest.raises(TimeoutError, match="did not reach the awaited state"):
+        runner.wait_for(lambda s: s.n_measured > 0, 0.2)
+    campaign.close()

@@ -1,0 +1,140 @@
+"""The steerscope CLI: run, resume, export, replay, datasets list, clean errors (exit 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from steerscope.cli import _parse_settings, app
+from steerscope.errors import ConfigError
+from steerscope.records import CampaignRecord
+
+CONFIG = {
+    "name": "cli",
+    "source": {"dataset": "plasmonic_nanoparticles"},
+    "descriptor": {"patch_size": 4},
+    "model": {"kind": "exact_gp", "exact_iterations": 5},
+    "seed_points": {"kind": "grid", "n": 4},
+    "budget": {"measurements": 6},
+}
+
+
+@pytest.fixture
+def cli() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "cli.yaml"
+    path.write_text(yaml.safe_dump(CONFIG), encoding="utf-8")
+    return path
+
+
+def test_run_resume_export_and_replay(cli: CliRunner, config_file: Path, tmp_path: Path) -> None:
+    record = tmp_path / "r.sqlite"
+    result = cli.invoke(app, ["run", str(config_file), "--record", str(record), "--steps", "5"])
+    assert result.exit_code == 0, result.output
+    assert "step    0  points 32,32" in result.output
+    assert "paused: 5/6 spectra" in result.output
+
+    result = cli.invoke(app, ["resume", str(record)])
+    assert result.exit_code == 0, result.output
+    assert "resuming" in result.output and "at step 5" in result.output
+    assert "finished: 6/6 spectra" in result.output
+
+    out = tmp_path / "r.h5"
+    result = cli.invoke(app, ["export", str(record), "--to", str(out)])
+    assert result.exit_code == 0, result.output
+    with h5py.File(out, "r") as handle:
+        assert len(handle.keys()) > 0
+
+    fork = tmp_path / "fork.sqlite"
+    result = cli.invoke(
+        app,
+        [
+            "replay",
+            str(record),
+            "--from-step",
+            "4",
+            "--set",
+            "beta=4.0",
+            "--set",
+            "acquisition=max_variance",
+            "--out",
+            str(fork),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    with CampaignRecord.open(record, read_only=True) as old, CampaignRecord.open(fork) as new:
+        old_points = old.measurements().points.tolist()
+        new_measured = new.measurements()
+        assert new_measured.points.tolist()[:4] == old_points[:4]  # the first 4 steps copied
+        assert len(new_measured) == 6
+        last = new.interventions()[-1]
+        assert last.kind == "SetPolicy" and last.step == 4
+        assert last.after["beta"] == 4.0 and last.after["acquisition"] == "max_variance"
+        assert new.decisions()[-1].policy["acquisition"] == "max_variance"
+
+
+def test_corrupt_record_exits_2_with_one_clean_line(cli: CliRunner, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"this is not a campaign record" * 100)
+    result = cli.invoke(app, ["resume", str(bad)])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ")
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_bad_config_exits_2_listing_the_problems(cli: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"policy": {"beta": -1}, "budget": {"measurements": 0}}))
+    result = cli.invoke(app, ["run", str(path), "--record", str(tmp_path / "x.sqlite")])
+    assert result.exit_code == 2
+    assert "has 2 problems" in result.output
+    assert "policy.beta" in result.output and "budget.measurements" in result.output
+    assert not (tmp_path / "x.sqlite").exists()
+
+
+def test_existing_record_is_never_overwritten(
+    cli: CliRunner, config_file: Path, tmp_path: Path
+) -> None:
+    record = tmp_path / "r.sqlite"
+    record.write_bytes(b"keep me")
+    result = cli.invoke(app, ["run", str(config_file), "--record", str(record)])
+    assert result.exit_code == 2
+    assert "never overwritten" in result.output
+    assert record.read_bytes() == b"keep me"
+
+
+def test_datasets_list(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["datasets", "list"])
+    assert result.exit_code == 0, result.output
+    assert "plasmonic_nanoparticles (synthetic)" in result.output
+    assert "core_loss_two_phase (synthetic)" in result.output
+
+
+def test_replay_settings_are_parsed_as_data_never_evaluated() -> None:
+    changes = _parse_settings(["beta=1.5", "acquisition=ei", "measurements=20", "patch_size=8"])
+    assert [type(c).__name__ for c in changes] == [
+        "SetPolicy",
+        "SetBudget",
+        "SetDescriptor",
+    ]
+    assert changes[0].beta == 1.5 and changes[0].acquisition == "ei"
+    assert _parse_settings(["acquisition=__import__('os')"])[0].acquisition == ("__import__('os')")
+    with pytest.raises(ConfigError, match="unknown setting 'colour'"):
+        _parse_settings(["colour=red"])
+    with pytest.raises(ConfigError, match="key=value"):
+        _parse_settings(["beta"])
+
+
+def test_export_refuses_an_unknown_format(cli: CliRunner, tmp_path: Path) -> None:
+    result = cli.invoke(app, ["export", str(tmp_path / "r.sqlite"), "--to", "out.csv"])
+    assert result.exit_code == 2
+    assert "ending in .hspy, .h5 or .hdf5" in result.output
