@@ -365,7 +365,7 @@ def _streamlit(port: int, address: str, records_dir: Path | None, demo: bool) ->
     if demo:
         env["STEERSCOPE_DEMO_DATASET"] = "plasmonic_nanoparticles"
     if records_dir is not None:
-        env["STEERSCOPE_RECORDS_DIR"] = str(records_dir)
+        env["STEERSCOPE_RECORDS"] = env["STEERSCOPE_RECORDS_DIR"] = str(records_dir)
     command = [
         sys.executable,
         "-m",
