@@ -40,6 +40,7 @@ def test_run_resume_export_and_replay(cli: CliRunner, config_file: Path, tmp_pat
     result = cli.invoke(app, ["run", str(config_file), "--record", str(record), "--steps", "5"])
     assert result.exit_code == 0, result.output
     assert "step    0  points 32,32" in result.output
+    assert "[seed]" in result.output
     assert "paused: 5/6 spectra" in result.output
 
     result = cli.invoke(app, ["resume", str(record)])

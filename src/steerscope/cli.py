@@ -84,7 +84,9 @@ def _run_campaign(campaign: Any, steps: int | None) -> None:
             progress.console.print(
                 f"step {result.step:4d}  points {pts}  target {targets}  best "
                 f"{_fmt(result.best)}  fit {result.timings.get('fit_s', 0.0):.2f}s  "
-                f"[{result.source}]"
+                f"[{result.source}]",
+                markup=False,
+                soft_wrap=True,
             )
             progress.update(task, completed=campaign.n_measured)
 
