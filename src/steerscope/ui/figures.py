@@ -114,9 +114,15 @@ def _image_axes(fig: go.Figure, shape: tuple[int, int]) -> None:
     )
 
 
-def _heatmap(values: NDArray[Any], colorscale: str, colorbar_title: str | None) -> go.Heatmap:
-    step = _decimation((int(values.shape[0]), int(values.shape[1])), MAX_DISPLAY_SIDE)
-    shown = np.asarray(values, dtype=np.float64)[::step, ::step]
+def _heatmap(
+    values: NDArray[Any],
+    colorscale: str,
+    colorbar_title: str | None,
+    max_side: int = MAX_DISPLAY_SIDE,
+) -> go.Heatmap:
+    step = _decimation((int(values.shape[0]), int(values.shape[1])), max_side)
+    # float32 halves the base64 payload sent to the browser on every live refresh.
+    shown = np.asarray(values, dtype=np.float32)[::step, ::step]
     rows = np.arange(0, values.shape[0], step)
     cols = np.arange(0, values.shape[1], step)
     return go.Heatmap(
@@ -130,13 +136,13 @@ def _heatmap(values: NDArray[Any], colorscale: str, colorbar_title: str | None) 
     )
 
 
-def _click_grid(shape: tuple[int, int]) -> go.Scatter:
+def _click_grid(shape: tuple[int, int], max_points: int) -> go.Scatter:
     height, width = shape
-    step = max(1, math.ceil(math.sqrt(height * width / MAX_CLICK_POINTS)))
+    step = max(1, math.ceil(math.sqrt(height * width / max_points)))
     rows, cols = np.mgrid[0:height:step, 0:width:step]
     return go.Scatter(
-        x=cols.ravel(),
-        y=rows.ravel(),
+        x=cols.ravel().astype(np.int32),
+        y=rows.ravel().astype(np.int32),
         mode="markers",
         marker={"size": 6, "opacity": 0},
         hoverinfo="none",
@@ -238,6 +244,7 @@ def overview_figure(
     patch: tuple[tuple[int, int], int] | None = None,
     title: str = "Overview",
     clickable: bool = True,
+    max_click_points: int = MAX_CLICK_POINTS,
     height: int = 480,
 ) -> go.Figure:
     """The overview image with a scale bar, measured points in order and the next suggestion.
@@ -262,6 +269,8 @@ def overview_figure(
         Figure title.
     clickable : bool
         Add the invisible click grid so ``st.plotly_chart(on_select=...)`` returns pixels.
+    max_click_points : int
+        At most this many click targets; larger images get a coarser click grid.
     height : int
         Figure height in CSS pixels.
 
@@ -290,7 +299,7 @@ def overview_figure(
                 )
             )
     if clickable:
-        fig.add_trace(_click_grid(shape))
+        fig.add_trace(_click_grid(shape, max_click_points))
     _add_points(fig, _as_points(measured), _as_points(next_points), _as_points(selected))
     if patch is not None:
         (center, size) = patch
@@ -330,6 +339,7 @@ def map_figure(
     colorbar_title: str = "",
     measured: ArrayLike | None = None,
     next_points: ArrayLike | None = None,
+    max_side: int = MAX_DISPLAY_SIDE,
     height: int = 360,
 ) -> go.Figure:
     """A per-pixel map (predicted mean, uncertainty, acquisition, ground truth, target preview).
@@ -346,6 +356,8 @@ def map_figure(
         Units or name shown on the colour bar.
     measured, next_points : array_like of shape (n, 2), optional
         Points to overlay, as in :func:`overview_figure`.
+    max_side : int
+        Show every k-th pixel so neither side exceeds this (lighter live refreshes).
     height : int
         Figure height in CSS pixels.
 
@@ -355,7 +367,7 @@ def map_figure(
     """
     arr = np.asarray(values, dtype=np.float64)
     shape = (int(arr.shape[0]), int(arr.shape[1]))
-    fig = go.Figure(_heatmap(arr, colorscale, colorbar_title))
+    fig = go.Figure(_heatmap(arr, colorscale, colorbar_title, max_side))
     _add_points(fig, _as_points(measured), _as_points(next_points), _as_points(None))
     _image_axes(fig, shape)
     fig.update_layout(

@@ -225,8 +225,12 @@ def set_campaign_path(path: str | os.PathLike[str] | None) -> None:
 
 
 def records_dir() -> Path:
-    """Where campaign records live: ``$STEERSCOPE_RECORDS`` or ``./records``."""
-    return Path(os.environ.get("STEERSCOPE_RECORDS") or "records").expanduser()
+    """Where campaign records live: ``$STEERSCOPE_RECORDS`` or ``./records``.
+
+    ``$STEERSCOPE_RECORDS_DIR`` (what ``steerscope ui --records-dir`` sets) is read too.
+    """
+    folder = os.environ.get("STEERSCOPE_RECORDS") or os.environ.get("STEERSCOPE_RECORDS_DIR")
+    return Path(folder or "records").expanduser()
 
 
 # -- learning mode -----------------------------------------------------------------------

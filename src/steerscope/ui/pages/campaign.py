@@ -260,6 +260,7 @@ def live_view() -> None:
             selected=added,
             no_go=campaign_tools.no_go_mask(shape, draft) if draft else None,
             title="Measured (numbered in order) and next; click to add points, box = no-go",
+            max_click_points=64 * 64,
         )
         event = widgets.clickable_chart(fig, key="campaign.live_overview")
         selection = event["selection"] if event is not None else {}
@@ -277,27 +278,35 @@ def live_view() -> None:
             if new:
                 state.set_value("added_points", current + new)
     with right:
-        tabs = st.tabs(["mean", "uncertainty", "acquisition", "ground truth"])
-        for tab, values, title, scale in (
-            (tabs[0], snap.mean_map, "Predicted mean", "Viridis"),
-            (tabs[1], snap.std_map, "Uncertainty (std)", "Magma"),
-            (tabs[2], snap.acquisition_map, "Acquisition score", "Plasma"),
-            (tabs[3], snap.ground_truth, "Ground truth", "Cividis"),
-        ):
-            with tab:
-                if values is None:
-                    st.caption(f"{title}: not available yet.")
-                else:
-                    st.plotly_chart(
-                        figures.map_figure(
-                            values,
-                            title=title,
-                            colorscale=scale,
-                            measured=snap.measured_points,
-                            next_points=snap.next_points,
-                        ),
-                        key=f"campaign.map.{title}",
-                    )
+        maps = {
+            "Predicted mean": (snap.mean_map, "Viridis"),
+            "Uncertainty (std)": (snap.std_map, "Magma"),
+            "Acquisition score": (snap.acquisition_map, "Plasma"),
+            "Ground truth": (snap.ground_truth, "Cividis"),
+        }
+        # One map at a time keeps each live refresh light for the browser.
+        title = st.radio(
+            "Map",
+            list(maps),
+            horizontal=True,
+            key="campaign.map_choice",
+            help="Which per-pixel map to show next to the overview.",
+        )
+        values, scale = maps[str(title)]
+        if values is None:
+            st.caption(f"{title}: not available yet.")
+        else:
+            st.plotly_chart(
+                figures.map_figure(
+                    values,
+                    title=str(title),
+                    colorscale=scale,
+                    measured=snap.measured_points,
+                    next_points=snap.next_points,
+                    max_side=96,
+                ),
+                key="campaign.map",
+            )
 
     g1, g2, g3 = st.columns(3)
     with g1:
