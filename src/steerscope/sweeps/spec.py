@@ -206,7 +206,8 @@ class SweepSpec(BaseModel):
             try:
                 config = load_config(merged)
             except ConfigError as exc:
-                problems.append(f"run {index} ({name}): {exc}")
+                nested = str(exc).replace("\n", "\n    ")
+                problems.append(f"run {index} ({name}): {nested}")
                 continue
             runs.append(SweepRun(run_id=run_id, name=name, overrides=over, config=config))
         if problems:
