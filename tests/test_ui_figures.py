@@ -85,7 +85,9 @@ def test_spectrum_figure_shades_windows_and_has_a_pick_trace() -> None:
 def test_target_timing_and_timeline_figures() -> None:
     fig = figures.target_figure([1.0, 3.0, 2.0])
     np.testing.assert_array_equal(fig.data[1].y, [1.0, 3.0, 3.0])  # running best
-    timing = figures.timing_figure([{"step": 0, "fit": 0.5, "acquire": 0.1}, {"fit": 0.7}])
+    timing = figures.timing_figure(
+        [{"step": 0, "fit": 0.5, "acquire": 0.1, "total_s": 0.6}, {"fit": 0.7}]
+    )
     by_name = {bar.name: list(bar.y) for bar in timing.data}
     assert by_name == {"fit": [0.5, 0.7], "acquire": [0.1, 0.0]}
     assert list(timing.data[0].x) == [0, 1]

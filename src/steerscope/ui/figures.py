@@ -515,7 +515,10 @@ def timing_figure(step_timings: Sequence[Mapping[str, Any]], *, height: int = 30
         steps.append(int(timing.get("step", i)))
     for i, timing in enumerate(step_timings):
         for key, value in timing.items():
-            if key == "step" or isinstance(value, bool) or not isinstance(value, int | float):
+            # "total" is the sum of the phases; stacking it too would double the bar.
+            if key == "step" or key.startswith("total") or isinstance(value, bool):
+                continue
+            if not isinstance(value, int | float):
                 continue
             phases.setdefault(key, [0.0] * len(step_timings))[i] = float(value)
     fig = go.Figure([go.Bar(x=steps, y=v, name=k) for k, v in phases.items()])
