@@ -286,3 +286,17 @@ def test_constant_targets_do_not_break_the_fit() -> None:
     mean, var = ExactGPSurrogate(iterations=10).fit(X, np.full(8, 3.5)).posterior(X)
     np.testing.assert_allclose(mean, 3.5, atol=1e-6)
     assert np.all(var >= 1e-12)
+
+
+def test_exact_gp_own_pca_refits_while_the_first_points_come_in() -> None:
+    # Fewer rows than n_components: the projection grows with each point, and a warm
+    # refit must not reuse a kernel of the old dimension.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 20))
+    y = X[:, 0] - X[:, 1]
+    model = ExactGPSurrogate(n_components=10)
+    for n in range(5, 13):
+        model.fit(X[:n], y[:n])
+        mean, var = model.posterior(X)
+        assert mean.shape == var.shape == (12,)
+    assert model.input_components_.shape == (10, 20)

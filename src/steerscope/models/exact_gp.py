@@ -129,12 +129,16 @@ class ExactGPSurrogate:
         self.n_features_in_ = X_arr.shape[1]
         self._fit_input_transform(X_arr)
         z = self._transform(torch.from_numpy(X_arr))
+        # With its own PCA the projected dimension grows with the first few points
+        # (at most n components from n rows): a new dimension needs a new kernel.
+        warm = warm and getattr(self, "head_dim_", None) == z.shape[1]
         self.y_mean_, self.y_std_ = standardize_targets(y_arr)
         y_std = torch.from_numpy((y_arr - self.y_mean_) / self.y_std_)
 
         if not warm:
             self.head_ = GPHead(z.shape[1], self.kernel, self.noise_floor)
             self.head_.reset(lengthscale=float(np.sqrt(z.shape[1])))
+            self.head_dim_ = int(z.shape[1])
         head = self.head_
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
