@@ -147,7 +147,9 @@ def test_bad_values_duplicates_and_bad_specs_are_config_errors(tmp_path: Path) -
         ConfigError, match=r"(?s)run 1 \(beta=-1.0\).*policy.beta: Input should be greater"
     ):
         SweepSpec(base=base_config(), grid={"policy.beta": [1.0, -1.0]}).expand()
-    with pytest.raises(ConfigError, match=r"repeats run 'seed=1'"):
+    with pytest.raises(
+        ConfigError, match=r"run 1 repeats the overrides \{'seed': 1\} of an earlier run"
+    ):
         SweepSpec(base=base_config(), runs=[{"seed": 1}, {"seed": 1}]).expand()
     with pytest.raises(ConfigError, match=r"grid entries \['seed'\] have no values"):
         load_sweep({"base": base_config(), "grid": {"seed": []}})

@@ -322,7 +322,12 @@ def execute_run(task: RunTask, step_hook: StepHook | None = None) -> dict[str, A
         return row
     if state == "finished" and task.result_path.is_file():
         row = dict(json.loads(task.result_path.read_text(encoding="utf-8")))
-        row.update(action="skipped", seconds=time.perf_counter() - started)
+        row.update(
+            name=task.run.name,
+            overrides=task.run.overrides,
+            action="skipped",
+            seconds=time.perf_counter() - started,
+        )
         return row
     if state == "failed":
         _move_aside(task.record_path)
@@ -526,7 +531,13 @@ def run_sweep(
         state, _ = _record_state(task)
         if state == "finished" and task.result_path.is_file():
             row = dict(json.loads(task.result_path.read_text(encoding="utf-8")))
-            rows_by_id[task.run.run_id] = {**row, "action": "skipped", "seconds": 0.0}
+            rows_by_id[task.run.run_id] = {
+                **row,
+                "name": task.run.name,
+                "overrides": task.run.overrides,
+                "action": "skipped",
+                "seconds": 0.0,
+            }
         else:
             pending.append(task)
     n_workers = 0

@@ -194,11 +194,15 @@ class SweepSpec(BaseModel):
             raise _sweep_error(problems)
         runs: list[SweepRun] = []
         seen: dict[str, str] = {}
-        for index, over in enumerate(self.overrides()):
+        all_overrides = self.overrides()
+        constant = _constant_paths(all_overrides)
+        for index, over in enumerate(all_overrides):
             run_id = run_id_for(over)
-            name = _readable_name(over) or "base"
+            name = _readable_name({k: v for k, v in over.items() if k not in constant}) or "base"
             if run_id in seen:
-                problems.append(f"run {index} ({name}) repeats run {seen[run_id]!r}; remove one")
+                problems.append(
+                    f"run {index} repeats the overrides {over} of an earlier run; remove one"
+                )
                 continue
             seen[run_id] = name
             merged = _apply_overrides(base, over)
@@ -226,7 +230,8 @@ class SweepRun:
     run_id : str
         Short hash of ``overrides``: the same overrides give the same id in every rerun.
     name : str
-        Human-readable form of the overrides, e.g. ``"patch_size=8 beta=0.25"``.
+        Human-readable form of the overrides that differ between runs, e.g.
+        ``"patch_size=8 beta=0.25"``.
     overrides : dict
         Dotted config field path → value, as given in the sweep.
     config : CampaignConfig
@@ -392,6 +397,18 @@ def _short_value(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ",".join(_short_value(v) for v in value) + "]"
     return str(value)
+
+
+def _constant_paths(overrides: list[dict[str, Any]]) -> set[str]:
+    """Paths set to the same value in every run: left out of the names (they tell nothing)."""
+    if len(overrides) < 2:
+        return set()
+    first = overrides[0]
+    return {
+        path
+        for path, value in first.items()
+        if all(path in over and over[path] == value for over in overrides[1:])
+    }
 
 
 def _readable_name(overrides: dict[str, Any]) -> str:

@@ -146,7 +146,8 @@ def _plot(rows: Sequence[dict[str, Any]], path: Path, title: str) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(7.5, 4.5), dpi=110)
+    n_curves = sum(1 for row in rows if row.get("discovery_curve"))
+    figure = Figure(figsize=(8.0, 4.5 + 0.18 * ((n_curves + 1) // 2)), dpi=110)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)
     plotted = 0
@@ -160,11 +161,16 @@ def _plot(rows: Sequence[dict[str, Any]], path: Path, title: str) -> None:
         plotted += 1
     axes.set_xlabel("measurements")
     axes.set_ylabel("fraction of top pixels found")
-    axes.set_ylim(-0.02, 1.02)
+    top = max(
+        (float(f) for row in rows for _, f in (row.get("discovery_curve") or [])), default=1.0
+    )
+    axes.set_ylim(-0.02 * max(top, 0.05), 1.1 * max(top, 0.05))  # zoom: small fractions show
     axes.set_title(title)
     axes.grid(alpha=0.3)
     if plotted:
-        axes.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        axes.legend(
+            fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False
+        )
     else:
         axes.text(
             0.5,
