@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from steerscope.acquisition import ACQUISITIONS
 from steerscope.descriptors import DescriptorSpec
 from steerscope.errors import ConfigError, SteerscopeError
+from steerscope.instruments.safety import SafetyLimits
 from steerscope.models import ModelSpec
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "DatasetSource",
     "FileSource",
     "GridSeeds",
+    "InstanceSource",
     "InstrumentConfig",
     "ListSeeds",
     "PolicyConfig",
@@ -77,6 +79,20 @@ class RemoteSource(_Strict):
     timeout_s: float = Field(default=30.0, gt=0, description="Limit on one call, seconds.")
     retries: int = Field(
         default=3, ge=0, description="Retries of a call that failed on the network."
+    )
+
+
+class InstanceSource(_Strict):
+    """A microscope object the caller hands over: ``Campaign.create(..., instrument=scope)``.
+
+    Used for drivers that run in the caller's own process (Nion Swift's Python,
+    a test double). The engine writes it into the config it records, so that
+    resuming such a campaign without passing the instrument again fails with a
+    clear message instead of silently falling back to a simulator.
+    """
+
+    instance: str = Field(
+        description="Label of the microscope object that was passed in (its class name)."
     )
 
 
@@ -164,7 +180,7 @@ class BudgetConfig(_Strict):
 
 
 class CampaignConfig(_Strict):
-    """One campaign: source, instrument, scalarizer, descriptor, model, policy, seeds, budget.
+    """One campaign: source, instrument, safety, scalarizer, descriptor, model, policy, budget.
 
     Examples
     --------
@@ -176,12 +192,19 @@ class CampaignConfig(_Strict):
     """
 
     name: str = Field(default="campaign", min_length=1, description="Name of the campaign.")
-    source: DatasetSource | FileSource | RemoteSource = Field(
+    source: DatasetSource | FileSource | RemoteSource | InstanceSource = Field(
         default_factory=lambda: DatasetSource(dataset="plasmonic_nanoparticles"),
-        description="Where spectra come from: {dataset: ...}, {file: ...} or {remote: ...}.",
+        description="Where spectra come from: {dataset: ...}, {file: ...}, {remote: ...} or "
+        "{instance: ...} (a Microscope passed to Campaign.create).",
     )
     instrument: InstrumentConfig = Field(
         default_factory=InstrumentConfig, description="Simulated-microscope options."
+    )
+    safety: SafetyLimits | None = Field(
+        default=None,
+        description="Safety limits enforced by a SafeMicroscope around the instrument of any "
+        "source (field of view, allowed region, no-go rectangles, dwell, number of spectra, "
+        "dose); None: no limits on the campaign's side.",
     )
     scalarizer: dict[str, Any] | None = Field(
         default=None,

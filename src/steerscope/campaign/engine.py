@@ -37,6 +37,7 @@ from steerscope.campaign.config import (
     DatasetSource,
     FileSource,
     GridSeeds,
+    InstanceSource,
     ListSeeds,
     PolicyConfig,
     RandomSeeds,
@@ -67,6 +68,7 @@ from steerscope.errors import (
     SteerscopeError,
 )
 from steerscope.instruments.base import Measurement, Microscope, Overview
+from steerscope.instruments.safety import SafeMicroscope, SafetyLimits
 from steerscope.models import make_surrogate
 from steerscope.records import CampaignRecord
 from steerscope.scalarizers import parse_scalarizer
@@ -157,20 +159,54 @@ def default_record_path(config: CampaignConfig) -> Path:
     return path
 
 
-def build_instrument(config: CampaignConfig) -> tuple[Microscope, Any]:
+def build_instrument(
+    config: CampaignConfig, instrument: Microscope | None = None
+) -> tuple[Microscope, Any]:
     """The microscope a config asks for, and the built-in dataset behind it (or None).
+
+    Whatever the source, when ``config.safety`` is set the microscope is wrapped
+    in a :class:`~steerscope.instruments.safety.SafeMicroscope`, so the same
+    limits are enforced in one place for the simulator, a file, a remote server
+    and an instrument passed in by the caller.
 
     Parameters
     ----------
     config : CampaignConfig
+    instrument : Microscope, optional
+        Use this microscope instead of building one from ``config.source``
+        (required for an ``{instance: ...}`` source).
 
     Returns
     -------
     (Microscope, Dataset or None)
         A :class:`~steerscope.instruments.SimulatedMicroscope` over a dataset or
-        a file, or a :class:`~steerscope.instruments.client.RemoteMicroscope`.
+        a file, a :class:`~steerscope.instruments.client.RemoteMicroscope`, or
+        ``instrument``; inside a ``SafeMicroscope`` when ``config.safety`` is set.
+
+    Raises
+    ------
+    ConfigError
+        For an ``{instance: ...}`` source without ``instrument``.
     """
+    microscope, dataset = _build_raw_instrument(config, instrument)
+    if config.safety is not None:
+        microscope = SafeMicroscope(microscope, config.safety)
+    return microscope, dataset
+
+
+def _build_raw_instrument(
+    config: CampaignConfig, instrument: Microscope | None
+) -> tuple[Microscope, Any]:
     source = config.source
+    if instrument is not None:
+        return instrument, None
+    if isinstance(source, InstanceSource):
+        raise ConfigError(
+            f"the config's source is {{instance: {source.instance}}}: a microscope object the "
+            "caller passes in, which cannot be rebuilt from the config; call "
+            "Campaign.create(config, path, instrument=scope) or Campaign.resume(path, "
+            "instrument=scope), or set `source:` to {dataset: ...}, {file: ...} or {remote: ...}."
+        )
     if isinstance(source, RemoteSource):
         from steerscope.instruments.client import RemoteMicroscope
 
@@ -263,6 +299,7 @@ class Campaign:
         self._rng = np.random.default_rng(config.seed)
         self._scalarizer = parse_scalarizer(self._require_scalarizer(config))
         self._no_go = np.zeros(self._shape, dtype=bool)
+        self._init_safety()
         self._vetoed: set[tuple[int, int]] = set()
         self._forced: list[tuple[int, int]] = []
         self._pending: tuple[int | None, int, NDArray[np.int64]] | None = None
@@ -293,9 +330,41 @@ class Campaign:
             )
         return config.scalarizer
 
+    def _init_safety(self) -> None:
+        """Fold the safety limits into the no-go mask; pin a SafeMicroscope to this overview.
+
+        The engine never proposes a point the safety layer would refuse for its
+        position: ``no_go_rects``, pixels outside ``allowed_region`` and outside
+        ``field_of_view_shape`` join the engine's no-go mask. The limits come from
+        the config's ``safety`` section and from the instrument's own description at
+        creation (a ``steerscope serve`` with ``limits=`` reports them), so a
+        server's position limits are avoided too.
+        """
+        found: list[SafetyLimits] = []
+        if self.config.safety is not None:
+            found.append(self.config.safety)
+        reported = self.record.instrument().get("safety")
+        if isinstance(reported, dict) and isinstance(reported.get("limits"), dict):
+            with contextlib.suppress(ValidationError):  # a description from another version
+                found.append(SafetyLimits.model_validate(reported["limits"]))
+        for limits in found:
+            self._no_go |= _safety_no_go(limits, self._shape)
+        if isinstance(self.instrument, SafeMicroscope):
+            limits = self.instrument.limits
+            if limits.field_of_view_shape is None:
+                # points are pixels of *this* overview; after a resume the wrapper has not
+                # seen it, so give it the shape instead of asking the driver
+                self.instrument.limits = limits.model_copy(
+                    update={"field_of_view_shape": self._shape}
+                )
+
     @classmethod
     def create(
-        cls, config: CampaignConfig | dict[str, Any] | str | Path, record_path: str | Path | None
+        cls,
+        config: CampaignConfig | dict[str, Any] | str | Path,
+        record_path: str | Path | None,
+        *,
+        instrument: Microscope | None = None,
     ) -> Campaign:
         """Start a new campaign: build the instrument, take the overview, create the record.
 
@@ -306,6 +375,13 @@ class Campaign:
         record_path : str, Path or None
             The new record file (must not exist); None: a fresh name under
             ``config.records_dir``.
+        instrument : Microscope, optional
+            A microscope object to run on instead of the config's source (a driver
+            living in this process, e.g. ``NionMicroscope`` inside Nion Swift). The
+            recorded config then says ``source: {instance: <class name>}``, the
+            config needs a ``scalarizer``, ``safety`` limits still apply, and the
+            campaign owns the object from now on (it closes it). Resume such a
+            campaign with ``Campaign.resume(path, instrument=...)``.
 
         Returns
         -------
@@ -318,7 +394,10 @@ class Campaign:
             or an unreadable source.
         """
         cfg = load_config(config)
-        instrument, dataset = build_instrument(cfg)
+        if instrument is not None and not isinstance(cfg.source, InstanceSource):
+            label = InstanceSource(instance=type(instrument).__name__)
+            cfg = cfg.model_copy(update={"source": label})
+        instrument, dataset = build_instrument(cfg, instrument)
         try:
             if cfg.scalarizer is None and dataset is not None:
                 spec = parse_scalarizer(dataset.default_scalarizer)
@@ -343,16 +422,20 @@ class Campaign:
         return campaign
 
     @classmethod
-    def resume(cls, record_path: str | Path) -> Campaign:
+    def resume(cls, record_path: str | Path, *, instrument: Microscope | None = None) -> Campaign:
         """Rebuild a campaign from its record and carry on where it stopped.
 
         The config in force is the recorded one with every recorded intervention
         re-applied; measured spectra and the step index come from the record;
         points of the last decision that were never measured are measured first.
+        Safety limits count what the record already holds (spectra, dwell).
 
         Parameters
         ----------
         record_path : str or Path
+        instrument : Microscope, optional
+            The microscope to continue on instead of rebuilding it from the recorded
+            source; required when the campaign was created with ``instrument=``.
 
         Returns
         -------
@@ -367,7 +450,7 @@ class Campaign:
         try:
             cfg = load_config(record.config())
             overview = record.overview()
-            instrument, dataset = build_instrument(cfg)
+            instrument, dataset = build_instrument(cfg, instrument)
         except BaseException:
             record.close()
             raise
@@ -408,9 +491,14 @@ class Campaign:
             if pending.shape[0]:
                 self._pending = (last.id, last.step, _points(pending))
                 self._step = last.step
+                self._drop_blocked_pending(log=False)  # vetoed in the run that stopped
             else:
                 self._step = max(self._step, last.step + 1)
         self._forced = [p for p in self._forced if not self._is_measured(p)]
+        if isinstance(self.instrument, SafeMicroscope):
+            # the limits bind the campaign, not one process: count what is already spent
+            self.instrument.n_acquired_ = self.n_measured
+            self.instrument.total_dwell_s_ = self._dose_s
 
     # -- state --------------------------------------------------------------------------
 
@@ -1055,7 +1143,38 @@ class Campaign:
         before = len(self._vetoed)
         self._vetoed.update(change.points)
         self._forced = [p for p in self._forced if p not in self._vetoed]
+        self._drop_blocked_pending()
         return {"n_vetoed": before}, change.to_dict()
+
+    def _drop_blocked_pending(self, *, log: bool = True) -> None:
+        """Forget pending points that are now vetoed or in a no-go region.
+
+        This is how an operator gets past a decision the instrument refuses
+        (a safety limit on the server, say): veto its points, then Resume. If no
+        point of the decision is left, the step counts as done with nothing measured.
+        """
+        if self._pending is None:
+            return
+        decision_id, step, points = self._pending
+        keep = [
+            i
+            for i, (r, c) in enumerate(points.tolist())
+            if (r, c) not in self._vetoed and not self._no_go[r, c]
+        ]
+        if len(keep) == points.shape[0]:
+            return
+        dropped = [tuple(p) for p in points[[i for i in range(len(points)) if i not in keep]]]
+        if keep:
+            self._pending = (decision_id, step, points[keep])
+        else:
+            self._pending = None
+            self._step = step + 1
+        if log:
+            self._log(
+                "pending_dropped",
+                f"pending points {dropped} of step {step} dropped (vetoed or no-go); "
+                f"{len(keep)} left to measure",
+            )
 
     def _add_no_go(self, change: AddNoGoRegion) -> tuple[dict[str, Any], dict[str, Any]]:
         if change.mask.shape != self._shape:
@@ -1065,7 +1184,11 @@ class Campaign:
             )
         before = int(self._no_go.sum())
         self._no_go |= change.mask
+        if isinstance(self.instrument, SafeMicroscope):
+            # the safety layer enforces the operator's region too, whoever asks for a point
+            self.instrument.add_no_go_mask(change.mask)
         self._forced = [p for p in self._forced if not self._no_go[p[0], p[1]]]
+        self._drop_blocked_pending()
         return {"n_no_go_pixels": before}, change.to_dict()
 
     # -- log and lifetime ---------------------------------------------------------------
@@ -1098,6 +1221,23 @@ class Campaign:
             f"Campaign({self.config.name!r}, step={self._step}, measured={self.n_measured}/"
             f"{self.config.budget.measurements}, record={str(self.record.path)!r})"
         )
+
+
+def _safety_no_go(limits: SafetyLimits, shape: tuple[int, int]) -> NDArray[np.bool_]:
+    """Pixels of an ``(H, W)`` overview that ``limits`` forbid by position, ``(H, W)`` bool."""
+    mask = np.zeros(shape, dtype=bool)
+    for rect in limits.no_go_rects:
+        mask[rect.row_min : rect.row_max, rect.col_min : rect.col_max] = True
+    region = limits.allowed_region
+    if region is not None:
+        inside = np.zeros(shape, dtype=bool)
+        inside[region.row_min : region.row_max, region.col_min : region.col_max] = True
+        mask |= ~inside
+    if limits.field_of_view_shape is not None:
+        height, width = limits.field_of_view_shape
+        mask[height:, :] = True
+        mask[:, width:] = True
+    return mask
 
 
 def _short(value: dict[str, Any]) -> str:

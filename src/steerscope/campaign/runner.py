@@ -7,7 +7,9 @@ observers read with :meth:`CampaignRunner.snapshot` without locks.
 
 An instrument error during a step pauses the run with the reason shown;
 nothing is lost (the decision stays pending in the record) and
-:class:`Resume` retries it.
+:class:`Resume` retries it. A refused safety limit pauses the same way, with
+the limit named in the reason; since retrying the same points would be refused
+again, veto them (or add a no-go region over them) before resuming.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from steerscope.campaign.snapshot import (
     frozen_array,
     frozen_or_none,
 )
-from steerscope.errors import ConfigError, InstrumentError, SteerscopeError
+from steerscope.errors import ConfigError, InstrumentError, SafetyLimitError, SteerscopeError
 
 __all__ = ["CampaignRunner", "discovery_curve"]
 
@@ -269,6 +271,15 @@ class CampaignRunner:
     def _one_step(self) -> None:
         try:
             result = self.campaign.step()
+        except SafetyLimitError as exc:
+            reason = (
+                f"safety limit refused the step: {exc}. Nothing was acquired and the points "
+                "stay pending; veto them (or add a no-go region) and Resume to go on elsewhere, "
+                "or Stop if a dose or acquisition limit is spent."
+            )
+            self.campaign.log("safety_limit", str(exc))
+            self._set_status("paused", reason)
+            return
         except InstrumentError as exc:
             reason = f"instrument error: {exc}. Post Resume to retry the same points."
             self.campaign.log("instrument_error", str(exc))
