@@ -332,19 +332,54 @@ def serve(
     option: Annotated[
         list[str] | None, typer.Option("--option", help="Driver option key=value (repeatable).")
     ] = None,
+    limits: Annotated[
+        Path | None,
+        typer.Option(help="YAML file of safety limits (SafetyLimits fields) enforced here."),
+    ] = None,
 ) -> None:
-    """Serve a microscope on the network for a campaign running elsewhere."""
+    """Serve a microscope on the network for a campaign running elsewhere.
+
+    Refuses a non-loopback --host without a token before building the driver or
+    opening a socket. ``--driver sim`` serves --dataset NAME or --path FILE.
+    """
     import yaml
+    from pydantic import ValidationError
 
     from steerscope.errors import ConfigError
-    from steerscope.instruments.server import serve_from_cli
+    from steerscope.instruments.safety import SafetyLimits
+    from steerscope.instruments.server import check_exposure, serve_from_cli
 
+    token = check_exposure(host, token)
     options: dict[str, Any] = {}
     for item in option or []:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--option expects key=value; got {item!r}")
         options[key.strip()] = yaml.safe_load(text)
+    if driver.lower() == "sim":
+        if dataset is None and path is None and not {"image", "path"} & set(options):
+            raise ConfigError(
+                "--driver sim needs a spectrum image to serve: pass --dataset NAME (see "
+                "`steerscope datasets list`) or --path FILE"
+            )
+    elif dataset is not None or path is not None:
+        raise ConfigError(
+            f"--dataset and --path are options of --driver sim; got --driver {driver}. Pass "
+            "the driver's own settings with --option key=value"
+        )
+    safety = None
+    if limits is not None:
+        if not limits.is_file():
+            raise ConfigError(f"--limits file {str(limits)!r} does not exist")
+        try:
+            safety = SafetyLimits.model_validate(
+                yaml.safe_load(limits.read_text(encoding="utf-8")) or {}
+            )
+        except (yaml.YAMLError, ValidationError) as exc:
+            raise ConfigError(
+                f"--limits file {str(limits)!r} is not a valid set of safety limits "
+                f"(max_dwell_time_s, no_go_rects, ...): {exc}"
+            ) from None
     if dataset is not None:
         from steerscope.datasets import get_dataset
 
@@ -354,7 +389,7 @@ def serve(
     kwargs: dict[str, Any] = {"host": host, "token": token, "read_only": read_only}
     if port is not None:
         kwargs["port"] = port
-    serve_from_cli(driver, **kwargs, **options)
+    serve_from_cli(driver, **kwargs, limits=safety, **options)
 
 
 def _streamlit(port: int, address: str, records_dir: Path | None, demo: bool) -> None:
