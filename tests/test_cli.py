@@ -121,18 +121,35 @@ def test_datasets_list(cli: CliRunner) -> None:
 
 
 def test_replay_settings_are_parsed_as_data_never_evaluated() -> None:
-    changes = _parse_settings(["beta=1.5", "acquisition=ei", "measurements=20", "patch_size=8"])
-    assert [type(c).__name__ for c in changes] == [
-        "SetPolicy",
-        "SetBudget",
-        "SetDescriptor",
-    ]
-    assert changes[0].beta == 1.5 and changes[0].acquisition == "ei"
-    assert _parse_settings(["acquisition=__import__('os')"])[0].acquisition == ("__import__('os')")
-    with pytest.raises(ConfigError, match="unknown setting 'colour'"):
-        _parse_settings(["colour=red"])
+    changes = _parse_settings(
+        ["beta=1.5", "acquisition=ei", "measurements=20", "patch_size=8", "model.kind=exact_gp"]
+    )
+    assert changes == {
+        "policy.beta": 1.5,
+        "policy.acquisition": "ei",
+        "budget.measurements": 20,
+        "descriptor.patch_size": 8,
+        "model.kind": "exact_gp",
+    }
+    assert _parse_settings(["acquisition=__import__('os')"]) == {
+        "policy.acquisition": "__import__('os')"
+    }
     with pytest.raises(ConfigError, match="key=value"):
         _parse_settings(["beta"])
+
+
+def test_replay_with_an_unknown_setting_exits_2_naming_it(
+    cli: CliRunner, config_file: Path, tmp_path: Path
+) -> None:
+    record = tmp_path / "r.sqlite"
+    assert cli.invoke(app, ["run", str(config_file), "--record", str(record)]).exit_code == 0
+    fork = tmp_path / "fork.sqlite"
+    result = cli.invoke(
+        app, ["replay", str(record), "--from-step", "2", "--set", "colour=red", "--out", str(fork)]
+    )
+    assert result.exit_code == 2
+    assert "colour" in result.output and "Traceback" not in result.output
+    assert not fork.exists()
 
 
 def test_export_refuses_an_unknown_format(cli: CliRunner, tmp_path: Path) -> None:

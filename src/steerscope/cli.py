@@ -159,107 +159,45 @@ def export(
         typer.echo(f"exported {record} to {path}")
 
 
-_POLICY_KEYS = ("acquisition", "beta", "xi", "batch_size", "min_distance")
+_SHORT_KEYS = {
+    "acquisition": "policy.acquisition",
+    "beta": "policy.beta",
+    "xi": "policy.xi",
+    "batch_size": "policy.batch_size",
+    "min_distance": "policy.min_distance",
+    "measurements": "budget.measurements",
+    "budget": "budget.measurements",
+    "patch_size": "descriptor.patch_size",
+}
+"""Short ``--set`` names accepted for the common settings, and the config path each stands for."""
 
 
-def _parse_settings(settings: list[str]) -> list[Any]:
-    """``key=value`` pairs → interventions (values parsed as YAML scalars, never evaluated)."""
+def _parse_settings(settings: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs → dotted config path → value (YAML scalars, never evaluated).
+
+    A key is a dotted config path (``policy.beta``, ``model.kind``) or one of the
+    short names of :data:`_SHORT_KEYS` (``beta``, ``acquisition``, ``patch_size``, ...).
+    Whether the path and value fit the config is checked by
+    :func:`steerscope.campaign.fork_record`.
+    """
     import yaml
 
-    from steerscope.campaign import SetBudget, SetDescriptor, SetPolicy, SetScalarizer
     from steerscope.errors import ConfigError
 
-    policy: dict[str, Any] = {}
-    changes: list[Any] = []
+    changes: dict[str, Any] = {}
     for item in settings:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ConfigError(f"--set expects key=value (e.g. beta=1.0); got {item!r}")
+            raise ConfigError(
+                f"--set expects key=value (e.g. beta=1.0 or policy.acquisition=ei); got {item!r}"
+            )
         try:
             value = yaml.safe_load(text)
         except yaml.YAMLError:
             value = text
-        if key in _POLICY_KEYS:
-            policy[key] = value
-        elif key in ("measurements", "budget"):
-            changes.append(SetBudget(measurements=value))
-        elif key == "patch_size":
-            changes.append(SetDescriptor(patch_size=value))
-        elif key == "scalarizer":
-            changes.append(SetScalarizer(spec=value if isinstance(value, dict) else {}))
-        else:
-            raise ConfigError(
-                f"--set: unknown setting {key!r}; choose one of {', '.join(_POLICY_KEYS)}, "
-                "measurements, patch_size, scalarizer"
-            )
-    if policy:
-        changes.insert(0, SetPolicy(**policy))
+        changes[_SHORT_KEYS.get(key, key)] = value
     return changes
-
-
-def fork_record(source: Path, out: Path, from_step: int) -> None:
-    """Copy the config, overview, interventions and the first ``from_step`` steps' data.
-
-    Parameters
-    ----------
-    source : Path
-        The record to fork.
-    out : Path
-        The new record (must not exist).
-    from_step : int
-        Steps ``0 .. from_step - 1`` are copied (decisions, their measurements,
-        and the interventions made before ``from_step``).
-    """
-    import numpy as np
-
-    from steerscope.errors import ConfigError
-    from steerscope.instruments import Measurement
-    from steerscope.records import CampaignRecord
-    from steerscope.types import SignalKind
-
-    if from_step < 0:
-        raise ConfigError(f"--from-step must be >= 0; got {from_step}")
-    with CampaignRecord.open(source, read_only=True) as old:
-        measured = old.measurements()
-        new = CampaignRecord.create(
-            out, config=old.config(), overview=old.overview(), instrument=old.instrument()
-        )
-        with new:
-            for item in old.interventions():
-                if item.step < from_step:
-                    new.add_intervention(item.step, item.kind, item.before, item.after)
-            id_map: dict[int, int] = {}
-            for decision in old.decisions():
-                if decision.step < from_step:
-                    id_map[decision.id] = new.add_decision(
-                        decision.step,
-                        decision.points,
-                        predicted_mean=decision.predicted_mean,
-                        predicted_var=decision.predicted_var,
-                        acquisition_value=decision.acquisition_value,
-                        model=decision.model,
-                        scalarizer=decision.scalarizer,
-                        policy=decision.policy,
-                        timings=decision.timings,
-                    )
-            if len(measured) and measured.energy is not None:
-                kind = measured.signal_kind or SignalKind.EELS
-                for i in np.flatnonzero(measured.steps < from_step):
-                    old_decision = int(measured.decision_ids[i])
-                    new.add_measurement(
-                        Measurement(
-                            points=measured.points[i : i + 1],
-                            spectra=measured.spectra[i : i + 1],
-                            energy=measured.energy,
-                            signal_kind=kind,
-                            acquired_at=measured.acquired_at[i : i + 1],
-                            dwell_time_s=float(measured.dwell_time_s[i]),
-                        ),
-                        step=int(measured.steps[i]),
-                        decision_id=id_map.get(old_decision),
-                    )
-            new.add_event(from_step, "replay", f"forked from {source} at step {from_step}")
 
 
 @app.command()
@@ -270,18 +208,20 @@ def replay(
     out: Annotated[Path, typer.Option("--out", help="New record for the what-if run.")],
     settings: Annotated[
         list[str] | None,
-        typer.Option("--set", help="key=value change, e.g. beta=1.0 or acquisition=ei."),
+        typer.Option(
+            "--set",
+            help="Config change key=value: a dotted path (policy.beta=1.0, model.kind=exact_gp) "
+            "or a short name (beta, acquisition, xi, batch_size, min_distance, measurements, "
+            "patch_size). Values are YAML scalars.",
+        ),
     ] = None,
     steps: Annotated[int | None, typer.Option(min=1, help="Run at most this many steps.")] = None,
 ) -> None:
     """What-if: fork a record at a step, change settings, and run the fork to its budget."""
-    from steerscope.campaign import Campaign
+    from steerscope.campaign import Campaign, fork_record
 
-    changes = _parse_settings(settings or [])
-    fork_record(record, out, from_step)
+    fork_record(record, from_step, _parse_settings(settings or []), out)
     with Campaign.resume(out) as campaign:
-        for change in changes:
-            campaign.apply(change)
         typer.echo(f"replaying {record} from step {from_step} into {out}")
         _run_campaign(campaign, steps)
 
@@ -402,7 +342,7 @@ def _streamlit(port: int, address: str, records_dir: Path | None, demo: bool) ->
     if demo:
         env["STEERSCOPE_DEMO_DATASET"] = "plasmonic_nanoparticles"
     if records_dir is not None:
-        env["STEERSCOPE_RECORDS"] = env["STEERSCOPE_RECORDS_DIR"] = str(records_dir)
+        env["STEERSCOPE_RECORDS"] = str(records_dir)
     command = [
         sys.executable,
         "-m",
@@ -417,6 +357,9 @@ def _streamlit(port: int, address: str, records_dir: Path | None, demo: bool) ->
         address,
         "--browser.gatherUsageStats",
         "false",
+        # the installed package never changes under a running UI; watching it costs CPU
+        "--server.fileWatcherType",
+        "none",
     ]
     typer.echo(f"steerscope UI at http://{address}:{port}  (Ctrl-C to stop)")
     process = subprocess.Popen(command, env=env)

@@ -4,7 +4,8 @@
 overview, descriptors, record); ``Campaign.resume(record_path)`` rebuilds one
 from its record; ``CampaignRunner(campaign).start()`` drives it on a
 background thread that applies posted interventions between steps and
-publishes immutable :class:`CampaignSnapshot` s.
+publishes immutable :class:`CampaignSnapshot` s. ``replay(record, from_step,
+changes, out)`` forks a record at a step with changed settings and runs the fork.
 """
 
 from steerscope.campaign.config import (
@@ -43,6 +44,7 @@ from steerscope.campaign.interventions import (
     VetoPoints,
     intervention_from_dict,
 )
+from steerscope.campaign.replay import apply_config_changes, fork_record, replay
 from steerscope.campaign.runner import CampaignRunner, discovery_curve
 from steerscope.campaign.snapshot import CampaignSnapshot, EventView
 
@@ -76,9 +78,12 @@ __all__ = [
     "StepResult",
     "Stop",
     "VetoPoints",
+    "apply_config_changes",
     "build_instrument",
     "default_record_path",
     "discovery_curve",
+    "fork_record",
     "intervention_from_dict",
     "load_config",
+    "replay",
 ]
