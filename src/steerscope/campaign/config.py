@@ -13,9 +13,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from steerscope.acquisition import ACQUISITIONS
+from steerscope.acquisition import ACQUISITIONS, MO_ACQUISITIONS
 from steerscope.descriptors import DescriptorSpec
 from steerscope.errors import ConfigError, SteerscopeError
 from steerscope.instruments.safety import SafetyLimits
@@ -114,11 +121,25 @@ class InstrumentConfig(_Strict):
     )
 
 
+DEFAULT_MO_ACQUISITION = "ehvi"
+"""Acquisition of a multi-objective campaign whose config does not name one.
+
+EHVI needs no weights: it looks for the whole trade-off curve, which is what an
+operator who defined several targets and nothing else most likely wants."""
+
+
 class PolicyConfig(_Strict):
-    """How the next points are chosen from the posterior."""
+    """How the next points are chosen from the posterior.
+
+    ``weights``, ``ref_point`` and ``ideal`` apply to a multi-objective campaign
+    (a scalarizer with ``n_outputs > 1``) only; each has one value per objective.
+    """
 
     acquisition: str = Field(
-        default="ucb", description=f"Acquisition function, one of {', '.join(ACQUISITIONS)}."
+        default="ucb",
+        description=f"Acquisition function: one of {', '.join(ACQUISITIONS)} for one target, "
+        f"one of {', '.join(MO_ACQUISITIONS)} for several (default then "
+        f"{DEFAULT_MO_ACQUISITION!r}).",
     )
     beta: float = Field(
         default=DEFAULT_BETA,
@@ -130,15 +151,84 @@ class PolicyConfig(_Strict):
     min_distance: float = Field(
         default=0.0, ge=0, description="Minimum pixel distance between points of one batch."
     )
+    weights: tuple[float, ...] | None = Field(
+        default=None,
+        description="Multi-objective weights of weighted_sum / chebyshev, one per objective, "
+        ">= 0 and not all 0 (only ratios matter); None: equal weights.",
+    )
+    ref_point: tuple[float, ...] | None = Field(
+        default=None,
+        description="EHVI reference point in target units, one per objective; None: the "
+        "measured nadir minus 10 % of each objective's measured range.",
+    )
+    ideal: tuple[float, ...] | None = Field(
+        default=None,
+        description="Chebyshev ideal point in target units, one per objective; None: the best "
+        "measured value of each objective.",
+    )
 
     @field_validator("acquisition")
     @classmethod
     def _known_acquisition(cls, value: str) -> str:
-        if value not in ACQUISITIONS:
+        if value not in ACQUISITIONS and value not in MO_ACQUISITIONS:
             raise ValueError(
-                f"unknown acquisition {value!r}; choose one of {', '.join(ACQUISITIONS)}"
+                f"unknown acquisition {value!r}; choose one of {', '.join(ACQUISITIONS)} "
+                f"(one target) or {', '.join(MO_ACQUISITIONS)} (several targets)"
             )
         return value
+
+    @field_validator("weights")
+    @classmethod
+    def _valid_weights(cls, value: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if value is None:
+            return None
+        if any(not (w >= 0) or w == float("inf") for w in value) or not any(w > 0 for w in value):
+            raise ValueError(
+                f"weights must be finite numbers >= 0, not all 0, one per objective; got "
+                f"{list(value)}. Example: [1, 1] for two equally important targets"
+            )
+        return value
+
+    def check_objectives(self, n_objectives: int) -> list[str]:
+        """Problems of this policy for a target with ``n_objectives`` outputs (empty: none).
+
+        Parameters
+        ----------
+        n_objectives : int
+            ``n_outputs`` of the scalarizer in force.
+
+        Returns
+        -------
+        list of str
+            One ``field: message`` line per problem.
+        """
+        problems = []
+        if n_objectives > 1 and self.acquisition not in MO_ACQUISITIONS:
+            problems.append(
+                f"acquisition: {self.acquisition!r} scores one target, but the scalarizer gives "
+                f"{n_objectives}; choose one of {', '.join(MO_ACQUISITIONS)}, or use a "
+                "single-target scalarizer"
+            )
+        if n_objectives == 1 and self.acquisition in MO_ACQUISITIONS:
+            problems.append(
+                f"acquisition: {self.acquisition!r} needs several targets (a scalarizer of kind "
+                f"'multi'), but the scalarizer gives one; choose one of {', '.join(ACQUISITIONS)}"
+            )
+        for name in ("weights", "ref_point", "ideal"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if n_objectives == 1:
+                problems.append(
+                    f"{name}: only a multi-objective campaign takes {name}; the scalarizer "
+                    f"gives one target; remove {name}"
+                )
+            elif len(value) != n_objectives:
+                problems.append(
+                    f"{name}: expected {n_objectives} values, one per objective of the "
+                    f"scalarizer; got {len(value)} ({list(value)})"
+                )
+        return problems
 
 
 class RandomSeeds(_Strict):
@@ -237,6 +327,29 @@ class CampaignConfig(_Strict):
             raise ValueError(str(exc)) from exc
         return spec.model_dump(mode="json")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_mo_acquisition(cls, data: Any) -> Any:
+        """A multi-output scalarizer with no acquisition named gets ``ehvi``, not ``ucb``."""
+        if not isinstance(data, dict) or data.get("scalarizer") is None:
+            return data
+        policy = data.get("policy")
+        if isinstance(policy, PolicyConfig) or (
+            isinstance(policy, dict) and "acquisition" in policy
+        ):
+            return data
+        if _n_outputs(data["scalarizer"]) > 1:
+            data = {**data, "policy": {**(policy or {}), "acquisition": DEFAULT_MO_ACQUISITION}}
+        return data
+
+    @model_validator(mode="after")
+    def _policy_fits_scalarizer(self) -> CampaignConfig:
+        if self.scalarizer is not None:
+            problems = self.policy.check_objectives(_n_outputs(self.scalarizer))
+            if problems:
+                raise ValueError("policy." + "; policy.".join(problems))
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON-able data (what the record stores)."""
         return self.model_dump(mode="json")
@@ -249,6 +362,16 @@ class CampaignConfig(_Strict):
     def from_yaml(cls, text: str) -> CampaignConfig:
         """Parse YAML text (see :func:`load_config`)."""
         return load_config(_parse_yaml(text, "the YAML text"))
+
+
+def _n_outputs(spec: Any) -> int:
+    """``n_outputs`` of a scalarizer spec dict; 1 when it does not parse (reported elsewhere)."""
+    from steerscope.scalarizers import parse_scalarizer
+
+    try:
+        return int(parse_scalarizer(spec).n_outputs)
+    except SteerscopeError:
+        return 1
 
 
 def _parse_yaml(text: str, where: str) -> Any:
@@ -265,7 +388,8 @@ def _describe_errors(exc: ValidationError) -> str:
         loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
         message = err["msg"].removeprefix("Value error, ")
         got = err.get("input")
-        got_text = "" if err["type"] == "missing" else f" (got {got!r:.80})"
+        # a whole-config check (loc empty) would echo the whole config: say nothing
+        got_text = "" if err["type"] == "missing" or not err["loc"] else f" (got {got!r:.80})"
         lines.append(f"  - {loc}: {message}{got_text}")
     return "\n".join(lines)
 
