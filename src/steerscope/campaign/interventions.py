@@ -71,6 +71,12 @@ class SetPolicy:
         Points per step, >= 1.
     min_distance : float or None
         Minimum pixel distance between the points of one batch, >= 0.
+    weights : sequence of float or None
+        Multi-objective weights (``weighted_sum``, ``chebyshev``), one per objective.
+    ref_point : sequence of float or None
+        EHVI reference point in target units, one per objective.
+    ideal : sequence of float or None
+        Chebyshev ideal point in target units, one per objective.
     """
 
     acquisition: str | None = None
@@ -78,6 +84,9 @@ class SetPolicy:
     xi: float | None = None
     batch_size: int | None = None
     min_distance: float | None = None
+    weights: tuple[float, ...] | None = None
+    ref_point: tuple[float, ...] | None = None
+    ideal: tuple[float, ...] | None = None
 
     def changes(self) -> dict[str, Any]:
         """The fields this intervention sets (those not None)."""
@@ -89,6 +98,9 @@ class SetPolicy:
                 "xi": self.xi,
                 "batch_size": self.batch_size,
                 "min_distance": self.min_distance,
+                "weights": _float_list(self.weights),
+                "ref_point": _float_list(self.ref_point),
+                "ideal": _float_list(self.ideal),
             }.items()
             if v is not None
         }
@@ -96,6 +108,13 @@ class SetPolicy:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able payload (see :func:`intervention_from_dict`)."""
         return self.changes()
+
+
+def _float_list(values: Any) -> list[float] | None:
+    """A JSON-able list of floats (None stays None), for vector policy fields."""
+    if values is None:
+        return None
+    return [float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1)]
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ file with ``read_only=True`` while it is being written.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 import time
@@ -272,6 +273,21 @@ def _energy_to_json(energy: EnergyAxis) -> str:
         },
         "energy axis",
     )
+
+
+def _json_finite(value: Any) -> Any:
+    """``value`` with every non-finite float (and NumPy array element) replaced by None."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, Mapping):
+        return {k: _json_finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_finite(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _mapping(value: Any, what: str) -> dict[str, Any]:
@@ -810,6 +826,33 @@ class CampaignRecord:
                 (int(step), str(kind), str(message), time.time()),
             )
             return int(cur.lastrowid or 0)
+
+    def save_summary(self, name: str, summary: Mapping[str, Any]) -> None:
+        """Store a JSON summary under ``name``, replacing an earlier one of the same name.
+
+        Derived results a front end or an export wants without recomputing them
+        (the engine stores ``"pareto"``: objectives, Pareto mask, hypervolume per
+        step and the fixed reference point of a multi-objective campaign). They
+        live in the ``meta`` table under ``summary.<name>``, so records without
+        them (older ones) read as before.
+
+        Parameters
+        ----------
+        name : str
+            Summary name, e.g. ``"pareto"``.
+        summary : dict
+            JSON-serialisable content (NaN is stored as null).
+        """
+        text = to_json(_json_finite(_mapping(summary, f"summary {name!r}")), f"summary {name!r}")
+        with self._write(f"save the summary {name!r}") as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (f"summary.{name}", text)
+            )
+
+    def summary(self, name: str) -> dict[str, Any]:
+        """The summary saved under ``name`` by :meth:`save_summary` (empty dict when none)."""
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (f"summary.{name}",))
+        return dict(from_json(rows[0][0])) if rows else {}
 
     def set_status(self, status: str, reason: str = "") -> None:
         """Record the campaign status (e.g. ``"running"``, ``"paused"``, ``"error"``) and why."""

@@ -16,6 +16,15 @@ HDF5 layout written by :func:`to_hdf5`::
     /measurements/dwell_time_s (n,) float64
     /decisions, /interventions, /events   (k,) variable-length UTF-8 JSON strings, one per row
     /maps/step_<step>/<name>   (H, W) float32, every saved map
+    /pareto                only for a multi-objective campaign (the record's "pareto" summary);
+                           attrs ref_point (k,), reference_source, labels (JSON), scalarizer (JSON)
+    /pareto/measurement_ids    (n,) int64, the measurements the rows below belong to
+    /pareto/objectives         (n, k) float64, targets under the scalarizer in force (NaN: none)
+    /pareto/front_mask         (n,) bool, True on the Pareto front of the measured points
+    /pareto/steps              (s,) int64, steps completed
+    /pareto/n_measured         (s,) int64, spectra measured after each of those steps
+    /pareto/hypervolume        (s,) float64, hypervolume of the measured points after each
+                               step, above the fixed ref_point
 """
 
 from __future__ import annotations
@@ -133,7 +142,38 @@ def to_hdf5(record: CampaignRecord, path: Path, *, overwrite: bool = False) -> P
             step_group.attrs["step"] = step
             for name, array in record.maps(step).items():
                 step_group.create_dataset(name, data=array)
+        pareto = record.summary("pareto")
+        if pareto:
+            _write_pareto(h5.create_group("pareto"), pareto)
     return path
+
+
+def _floats(values: Any, ndim: int) -> np.ndarray:
+    """JSON numbers (None for NaN) as a float64 array: ``(n,)`` for ``ndim`` 1, ``(n, k)`` for 2."""
+    if ndim == 1:
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return np.array([[np.nan if v is None else v for v in row] for row in values], dtype=np.float64)
+
+
+def _write_pareto(group: Any, pareto: dict[str, Any]) -> None:
+    """Fill the ``/pareto`` group from the record's ``"pareto"`` summary (see module doc)."""
+    objectives = pareto.get("objectives") or []
+    k = len(pareto.get("ref_point") or [])
+    Y = _floats(objectives, 2) if objectives else np.zeros((0, k))
+    group.attrs["ref_point"] = _floats(pareto.get("ref_point") or [], 1)
+    group.attrs["reference_source"] = str(pareto.get("reference_source", ""))
+    group.attrs["labels"] = json.dumps(pareto.get("labels") or [])
+    group.attrs["scalarizer"] = json.dumps(pareto.get("scalarizer") or {})
+    group.create_dataset(
+        "measurement_ids", data=np.asarray(pareto.get("measurement_ids") or [], dtype=np.int64)
+    )
+    group.create_dataset("objectives", data=Y)
+    group.create_dataset("front_mask", data=np.asarray(pareto.get("front_mask") or [], dtype=bool))
+    group.create_dataset("steps", data=np.asarray(pareto.get("steps") or [], dtype=np.int64))
+    group.create_dataset(
+        "n_measured", data=np.asarray(pareto.get("n_measured") or [], dtype=np.int64)
+    )
+    group.create_dataset("hypervolume", data=_floats(pareto.get("hypervolume") or [], 1))
 
 
 def to_hspy(record: CampaignRecord, path: Path, *, overwrite: bool = False) -> list[Path]:
