@@ -279,7 +279,13 @@ def fork_record(
                     new.save_maps(step, old.maps(step))
             # interventions at K: in force from K on, even over an earlier one of the same kind
             if "SetPolicy" in sections and after["policy"] != before["policy"]:
-                new.add_intervention(from_step, "SetPolicy", before["policy"], after["policy"])
+                # None means "leave as is" to SetPolicy, so only set fields are recorded
+                new.add_intervention(
+                    from_step,
+                    "SetPolicy",
+                    {k: v for k, v in before["policy"].items() if v is not None},
+                    {k: v for k, v in after["policy"].items() if v is not None},
+                )
             if "SetScalarizer" in sections and after["scalarizer"] != before["scalarizer"]:
                 new.add_intervention(
                     from_step,

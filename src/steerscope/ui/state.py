@@ -24,6 +24,7 @@ import numpy as np
 import streamlit as st
 from numpy.typing import ArrayLike, NDArray
 
+from steerscope.ui.review_tools import ReplayJobs
 from steerscope.ui.sources import LoadedSource, open_source, source_key
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "picked_pixels",
     "records_dir",
     "registry",
+    "replay_jobs",
     "scalarizer",
     "set_campaign_path",
     "set_learning_step",
@@ -227,9 +229,9 @@ def set_campaign_path(path: str | os.PathLike[str] | None) -> None:
 def records_dir() -> Path:
     """Where campaign records live: ``$STEERSCOPE_RECORDS`` or ``./records``.
 
-    ``$STEERSCOPE_RECORDS_DIR`` (what ``steerscope ui --records-dir`` sets) is read too.
+    ``steerscope ui --records-dir`` / ``steerscope demo --records-dir`` set that variable.
     """
-    folder = os.environ.get("STEERSCOPE_RECORDS") or os.environ.get("STEERSCOPE_RECORDS_DIR")
+    folder = os.environ.get("STEERSCOPE_RECORDS")
     return Path(folder or "records").expanduser()
 
 
@@ -345,6 +347,13 @@ def registry() -> CampaignRegistry:
     return CampaignRegistry()
 
 
+@st.cache_resource(show_spinner=False)
+def replay_jobs() -> ReplayJobs:
+    """The what-if replays (Review page) of this server process, shared by every tab."""
+    return ReplayJobs()
+
+
 def stop_all_runners(timeout: float = 10.0) -> None:
-    """Stop every campaign runner of this process (tests' teardown, server shutdown)."""
+    """Stop every campaign runner and what-if replay of this process (tests, shutdown)."""
     registry().stop_all(timeout)
+    replay_jobs().stop_all(timeout)

@@ -2,17 +2,117 @@
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from pathlib import Path
 from typing import Any
 
-import pydantic
 import streamlit as st
 
+from steerscope.acquisition import ACQUISITIONS
 from steerscope.errors import SteerscopeError
 from steerscope.records import CampaignRecord
 from steerscope.ui import figures, review_tools, state, widgets
+
+_JOB_ICONS = {"running": "⏳", "finished": "✅", "cancelled": "⏹", "error": "❌"}
+
+
+@st.fragment(run_every=1.0)
+def _replay_jobs_live() -> None:
+    """The what-if replays of this server, refreshed every second while one is running."""
+    _replay_jobs_table()
+
+
+def _replay_jobs_table() -> None:
+    jobs = state.replay_jobs().jobs()
+    if not jobs:
+        return
+    rows = [
+        {
+            "": _JOB_ICONS[job.status],
+            "fork": Path(job.out_path).name,
+            "from": f"{Path(job.source).name} @ step {job.from_step}",
+            "changes": ", ".join(f"{k}={v!r}" for k, v in job.changes.items()) or "none",
+            "steps run": job.steps_done,
+            "status": job.status + (f": {job.message}" if job.message else ""),
+        }
+        for job in jobs
+    ]
+    st.dataframe(rows, hide_index=True, key="review.replay_jobs")
+    finished = [job for job in jobs if job.status == "finished"]
+    if finished and st.button(
+        f"Open {Path(finished[0].out_path).name}",
+        key="review.open_fork",
+        help="Show the newest finished fork on this page.",
+    ):
+        state.set_value("review_path", finished[0].out_path)
+        st.rerun(scope="app")
+
+
+def _whatif_section(
+    path: str, config: dict[str, Any], steps: list[int], *, has_history: bool
+) -> None:
+    """Fork the open record at a step with another beta/acquisition/scalarizer, in the background.
+
+    The replay runs on a thread (:class:`review_tools.ReplayJob`), so the page
+    stays responsive; the fork appears in the record list as soon as it exists.
+    """
+    policy = config.get("policy") or {}
+    last_step = max(steps) + 1 if has_history else 0
+    c1, c2, c3 = st.columns(3)
+    from_step = c1.number_input(
+        "Fork at step",
+        min_value=0,
+        max_value=last_step,
+        value=min(int(steps[-1]), last_step),
+        key="review.fork_step",
+        help="Steps before this one are copied from the record; from it on, the changes decide.",
+    )
+    acquisitions = list(ACQUISITIONS)
+    recorded_acq = str(policy.get("acquisition", "ucb"))
+    fork_acq = c2.selectbox(
+        "Acquisition after the fork",
+        acquisitions,
+        index=acquisitions.index(recorded_acq) if recorded_acq in acquisitions else 0,
+        key="review.fork_acquisition",
+        help="Acquisition function the fork uses from the fork step on.",
+    )
+    fork_beta = c3.number_input(
+        "Beta after the fork",
+        min_value=0.0,
+        value=float(policy.get("beta", 1.0)),
+        key="review.fork_beta",
+        help="UCB exploration weight the fork uses from the fork step on.",
+    )
+    saved_scalarizer = state.scalarizer()
+    use_saved = st.checkbox(
+        "Use the scalarizer saved on the Target page",
+        value=False,
+        disabled=saved_scalarizer is None,
+        key="review.fork_scalarizer",
+        help="Relabel every spectrum of the fork with the Target page's scalarizer "
+        + ("(none saved yet)." if saved_scalarizer is None else f"({saved_scalarizer})."),
+    )
+    changes: dict[str, Any] = {
+        "policy.acquisition": str(fork_acq),
+        "policy.beta": float(fork_beta),
+    }
+    if use_saved and saved_scalarizer is not None:
+        changes["scalarizer"] = saved_scalarizer
+    out_path = review_tools.fork_output_path(state.records_dir(), path, int(from_step))
+    if st.button(
+        "Fork replay",
+        key="review.fork",
+        help=f"Write a new record {out_path.name} replaying this one with the changes, "
+        "on a background thread.",
+    ):
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        state.replay_jobs().submit(path, int(from_step), changes, out_path)
+        st.success(f"Replay started in the background: {out_path.name}")
+    jobs = state.replay_jobs().jobs()
+    if any(not job.done for job in jobs):
+        _replay_jobs_live()
+    else:
+        _replay_jobs_table()
+
 
 st.title("Review")
 widgets.learning_panel("review")
@@ -101,43 +201,7 @@ try:
         st.caption("No interventions in this record.")
 
     st.subheader("What-if replay")
-    campaign_module = importlib.import_module("steerscope.campaign")
-    replay = getattr(campaign_module, "replay", None)
-    from_step = st.number_input(
-        "Fork at step",
-        min_value=0,
-        max_value=max(steps),
-        value=int(step),
-        help="Replay the recorded campaign up to this step, then continue with the changes.",
-    )
-    fork_beta = st.number_input(
-        "Beta after the fork",
-        min_value=0.0,
-        value=float((config.get("policy") or {}).get("beta", 1.0)),
-        help="UCB exploration weight the forked replay uses from the fork step on.",
-    )
-    out_path = folder / f"{Path(path).stem}-fork{int(from_step)}{review_tools.RECORD_SUFFIX}"
-    if replay is None:
-        st.button(
-            "Fork replay",
-            disabled=True,
-            help="Needs steerscope.campaign.replay, which this installation does not have yet.",
-        )
-        st.caption("What-if replay is not available: `steerscope.campaign.replay` is missing.")
-    elif st.button(
-        "Fork replay",
-        help=f"Write a new record {out_path.name} replaying this one with the changes.",
-    ):
-        try:
-            params = inspect.signature(replay).parameters
-            kwargs: dict[str, Any] = {"changes": {"policy": {"beta": float(fork_beta)}}}
-            if "out_path" in params:
-                kwargs["out_path"] = str(out_path)
-            with st.spinner("Replaying…"):
-                replay(path, int(from_step), **kwargs)
-            st.success(f"Forked replay written to {out_path}")
-        except (SteerscopeError, pydantic.ValidationError) as exc:
-            widgets.show_error(exc)
+    _whatif_section(path, config, steps, has_history=bool(len(measured) or record.decisions()))
 
     st.subheader("Export")
     exports = folder / "exports"
