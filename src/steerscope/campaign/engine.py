@@ -31,7 +31,13 @@ from numpy.typing import ArrayLike, NDArray
 from pydantic import ValidationError
 from scipy.spatial import cKDTree
 
-from steerscope.acquisition import acquisition_scores, select_points
+from steerscope.acquisition import (
+    ACQUISITIONS,
+    MO_ACQUISITIONS,
+    acquisition_scores,
+    multi_objective_scores,
+    select_points,
+)
 from steerscope.campaign.config import (
     CampaignConfig,
     DatasetSource,
@@ -59,6 +65,7 @@ from steerscope.campaign.interventions import (
     VetoPoints,
     intervention_from_dict,
 )
+from steerscope.campaign.pareto import HypervolumeReference, hypervolume_history, pareto_mask
 from steerscope.campaign.snapshot import EventView
 from steerscope.descriptors import DescriptorSpec, extract_descriptors
 from steerscope.errors import (
@@ -69,7 +76,7 @@ from steerscope.errors import (
 )
 from steerscope.instruments.base import Measurement, Microscope, Overview
 from steerscope.instruments.safety import SafeMicroscope, SafetyLimits
-from steerscope.models import make_surrogate
+from steerscope.models import MultiObjectiveSurrogate, make_surrogate
 from steerscope.records import CampaignRecord
 from steerscope.scalarizers import parse_scalarizer
 from steerscope.types import EnergyAxis
@@ -78,6 +85,11 @@ __all__ = ["Campaign", "Proposal", "StepResult", "build_instrument", "default_re
 
 _CONTROL = (Pause, Resume, Stop, RunSteps)
 _MIN_TRAIN = 2  # a GP needs at least two finite targets to say anything about variance
+_EHVI_MIN_DISTANCE = 2.0
+"""Pixels between the points of one EHVI batch when the policy sets no ``min_distance``.
+
+EHVI scores each candidate alone, so without a distance the q best of one batch
+are neighbours that tell the model the same thing."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,6 +109,9 @@ class Proposal:
         whose spectra were lost when the previous run stopped).
     timings : dict of str to float
         Seconds spent: ``fit_s``, ``posterior_s``, ``acquisition_s``.
+    objective_mean, objective_var : ndarray of shape (q, k) or None
+        Multi-objective campaigns: the posterior of every objective at each point
+        (``predicted_mean``/``predicted_var`` then hold objective 0's); None otherwise.
     """
 
     points: NDArray[np.int64]
@@ -105,6 +120,8 @@ class Proposal:
     acquisition_value: NDArray[np.float64]
     source: str
     timings: dict[str, float] = field(default_factory=dict)
+    objective_mean: NDArray[np.float64] | None = None
+    objective_var: NDArray[np.float64] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -272,7 +289,10 @@ class Campaign:
     events : list of EventView
         The campaign log.
     last_posterior : tuple of (mean, var, scores) or None
-        Over all candidates ``(M,)`` each, from the last model-driven ask.
+        Over all candidates ``(M,)`` each, from the last model-driven ask (objective
+        0's mean and variance in a multi-objective campaign).
+    last_objective_posterior : tuple of (mean, var) or None
+        Multi-objective campaigns: ``(M, k)`` each, from the last model-driven ask.
     """
 
     def __init__(
@@ -291,6 +311,7 @@ class Campaign:
         self.versions = {"policy": 0, "scalarizer": 0, "descriptor": 0, "model": 0}
         self.events: list[EventView] = []
         self.last_posterior: tuple[NDArray[Any], NDArray[Any], NDArray[Any]] | None = None
+        self.last_objective_posterior: tuple[NDArray[Any], NDArray[Any]] | None = None
         self.last_fit_info: dict[str, Any] = {}
         self.step_timings: list[dict[str, float]] = []
 
@@ -311,12 +332,17 @@ class Campaign:
         self._mpoints = np.zeros((0, 2), dtype=np.int64)
         self._spectra: NDArray[np.float64] | None = None
         self._acquired_at = np.zeros(0, dtype=np.float64)
+        self._msteps = np.zeros(0, dtype=np.int64)
         self._energy: EnergyAxis | None = None
         self._target_cache: tuple[tuple[int, int], NDArray[np.float64]] | None = None
+        self._reference: HypervolumeReference | None = None
+        self._hv_cache: tuple[tuple[Any, ...], list[tuple[int, int, float]]] = ((), [])
+        self._truth_cache: tuple[int, NDArray[np.float64] | None, float] | None = None
+        self._followups: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
         self._reported_bad: set[tuple[int, int]] = set()
         self._posterior_cache: tuple[tuple[int, int, int], tuple[Any, Any]] | None = None
         self._set_descriptors(config.descriptor)
-        self._surrogate = make_surrogate(config.model, seed=config.seed)
+        self._surrogate: Any = self._make_model()
         self._seeds = self._seed_points()
 
     # -- construction -------------------------------------------------------------------
@@ -480,6 +506,7 @@ class Campaign:
             self._mpoints = _points(measured.points)
             self._spectra = np.asarray(measured.spectra, dtype=np.float64)
             self._acquired_at = np.asarray(measured.acquired_at, dtype=np.float64)
+            self._msteps = np.asarray(measured.steps, dtype=np.int64).reshape(-1)
             self._energy = measured.energy
             self._dose_s = float(np.sum(measured.dwell_time_s))
             self._started_at = float(self._acquired_at.min())
@@ -581,6 +608,8 @@ class Campaign:
             "scalarizer": {
                 "spec": self.config.scalarizer,
                 "label": self.scalarizer_label,
+                "n_objectives": self.n_objectives,
+                "labels": self.objective_labels,
                 **self._v("scalarizer"),
             },
             "descriptor": {
@@ -615,28 +644,54 @@ class Campaign:
 
     # -- targets ------------------------------------------------------------------------
 
+    @property
+    def n_objectives(self) -> int:
+        """Targets per spectrum of the scalarizer in force (``k``; 1 for a single target)."""
+        return int(self._scalarizer.n_outputs)
+
+    @property
+    def is_multi_objective(self) -> bool:
+        """Whether the scalarizer in force gives several targets (a Pareto campaign)."""
+        return self.n_objectives > 1
+
+    @property
+    def objective_labels(self) -> list[str]:
+        """Human label of each objective (``k`` of them)."""
+        targets = getattr(self._scalarizer, "targets", None)
+        if self.is_multi_objective and targets is not None:
+            return [str(t.label) for t in targets]
+        return [self.scalarizer_label]
+
     def targets(self) -> NDArray[np.float64]:
         """Targets ``(n,)`` of every measured spectrum under the scalarizer in force.
 
         Recomputed from the raw spectra (cached per scalarizer version). Spectra
         the scalarizer cannot score, or that give a non-finite value, have a NaN
-        target and are logged once as a ``skipped_target`` event. For a ``multi``
-        scalarizer the first output is optimised.
+        target and are logged once as a ``skipped_target`` event. For a
+        multi-objective campaign this is objective 0; :meth:`objectives` has all.
+        """
+        return self.objectives()[:, 0]
+
+    def objectives(self) -> NDArray[np.float64]:
+        """Targets ``(n, k)`` of every measured spectrum, one column per objective.
+
+        See :meth:`targets`; a row with any non-finite objective is NaN throughout
+        and is left out of the model.
         """
         n = self.n_measured
         key = (self.versions["scalarizer"], n)
         if self._target_cache is not None and self._target_cache[0] == key:
             return self._target_cache[1]
-        y = _nan(n)
+        Y = np.full((n, self.n_objectives), np.nan, dtype=np.float64)
         if n and self._spectra is not None and self._energy is not None:
             ok = np.all(np.isfinite(self._spectra), axis=1)
             if ok.any():
                 values = np.asarray(
                     self._scalarizer.apply(self._spectra[ok], self._energy), dtype=np.float64
                 )
-                if values.ndim == 2:
-                    values = values[:, 0]
-                y[ok] = values
+                Y[ok] = values.reshape(int(ok.sum()), -1)
+            Y[~np.all(np.isfinite(Y), axis=1)] = np.nan
+            y = Y[:, 0]
             for i in np.flatnonzero(~np.isfinite(y)):
                 tag = (self.versions["scalarizer"], self._ids[i])
                 if tag not in self._reported_bad:
@@ -647,8 +702,139 @@ class Campaign:
                         f"the spectrum at {p} gives no finite target under "
                         f"{self.scalarizer_label}; it is left out of the model",
                     )
-        self._target_cache = (key, y)
-        return y
+        self._target_cache = (key, Y)
+        return Y
+
+    # -- Pareto front and hypervolume (multi-objective campaigns) -----------------------
+
+    def _ground_truth_objectives(self) -> NDArray[np.float64] | None:
+        """Objectives ``(h*w, k)`` of every spectrum of the built-in dataset (None: unknown)."""
+        version = self.versions["scalarizer"]
+        if self._truth_cache is not None and self._truth_cache[0] == version:
+            return self._truth_cache[1]
+        values: NDArray[np.float64] | None = None
+        image = getattr(self.dataset, "image", None)
+        if image is not None:
+            spectra = np.asarray(image.spectra, dtype=np.float64)
+            flat = spectra.reshape(-1, spectra.shape[-1])
+            with contextlib.suppress(SteerscopeError):
+                values = np.asarray(
+                    self._scalarizer.apply(flat, image.energy), dtype=np.float64
+                ).reshape(flat.shape[0], -1)
+        self._truth_cache = (version, values, math.nan)
+        return values
+
+    def hypervolume_reference(self) -> HypervolumeReference | None:
+        """The campaign's fixed hypervolume reference point (None until it can be fixed).
+
+        From the ground truth of a built-in dataset, else from the seed
+        measurements once every seed point is measured (see
+        :mod:`steerscope.campaign.pareto`); recomputed only when the scalarizer
+        changes, and logged as a ``reference_point`` event when fixed.
+        """
+        if not self.is_multi_objective:
+            return None
+        spec = dict(self.config.scalarizer or {})
+        if self._reference is not None and self._reference.scalarizer == spec:
+            return self._reference
+        reference: HypervolumeReference | None = None
+        truth = self._ground_truth_objectives()
+        saved = self.record.summary("pareto")
+        if truth is not None and np.all(np.isfinite(truth), axis=1).any():
+            reference = HypervolumeReference.from_values(truth, "ground_truth", spec)
+        elif saved.get("scalarizer") == spec and saved.get("ref_point"):
+            reference = HypervolumeReference(
+                np.asarray(saved["ref_point"], dtype=np.float64),
+                "seed_measurements",
+                int(saved.get("n_reference_points", 0)),
+                spec,
+            )
+        else:
+            n_ref = int(saved.get("n_reference_points", 0)) or (
+                self.n_measured if self._seeds_measured() else 0
+            )
+            Y = self.objectives()[:n_ref]
+            if n_ref and np.all(np.isfinite(Y), axis=1).any():
+                reference = HypervolumeReference.from_values(Y, "seed_measurements", spec)
+        if reference is not None:
+            self._reference = reference
+            where = (
+                "the ground truth (worst value of each objective over the dataset)"
+                if reference.source == "ground_truth"
+                else f"the first {reference.n_points} measurements (nadir minus 10 % of range)"
+            )
+            self._log(
+                "reference_point",
+                f"hypervolume reference point fixed at {_rounded(reference.point)} from {where}",
+            )
+        return reference
+
+    def _seeds_measured(self) -> bool:
+        return self.n_measured > 0 and not any(self._allowed(p) for p in self._seeds)
+
+    def pareto_mask(self) -> NDArray[np.bool_]:
+        """Measured points on the Pareto front ``(n,)`` (all False for one objective)."""
+        if not self.is_multi_objective:
+            return np.zeros(self.n_measured, dtype=bool)
+        return pareto_mask(self.objectives())
+
+    def hypervolume_history(self) -> list[tuple[int, int, float]]:
+        """``(step, n_measured, hypervolume)`` after every step, above the fixed reference.
+
+        Empty for a single-objective campaign and until the reference point is fixed.
+        """
+        reference = self.hypervolume_reference()
+        if reference is None:
+            return []
+        key = (self.versions["scalarizer"], tuple(reference.point.tolist()))
+        cached_key, cached = self._hv_cache
+        n = self.n_measured
+        if cached_key == key and cached and cached[-1][1] == n:
+            return list(cached)
+        # Earlier steps' volumes are final (history only grows); the last step may gain
+        # points (a pending decision measured after a resume), so it is recomputed.
+        done = cached[:-1] if cached_key == key else []
+        start = done[-1][1] if done else 0
+        history = done + hypervolume_history(
+            self.objectives(), self._msteps[:n], reference.point, start=start
+        )
+        self._hv_cache = (key, history)
+        return list(history)
+
+    def ground_truth_hypervolume(self) -> float:
+        """Hypervolume of every spectrum of the built-in dataset above the reference (NaN: none)."""
+        reference = self.hypervolume_reference()
+        truth = self._ground_truth_objectives()
+        if reference is None or truth is None or reference.source != "ground_truth":
+            return math.nan
+        assert self._truth_cache is not None
+        version, values, volume = self._truth_cache
+        if math.isnan(volume):
+            from steerscope.acquisition import hypervolume
+
+            finite = truth[np.all(np.isfinite(truth), axis=1)]
+            volume = hypervolume(finite, reference.point)
+            self._truth_cache = (version, values, volume)
+        return volume
+
+    def _save_pareto_summary(self) -> None:
+        """Write objectives, front, hypervolume per step and the reference to the record."""
+        reference = self.hypervolume_reference()
+        if reference is None:
+            return
+        history = self.hypervolume_history()
+        summary = {
+            **reference.to_dict(),
+            "labels": self.objective_labels,
+            "measurement_ids": list(self._ids),
+            "objectives": self.objectives(),
+            "front_mask": [bool(v) for v in self.pareto_mask()],
+            "steps": [h[0] for h in history],
+            "n_measured": [h[1] for h in history],
+            "hypervolume": [h[2] for h in history],
+        }
+        with contextlib.suppress(SteerscopeError):  # a summary must never stop a campaign
+            self.record.save_summary("pareto", summary)
 
     def best_target(self) -> float:
         """Largest finite target so far (NaN if none)."""
@@ -766,6 +952,8 @@ class Campaign:
         return np.concatenate(parts, axis=0) if parts else np.zeros((0, 2), np.int64)
 
     def _model_proposal(self, q: int) -> Proposal:
+        if self.is_multi_objective:
+            return self._multi_objective_proposal(q)
         y = self.targets()
         finite = np.isfinite(y)
         exclude = self._exclusions()
@@ -830,12 +1018,114 @@ class Campaign:
         n = idx.shape[0]
         return Proposal(self._pixels[idx].copy(), _nan(n), _nan(n), _nan(n), "random", timings)
 
+    def _multi_objective_proposal(self, q: int) -> Proposal:
+        """Like the single-objective path, with a vector posterior ``(M, k)`` and MO scores."""
+        Y = self.objectives()
+        finite = np.all(np.isfinite(Y), axis=1)
+        exclude = self._exclusions()
+        policy = self.config.policy
+        timings = {"fit_s": 0.0, "posterior_s": 0.0, "acquisition_s": 0.0}
+        key = (self.versions["model"], self.versions["scalarizer"], self.n_measured)
+        if int(finite.sum()) >= _MIN_TRAIN:
+            X = self.features[self.nearest_candidates(self._mpoints[finite])]
+            try:
+                t0 = time.perf_counter()
+                if self._posterior_cache is not None and self._posterior_cache[0] == key:
+                    mean, var = self._posterior_cache[1]
+                    t1 = t2 = t0
+                else:
+                    self._surrogate.fit(X, Y[finite])
+                    t1 = time.perf_counter()
+                    mean, var = self._surrogate.posterior(self.features)
+                    t2 = time.perf_counter()
+                    self._posterior_cache = (key, (mean, var))
+            except ModelError as exc:
+                self._log("model_error", f"the model could not be used ({exc}); choosing randomly")
+            else:
+                self.last_fit_info = dict(getattr(self._surrogate, "last_fit_info", {}) or {})
+                t3 = time.perf_counter()
+                k = self.n_objectives
+                weights = policy.weights if policy.weights is not None else (1.0,) * k
+                scores = multi_objective_scores(
+                    policy.acquisition,
+                    mean,
+                    var,
+                    Y_measured=Y[finite],
+                    ref_point=policy.ref_point,
+                    weights=weights,
+                    beta=policy.beta,
+                    ideal=policy.ideal,
+                )
+                min_distance = policy.min_distance
+                if policy.acquisition == "ehvi" and q > 1 and min_distance == 0:
+                    min_distance = _EHVI_MIN_DISTANCE
+                idx = select_points(
+                    scores,
+                    self._pixels,
+                    q,
+                    exclude=exclude,
+                    no_go=self._no_go,
+                    min_distance=min_distance,
+                )
+                t4 = time.perf_counter()
+                timings = {"fit_s": t1 - t0, "posterior_s": t2 - t1, "acquisition_s": t4 - t3}
+                mean_arr = np.asarray(mean, np.float64)
+                var_arr = np.asarray(var, np.float64)
+                scores_arr = np.asarray(scores, np.float64)
+                self.last_posterior = (mean_arr[:, 0], var_arr[:, 0], scores_arr)
+                self.last_objective_posterior = (mean_arr, var_arr)
+                return Proposal(
+                    self._pixels[idx].copy(),
+                    mean_arr[idx, 0],
+                    var_arr[idx, 0],
+                    scores_arr[idx],
+                    "model",
+                    timings,
+                    objective_mean=mean_arr[idx],
+                    objective_var=var_arr[idx],
+                )
+        scores = self._rng.random(self._pixels.shape[0])
+        idx = select_points(scores, self._pixels, q, exclude=exclude, no_go=self._no_go)
+        n = idx.shape[0]
+        return Proposal(self._pixels[idx].copy(), _nan(n), _nan(n), _nan(n), "random", timings)
+
     def _decision_context(self, proposal: Proposal) -> dict[str, dict[str, Any]]:
+        """Model, scalarizer and policy JSON of a decision.
+
+        Multi-objective campaigns add ``model["objectives"]``: ``labels`` (k),
+        ``predicted_mean`` and ``predicted_var`` (q lists of k, null where not
+        predicted); the decision's own ``predicted_mean``/``predicted_var``
+        columns hold objective 0's, so records stay readable by older code.
+        The policy JSON adds ``n_objectives`` and the fixed hypervolume reference.
+        """
+        objectives: dict[str, Any] = {}
+        policy_extra: dict[str, Any] = {}
+        if self.is_multi_objective:
+            q, k = proposal.points.shape[0], self.n_objectives
+            mean = proposal.objective_mean
+            var = proposal.objective_var
+            objectives = {
+                "objectives": {
+                    "labels": self.objective_labels,
+                    "predicted_mean": _json_safe(
+                        (np.full((q, k), np.nan) if mean is None else mean).tolist()
+                    ),
+                    "predicted_var": _json_safe(
+                        (np.full((q, k), np.nan) if var is None else var).tolist()
+                    ),
+                }
+            }
+            reference = self.hypervolume_reference()
+            policy_extra = {
+                "n_objectives": k,
+                "hypervolume_reference": None if reference is None else reference.to_dict(),
+            }
         return {
             "model": {
                 "spec": self.config.model.model_dump(mode="json"),
                 "fit": _json_safe(self.last_fit_info) if proposal.source == "model" else {},
                 "n_train": int(np.isfinite(self.targets()).sum()),
+                **objectives,
                 **self._v("model"),
             },
             "scalarizer": {
@@ -847,6 +1137,7 @@ class Campaign:
                 **self.config.policy.model_dump(mode="json"),
                 "source": proposal.source,
                 "descriptor_version": self.versions["descriptor"],
+                **policy_extra,
                 **self._v("policy"),
             },
         }
@@ -909,6 +1200,7 @@ class Campaign:
             self._mpoints = np.concatenate([self._mpoints, pts], axis=0)
             at = np.asarray(measurement.acquired_at, dtype=np.float64).reshape(-1)[new]
             self._acquired_at = np.concatenate([self._acquired_at, at])
+            self._msteps = np.concatenate([self._msteps, np.full(len(new), step, np.int64)])
             self._ids.extend(ids[i] for i in new)
             self._energy = measurement.energy
             self._dose_s += float(measurement.dwell_time_s) * len(new)
@@ -938,6 +1230,8 @@ class Campaign:
         measurement = self.instrument.acquire(proposal.points)
         t3 = time.perf_counter()
         self.tell(measurement)
+        if self.is_multi_objective:
+            self._save_pareto_summary()
         t4 = time.perf_counter()
         timings = {
             **{k: float(v) for k, v in proposal.timings.items()},
@@ -1044,16 +1338,28 @@ class Campaign:
                 f"unknown intervention {type(intervention).__name__}; expected one of "
                 f"{', '.join(cls.__name__ for cls in handlers)}."
             )
+        self._followups = []
         before, after = handler(intervention)
+        changes = [(type(intervention).__name__, before, after), *self._followups]
+        self._followups = []
         if record:
-            kind = type(intervention).__name__
-            self.record.add_intervention(self._step, kind, before, after)
-            self._log("intervention", f"{kind}: {_short(before)} → {_short(after)}", record=False)
+            # a follow-up (the policy switched by a scalarizer change) is its own row, so a
+            # resume replays it like any other intervention
+            for kind, old, new in changes:
+                self.record.add_intervention(self._step, kind, old, new)
+                self._log("intervention", f"{kind}: {_short(old)} → {_short(new)}", record=False)
 
     def _set_policy(self, change: SetPolicy) -> tuple[dict[str, Any], dict[str, Any]]:
         old = self.config.policy
         try:
-            new = PolicyConfig.model_validate({**old.model_dump(), **change.changes()})
+            requested = change.changes()
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"SetPolicy refused: weights, ref_point and ideal must be sequences of numbers, "
+                f"one per objective; {exc}. Nothing was changed."
+            ) from None
+        try:
+            new = PolicyConfig.model_validate({**old.model_dump(), **requested})
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')} "
@@ -1061,6 +1367,9 @@ class Campaign:
                 for e in exc.errors()
             )
             raise ConfigError(f"SetPolicy refused: {problems}. Nothing was changed.") from None
+        misfits = new.check_objectives(self.n_objectives)
+        if misfits:
+            raise ConfigError(f"SetPolicy refused: {'; '.join(misfits)}. Nothing was changed.")
         self.config = self.config.model_copy(update={"policy": new})
         self.versions["policy"] += 1
         return old.model_dump(mode="json"), new.model_dump(mode="json")
@@ -1072,10 +1381,32 @@ class Campaign:
             spec.apply(self._spectra[ok][:1], self._energy)  # fails early on a bad window
         old = self.config.scalarizer or {}
         new = spec.model_dump(mode="json")
+        k_old, k_new = self.n_objectives, int(spec.n_outputs)
         self._scalarizer = spec
         self.config = self.config.model_copy(update={"scalarizer": new})
         self.versions["scalarizer"] += 1
-        self._new_model()
+        self._new_model()  # a new k needs a new model; a new target, fresh hyperparameters
+        policy = self.config.policy
+        if policy.check_objectives(k_new):
+            # The old acquisition (or weights) cannot score the new number of targets:
+            # switch to the default of the new kind, as a recorded SetPolicy follow-up.
+            fixed = policy.model_copy(
+                update={
+                    "acquisition": policy.acquisition
+                    if (policy.acquisition in MO_ACQUISITIONS) == (k_new > 1)
+                    else ("ehvi" if k_new > 1 else ACQUISITIONS[0]),
+                    **{
+                        name: None
+                        for name in ("weights", "ref_point", "ideal")
+                        if k_new != k_old or k_new == 1
+                    },
+                }
+            )
+            self.config = self.config.model_copy(update={"policy": fixed})
+            self.versions["policy"] += 1
+            self._followups.append(
+                ("SetPolicy", policy.model_dump(mode="json"), _policy_changes(policy, fixed))
+            )
         return {"spec": old}, {"spec": new}
 
     def _set_descriptor(self, change: SetDescriptor) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -1095,9 +1426,17 @@ class Campaign:
         self._new_model()
         return {"patch_size": old.patch_size}, {"patch_size": new.patch_size}
 
+    def _make_model(self) -> Any:
+        """One surrogate, or one per objective when the scalarizer gives several targets."""
+        k = int(self._scalarizer.n_outputs)
+        if k > 1:
+            return MultiObjectiveSurrogate(self.config.model, k, seed=self.config.seed)
+        return make_surrogate(self.config.model, seed=self.config.seed)
+
     def _new_model(self) -> None:
-        self._surrogate = make_surrogate(self.config.model, seed=self.config.seed)
+        self._surrogate = self._make_model()
         self.last_posterior = None
+        self.last_objective_posterior = None
         self.versions["model"] += 1
 
     def _set_budget(self, change: SetBudget) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -1238,6 +1577,17 @@ def _safety_no_go(limits: SafetyLimits, shape: tuple[int, int]) -> NDArray[np.bo
         mask[height:, :] = True
         mask[:, width:] = True
     return mask
+
+
+def _policy_changes(old: PolicyConfig, new: PolicyConfig) -> dict[str, Any]:
+    """The :class:`SetPolicy` payload that turns ``old`` into ``new`` (fields set to None apart)."""
+    before, after = old.model_dump(mode="json"), new.model_dump(mode="json")
+    return {k: v for k, v in after.items() if v != before[k] and v is not None}
+
+
+def _rounded(values: ArrayLike) -> list[float]:
+    """Four significant digits of each value, for log lines."""
+    return [float(f"{v:.4g}") for v in np.asarray(values, dtype=np.float64).reshape(-1)]
 
 
 def _short(value: dict[str, Any]) -> str:

@@ -84,6 +84,32 @@ def discovery_curve(
     return [(k + 1, float(found[k])) for k in range(pts.shape[0])]
 
 
+def _multi_objective_views(campaign: Campaign) -> dict[str, Any]:
+    """Snapshot fields of a multi-objective campaign (empty dict for a single target).
+
+    ``discovery`` there is the hypervolume curve normalised by the hypervolume of
+    every pixel of the built-in dataset (empty when the ground truth is unknown).
+    """
+    if not campaign.is_multi_objective:
+        return {}
+    history = campaign.hypervolume_history()
+    reference = campaign.hypervolume_reference()
+    total = campaign.ground_truth_hypervolume()
+    discovery = (
+        [(n, volume / total) for _, n, volume in history]
+        if np.isfinite(total) and total > 0
+        else []
+    )
+    return {
+        "objectives": frozen_array(campaign.objectives(), np.float64),
+        "pareto_mask": frozen_array(campaign.pareto_mask(), bool),
+        "hypervolume_history": [(n, volume) for _, n, volume in history],
+        "reference_point": None if reference is None else frozen_array(reference.point),
+        "objective_labels": tuple(campaign.objective_labels),
+        "discovery": discovery,
+    }
+
+
 def _stride_for(shape: tuple[int, int]) -> int:
     stride = 1
     while (shape[0] // stride) * (shape[1] // stride) > MAX_SAVED_MAP_PIXELS:
@@ -345,6 +371,7 @@ class CampaignRunner:
         maps = self._maps()
         truth = None if c.dataset is None else np.asarray(c.dataset.ground_truth, np.float64)
         points = c.measured_points
+        mo = _multi_objective_views(c)
         next_points = np.zeros((0, 2), dtype=np.int64)
         if c.pending_points.shape[0]:
             next_points = c.pending_points
@@ -364,13 +391,16 @@ class CampaignRunner:
             std_map=frozen_or_none(maps["std"]),
             acquisition_map=frozen_or_none(maps["acquisition"]),
             ground_truth=frozen_or_none(truth),
-            discovery=discovery_curve(truth, points) if truth is not None else [],
+            discovery=mo.pop("discovery")
+            if c.is_multi_objective
+            else (discovery_curve(truth, points) if truth is not None else []),
             step_timings=[dict(t) for t in c.step_timings],
             events=tuple(c.events),
             policy=settings["policy"],
             scalarizer=settings["scalarizer"],
             descriptor=settings["descriptor"],
             record_path=str(c.record.path),
+            **mo,
         )
 
     def _publish(self) -> None:

@@ -83,7 +83,9 @@ class CampaignSnapshot:
     ground_truth : ndarray of shape (H, W) or None
         The dataset's ground truth, when the source is a built-in dataset.
     discovery : list of (int, float)
-        ``(n_measured, fraction of top-1 % ground-truth pixels found within 2 px)``.
+        ``(n_measured, fraction of top-1 % ground-truth pixels found within 2 px)``; for a
+        multi-objective campaign on a built-in dataset, ``(n_measured, hypervolume of the
+        measured points / hypervolume of every pixel of the dataset)``.
     step_timings : list of dict
         One dict of seconds per step (fit, posterior, acquisition, instrument, record, total).
     events : tuple of EventView
@@ -92,6 +94,18 @@ class CampaignSnapshot:
         Settings in force (with their version counters).
     record_path : str
         Path of the campaign record.
+    objectives : ndarray of shape (n, k) or None
+        Multi-objective campaigns: every objective of the measured points (``targets``
+        is column 0); None for a single target.
+    pareto_mask : ndarray of shape (n,) or None
+        Multi-objective campaigns: True for measured points on the Pareto front.
+    hypervolume_history : list of (int, float)
+        ``(n_measured, hypervolume)`` after each step, above ``reference_point``
+        (empty for a single target and until the reference point is fixed).
+    reference_point : ndarray of shape (k,) or None
+        The fixed hypervolume reference point.
+    objective_labels : tuple of str
+        Label of each objective.
     """
 
     status: SnapshotStatus
@@ -114,6 +128,16 @@ class CampaignSnapshot:
     scalarizer: dict[str, Any] = field(default_factory=dict)
     descriptor: dict[str, Any] = field(default_factory=dict)
     record_path: str = ""
+    objectives: NDArray[np.float64] | None = None
+    pareto_mask: NDArray[np.bool_] | None = None
+    hypervolume_history: list[tuple[int, float]] = field(default_factory=list)
+    reference_point: NDArray[np.float64] | None = None
+    objective_labels: tuple[str, ...] = ()
+
+    @property
+    def is_multi_objective(self) -> bool:
+        """Whether the campaign optimises several targets at once."""
+        return self.objectives is not None
 
     @property
     def best_target(self) -> float:
