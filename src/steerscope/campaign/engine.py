@@ -1405,7 +1405,7 @@ class Campaign:
             self.config = self.config.model_copy(update={"policy": fixed})
             self.versions["policy"] += 1
             self._followups.append(
-                ("SetPolicy", policy.model_dump(mode="json"), _policy_changes(policy, fixed))
+                ("SetPolicy", policy.model_dump(mode="json"), fixed.model_dump(mode="json"))
             )
         return {"spec": old}, {"spec": new}
 
@@ -1577,12 +1577,6 @@ def _safety_no_go(limits: SafetyLimits, shape: tuple[int, int]) -> NDArray[np.bo
         mask[height:, :] = True
         mask[:, width:] = True
     return mask
-
-
-def _policy_changes(old: PolicyConfig, new: PolicyConfig) -> dict[str, Any]:
-    """The :class:`SetPolicy` payload that turns ``old`` into ``new`` (fields set to None apart)."""
-    before, after = old.model_dump(mode="json"), new.model_dump(mode="json")
-    return {k: v for k, v in after.items() if v != before[k] and v is not None}
 
 
 def _rounded(values: ArrayLike) -> list[float]:
