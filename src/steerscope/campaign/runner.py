@@ -372,6 +372,10 @@ class CampaignRunner:
         truth = None if c.dataset is None else np.asarray(c.dataset.ground_truth, np.float64)
         points = c.measured_points
         mo = _multi_objective_views(c)
+        if c.is_multi_objective:
+            discovery = mo.pop("discovery")
+        else:
+            discovery = discovery_curve(truth, points) if truth is not None else []
         next_points = np.zeros((0, 2), dtype=np.int64)
         if c.pending_points.shape[0]:
             next_points = c.pending_points
@@ -391,9 +395,7 @@ class CampaignRunner:
             std_map=frozen_or_none(maps["std"]),
             acquisition_map=frozen_or_none(maps["acquisition"]),
             ground_truth=frozen_or_none(truth),
-            discovery=mo.pop("discovery")
-            if c.is_multi_objective
-            else (discovery_curve(truth, points) if truth is not None else []),
+            discovery=discovery,
             step_timings=[dict(t) for t in c.step_timings],
             events=tuple(c.events),
             policy=settings["policy"],
