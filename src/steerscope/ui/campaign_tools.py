@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
+import weakref
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +23,7 @@ from steerscope.errors import ConfigError
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "SnapshotCache",
     "build_config_dict",
     "new_record_path",
     "no_go_mask",
@@ -31,6 +35,52 @@ __all__ = [
 
 ACTIVE_STATUSES = ("idle", "running", "paused")
 """Record statuses of a campaign that can be resumed."""
+
+T = TypeVar("T")
+
+
+class SnapshotCache:
+    """Things built from one immutable campaign snapshot (figures), kept while it lives.
+
+    The live view redraws every second, but the runner publishes a new
+    snapshot only after a step or a change; between two snapshots every figure
+    would come out the same. Entries are keyed by the snapshot object itself
+    (held weakly, so they go with it) and a small hashable ``key`` (which map,
+    which clicked points), and shared by every tab that watches the campaign.
+    Thread-safe; a built object must not be mutated by its users.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: weakref.WeakKeyDictionary[Any, dict[Hashable, Any]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, snapshot: Any, key: Hashable, build: Callable[[], T]) -> T:
+        """The object cached for ``(snapshot, key)``, built with ``build()`` on a miss."""
+        with self._lock:
+            per_snapshot = self._entries.setdefault(snapshot, {})
+            if key in per_snapshot:
+                self.hits += 1
+                return per_snapshot[key]
+        value = build()  # outside the lock: two tabs may build the same figure once each
+        with self._lock:
+            self.misses += 1
+            per_snapshot = self._entries.setdefault(snapshot, {})
+            if len(per_snapshot) >= 64:  # one tab clicking many points: keep it bounded
+                per_snapshot.clear()
+            per_snapshot[key] = value
+        return value
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+_resumable_cache: dict[tuple[str, frozenset[str]], tuple[Any, list[tuple[Path, str]]]] = {}
+_resumable_lock = threading.Lock()
 
 
 def source_to_config(description: dict[str, Any]) -> dict[str, Any]:
@@ -223,10 +273,17 @@ def resumable_records(folder: Path, active: set[str]) -> list[tuple[Path, str]]:
     from steerscope.records import CampaignRecord
     from steerscope.ui.review_tools import find_records
 
+    # Opening every record costs SQLite reads on each page rerun; the folder listing
+    # says whether anything changed since the last scan.
+    paths = [p for p in find_records(folder) if str(p) not in active]
+    signature = _folder_signature(paths)
+    cache_key = (str(folder), frozenset(active))
+    with _resumable_lock:
+        cached = _resumable_cache.get(cache_key)
+    if cached is not None and cached[0] == signature:
+        return list(cached[1])
     found: list[tuple[Path, str]] = []
-    for path in find_records(folder):
-        if str(path) in active:
-            continue
+    for path in paths:
         try:
             with CampaignRecord.open(path, read_only=True, verify=False) as record:
                 status = record.status().status
@@ -234,4 +291,22 @@ def resumable_records(folder: Path, active: set[str]) -> list[tuple[Path, str]]:
             continue
         if status in ACTIVE_STATUSES:
             found.append((path, status))
+    with _resumable_lock:
+        if len(_resumable_cache) > 16:
+            _resumable_cache.clear()
+        # taken after the scan: closing a WAL record can touch its files
+        _resumable_cache[cache_key] = (_folder_signature(paths), list(found))
     return found
+
+
+def _folder_signature(paths: list[Path]) -> list[tuple[str, int, int]]:
+    """Name, size and mtime of each record and of its WAL file (where a change lands first)."""
+    signature: list[tuple[str, int, int]] = []
+    for path in paths:
+        for part in (path, path.with_name(path.name + "-wal")):
+            try:
+                info = part.stat()
+            except OSError:
+                continue
+            signature.append((part.name, info.st_size, info.st_mtime_ns))
+    return signature

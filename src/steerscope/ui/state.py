@@ -24,6 +24,7 @@ import numpy as np
 import streamlit as st
 from numpy.typing import ArrayLike, NDArray
 
+from steerscope.ui.campaign_tools import SnapshotCache
 from steerscope.ui.review_tools import ReplayJobs
 from steerscope.ui.sources import LoadedSource, open_source, source_key
 
@@ -34,6 +35,7 @@ __all__ = [
     "add_picked_pixels",
     "campaign_path",
     "clear_picked_pixels",
+    "figure_cache",
     "get_value",
     "init",
     "learning_enabled",
@@ -345,6 +347,12 @@ def _stop_runner(runner: Any, timeout: float) -> None:
 def registry() -> CampaignRegistry:
     """The one :class:`CampaignRegistry` of this server process."""
     return CampaignRegistry()
+
+
+@st.cache_resource(show_spinner=False)
+def figure_cache() -> SnapshotCache:
+    """Figures built from campaign snapshots, shared by every tab of this server process."""
+    return SnapshotCache()
 
 
 @st.cache_resource(show_spinner=False)

@@ -17,6 +17,7 @@ st.title("Campaign")
 widgets.learning_panel("campaign")
 
 registry = state.registry()
+figure_cache = state.figure_cache()
 
 
 def _post(intervention_name: str, **kwargs: Any) -> None:
@@ -253,14 +254,18 @@ def live_view() -> None:
         draft = state.get_value("no_go_draft")
         added = np.asarray(state.get_value("added_points"), dtype=np.int64).reshape(-1, 2)
         shape = (int(snap.overview.shape[0]), int(snap.overview.shape[1]))
-        fig = figures.overview_figure(
-            snap.overview,
-            measured=snap.measured_points,
-            next_points=snap.next_points,
-            selected=added,
-            no_go=campaign_tools.no_go_mask(shape, draft) if draft else None,
-            title="Measured (numbered in order) and next; click to add points, box = no-go",
-            max_click_points=64 * 64,
+        fig = figure_cache.get(
+            snap,
+            ("overview", tuple(map(tuple, added.tolist())), tuple(draft) if draft else None),
+            lambda: figures.overview_figure(
+                snap.overview,
+                measured=snap.measured_points,
+                next_points=snap.next_points,
+                selected=added,
+                no_go=campaign_tools.no_go_mask(shape, draft) if draft else None,
+                title="Measured (numbered in order) and next; click to add points, box = no-go",
+                max_click_points=64 * 64,
+            ),
         )
         event = widgets.clickable_chart(fig, key="campaign.live_overview")
         selection = event["selection"] if event is not None else {}
@@ -296,8 +301,10 @@ def live_view() -> None:
         if values is None:
             st.caption(f"{title}: not available yet.")
         else:
-            st.plotly_chart(
-                figures.map_figure(
+            map_fig = figure_cache.get(
+                snap,
+                ("map", str(title)),
+                lambda: figures.map_figure(
                     values,
                     title=str(title),
                     colorscale=scale,
@@ -305,28 +312,45 @@ def live_view() -> None:
                     next_points=snap.next_points,
                     max_side=96,
                 ),
-                key="campaign.map",
             )
+            st.plotly_chart(map_fig, key="campaign.map")
 
     g1, g2, g3 = st.columns(3)
     with g1:
+        label = str(snap.scalarizer.get("kind", "target"))
         st.plotly_chart(
-            figures.target_figure(snap.targets, label=str(snap.scalarizer.get("kind", "target"))),
+            figure_cache.get(
+                snap, "targets", lambda: figures.target_figure(snap.targets, label=label)
+            ),
             key="campaign.targets",
         )
     with g2:
         if snap.discovery:
-            st.plotly_chart(figures.discovery_figure(snap.discovery), key="campaign.discovery")
+            st.plotly_chart(
+                figure_cache.get(
+                    snap, "discovery", lambda: figures.discovery_figure(snap.discovery)
+                ),
+                key="campaign.discovery",
+            )
         else:
             st.caption("Discovery curve: only on pre-acquired data with a ground truth.")
     with g3:
         if snap.step_timings:
-            st.plotly_chart(figures.timing_figure(snap.step_timings), key="campaign.timing")
+            st.plotly_chart(
+                figure_cache.get(snap, "timing", lambda: figures.timing_figure(snap.step_timings)),
+                key="campaign.timing",
+            )
 
     st.subheader("Event log")
     if snap.events:
         st.dataframe(
-            [{"step": e.step, "kind": e.kind, "what": e.text} for e in reversed(snap.events)],
+            figure_cache.get(
+                snap,
+                "events",
+                lambda: [
+                    {"step": e.step, "kind": e.kind, "what": e.text} for e in reversed(snap.events)
+                ],
+            ),
             hide_index=True,
             height=220,
         )
