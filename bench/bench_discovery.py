@@ -13,10 +13,10 @@ import json
 import time
 
 import numpy as np
-from common import RESULTS, discovered_fraction, machine, make_problem, run_gpax
+from common import RESULTS, discovered_fraction, machine, make_problem, model_spec, run_gpax
 
 from steerscope.acquisition import acquisition_scores, select_points
-from steerscope.models import ModelSpec, make_surrogate
+from steerscope.models import make_surrogate
 
 CHECKPOINTS = (25, 50, 100)
 N_SEED_POINTS = 5
@@ -30,7 +30,7 @@ def seed_indices(problem, seed: int) -> list[int]:
 
 def run_steerscope(problem, kind: str, seed: int, budget: int) -> tuple[list[int], list[float]]:
     measured = seed_indices(problem, seed)
-    model = make_surrogate(ModelSpec(kind=kind), seed=seed)
+    model = make_surrogate(model_spec(kind), seed=seed)
     times = []
     while len(measured) < budget:
         t0 = time.perf_counter()

@@ -10,17 +10,17 @@ import argparse
 import time
 
 import numpy as np
-from common import machine, make_problem, run_gpax, save
+from common import machine, make_problem, model_spec, run_gpax, save
 
 from steerscope.acquisition import acquisition_scores, select_points
-from steerscope.models import ModelSpec, make_surrogate
+from steerscope.models import make_surrogate
 
 
 def steerscope_steps(problem, kind: str, n: int, n_steps: int, seed: int) -> list[float]:
     """Seconds per step for ``n_steps`` consecutive steps starting from ``n`` random points."""
     rng = np.random.default_rng(seed)
     measured = list(rng.choice(len(problem.X), size=n, replace=False))
-    model = make_surrogate(ModelSpec(kind=kind), seed=seed)
+    model = make_surrogate(model_spec(kind), seed=seed)
     times = []
     for _ in range(n_steps):
         t0 = time.perf_counter()

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from steerscope.datasets import get_dataset
 from steerscope.descriptors import DescriptorSpec, extract_descriptors
+from steerscope.models import ModelSpec
 from steerscope.scalarizers import parse_scalarizer
 
 RESULTS = Path(__file__).parent / "results"
@@ -37,9 +38,17 @@ class Problem:
     top: NDArray[np.int64]  # (T, 2)
 
 
-def make_problem(name: str, *, patch_size: int = 16, stride: int = 1, **options: Any) -> Problem:
-    """Build a :class:`Problem` from a built-in dataset."""
+def make_problem(
+    name: str, *, patch_size: int = 16, stride: int | None = None, **options: Any
+) -> Problem:
+    """Build a :class:`Problem` from a built-in dataset.
+
+    ``stride=None`` picks the candidate stride that gives about 16k candidates, the
+    size of the reference's use case (a 512×512 overview gets stride 4).
+    """
     ds = get_dataset(name, **options)
+    if stride is None:
+        stride = max(1, round(np.sqrt(ds.image.overview.size / 16384)))
     desc = extract_descriptors(
         ds.image.overview, DescriptorSpec(patch_size=patch_size, stride=stride)
     )
@@ -49,6 +58,11 @@ def make_problem(name: str, *, patch_size: int = 16, stride: int = 1, **options:
     threshold = np.quantile(gt, 0.99)
     top = np.argwhere(gt >= threshold)
     return Problem(name, desc.features, desc.pixels, y, top)
+
+
+def model_spec(kind: str) -> ModelSpec:
+    """steerscope's defaults; the exact GP works on 10 PCA components of the patches."""
+    return ModelSpec(kind=kind, n_components=10) if kind == "exact_gp" else ModelSpec(kind=kind)
 
 
 def discovered_fraction(
