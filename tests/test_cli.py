@@ -156,3 +156,29 @@ def test_export_refuses_an_unknown_format(cli: CliRunner, tmp_path: Path) -> Non
     result = cli.invoke(app, ["export", str(tmp_path / "r.sqlite"), "--to", "out.csv"])
     assert result.exit_code == 2
     assert "ending in .hspy, .h5 or .hdf5" in result.output
+
+
+def test_sweep_command_runs_a_tiny_sweep_and_refuses_a_bad_spec(tmp_path: Path) -> None:
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(
+        "name: tiny\n"
+        "base:\n"
+        "  source: {dataset: plasmonic_nanoparticles,"
+        " options: {overview_size: 64, spectrum_size: 32}}\n"
+        "  descriptor: {patch_size: 8, pca_components: 4}\n"
+        "  model: {kind: exact_gp}\n"
+        "  budget: {measurements: 7}\n"
+        "grid:\n"
+        "  policy.beta: [0.25, 4.0]\n"
+        "checkpoints: [5]\n"
+        f"out_dir: {tmp_path / 'out'}\n"
+    )
+    result = CliRunner().invoke(app, ["sweep", str(spec), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "summary.csv").exists()
+    assert len(list((tmp_path / "out" / "runs").glob("*.sqlite"))) == 2
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("base: {source: {dataset: plasmonic_nanoparticles}}\ngrid: {nope.beta: [1]}\n")
+    result = CliRunner().invoke(app, ["sweep", str(bad)])
+    assert result.exit_code == 2

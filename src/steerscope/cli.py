@@ -226,6 +226,28 @@ def replay(
         _run_campaign(campaign, steps)
 
 
+@app.command()
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="Sweep YAML: a base campaign and a grid or list.")],
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Address of an existing Dask scheduler (tcp://host:8786)."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Workers of the local cluster (default: all cores).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: the sweep's out_dir).")
+    ] = None,
+) -> None:
+    """Planning sweep: run many simulated campaigns on Dask and summarise their discovery."""
+    from steerscope.sweeps import sweep_from_cli
+
+    code = sweep_from_cli(str(spec), scheduler, workers, str(out) if out else None)
+    if code:
+        raise typer.Exit(code)
+
+
 @datasets_app.command("list")
 @_clean_errors
 def datasets_list() -> None:
