@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -122,7 +123,7 @@ def test_provenance_and_description(generator: Callable[..., Dataset]) -> None:
     ds = generator(seed=7)
     assert ds.provenance["generator"] == f"steerscope.datasets.{ds.name}"
     assert ds.provenance["seed"] == 7
-    assert ds.provenance["version"] == "1"
+    assert ds.provenance["version"] == sys.modules[generator.__module__].GENERATOR_VERSION
     assert ds.provenance["license"] == LICENSE
     assert ds.provenance["origin"] == "synthetic"
     assert ds.image.metadata["license"] == LICENSE
@@ -395,3 +396,14 @@ def test_window_sum_includes_both_edge_channels_despite_float_rounding() -> None
     spectra = np.arange(20, dtype=np.float32).reshape(2, 10)
     # Channels 3..6 (0.9, 1.2, 1.5, 1.8 eV): 3 + 4 + 5 + 6 and 13 + 14 + 15 + 16.
     np.testing.assert_array_equal(window_sum(spectra, axis, (0.9, 1.8)), [18.0, 58.0])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_core_loss_top_percent_lies_in_the_precipitates(seed: int) -> None:
+    ds = core_loss_two_phase(seed=seed, noise=False)
+    gt = ds.ground_truth
+    top = gt >= np.quantile(gt, 0.99)
+    # Precipitates are the most Fe-rich places and a little brighter than their grain.
+    assert ds.provenance["precipitates"]["n"] == 6
+    assert gt[top].min() > np.quantile(gt, 0.98) + 0.05
+    assert ds.image.overview[top].mean() > np.median(ds.image.overview)

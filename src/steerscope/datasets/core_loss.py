@@ -3,7 +3,10 @@
 The field is a polycrystal of grains of two phases: phase A (Mn-rich) and phase
 B (Fe-rich, brighter in HAADF because Fe is heavier and the phase denser). The
 Fe fraction also rises along a gentle composition gradient across the field,
-and grain boundaries are diffuse over ~1.5 nm and slightly dark in HAADF. Each
+and grain boundaries are diffuse over ~1.5 nm and slightly dark in HAADF. A few
+small, nearly pure Fe-oxide precipitates (~2 nm radius) sit on grain boundaries,
+a little brighter than their surroundings: the rare regions a campaign should
+find, as the plasmon hot spots are in the plasmonic dataset. Each
 spectrum is a power-law background ``A·E^-r`` plus the Mn L3/L2 (640/651 eV)
 and Fe L3/L2 (708/721 eV) edges, each a smoothed step with white lines on top.
 
@@ -27,7 +30,7 @@ from steerscope.types import EnergyAxis, SignalKind
 
 __all__ = ["FE_L3_WINDOW_EV", "MN_L3_WINDOW_EV", "core_loss_two_phase"]
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 """Bumped whenever the same seed would give different arrays."""
 
 FIELD_OF_VIEW_NM = 64.0
@@ -48,6 +51,9 @@ _FE_L3, _FE_L2 = 708.0, 721.0
 _FE_FRACTION_A = 0.2
 _FE_FRACTION_B = 0.75
 _GRADIENT = 0.15  # Fe fraction added from one side of the field to the other
+_FE_FRACTION_PRECIPITATE = 0.97
+_N_PRECIPITATES = 6
+_PRECIPITATE_RADIUS_NM = 2.0
 
 # Counts per channel of the noise-free model.
 _BACKGROUND_AT_LOW = 1500.0  # background counts at 550 eV for unit thickness
@@ -79,25 +85,55 @@ def _voronoi_grains(
     return labels, seeds, phase_b
 
 
+def _precipitate_centres(seeds: NDArray[np.float64], rng: np.random.Generator) -> NDArray:
+    """Centres (nm), shape (_N_PRECIPITATES, 2), on grain boundaries and apart from each other.
+
+    Random points are kept where the two nearest grain seeds are almost equally far
+    (a boundary), then chosen greedily at least 8 nm apart.
+    """
+    margin = 2 * _PRECIPITATE_RADIUS_NM
+    points = rng.uniform(margin, FIELD_OF_VIEW_NM - margin, size=(4000, 2))
+    d = np.sort(np.linalg.norm(points[:, None, :] - seeds[None, :, :], axis=-1), axis=1)
+    on_boundary = points[(d[:, 1] - d[:, 0]) < 1.0]
+    chosen: list[NDArray[np.float64]] = []
+    for point in on_boundary:
+        if all(np.linalg.norm(point - c) >= 8.0 for c in chosen):
+            chosen.append(point)
+        if len(chosen) == _N_PRECIPITATES:
+            break
+    return np.asarray(chosen, dtype=np.float64).reshape(-1, 2)
+
+
 def _fields(
     size: int, labels_seed: int, n_grains: int
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Fe fraction, thickness (relative) and grain-boundary strength on a (size, size) grid."""
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Fe fraction, thickness, grain-boundary strength and precipitate occupancy, (size, size)."""
     rng = np.random.default_rng(labels_seed)
-    labels, _, phase_b = _voronoi_grains(n_grains, size, rng)
+    labels, seeds, phase_b = _voronoi_grains(n_grains, size, rng)
+    centres = _precipitate_centres(seeds, rng)
     pixel_nm = FIELD_OF_VIEW_NM / size
     coords = (np.arange(size) + 0.5) / size
-    _, cols = np.meshgrid(coords, coords, indexing="ij")
+    rows, cols = np.meshgrid(coords, coords, indexing="ij")
     fe_fraction = np.where(phase_b[labels], _FE_FRACTION_B, _FE_FRACTION_A)
     fe_fraction = gaussian_filter(fe_fraction, 1.5 / pixel_nm, mode="nearest")
     fe_fraction = np.clip(fe_fraction + _GRADIENT * (cols - 0.5), 0.02, 0.98)
+    # Soft-edged disks (0.5 nm edge) of nearly pure Fe oxide.
+    distance = np.min(
+        np.hypot(
+            rows[..., None] * FIELD_OF_VIEW_NM - centres[:, 0],
+            cols[..., None] * FIELD_OF_VIEW_NM - centres[:, 1],
+        ),
+        axis=-1,
+    )
+    precipitate = 0.5 * (1.0 - np.tanh((distance - _PRECIPITATE_RADIUS_NM) / 0.5))
+    fe_fraction = fe_fraction * (1.0 - precipitate) + _FE_FRACTION_PRECIPITATE * precipitate
     boundary = (np.diff(labels, axis=0, prepend=labels[:1]) != 0) | (
         np.diff(labels, axis=1, prepend=labels[:, :1]) != 0
     )
     boundary_strength = gaussian_filter(boundary.astype(np.float64), 0.7 / pixel_nm)
     # A wedge: the sample thickens from top to bottom (t / lambda from 0.3 to 0.6).
     thickness = 0.3 + 0.3 * (np.arange(size) + 0.5)[:, None] / size * np.ones((1, size))
-    return fe_fraction, thickness, boundary_strength
+    return fe_fraction, thickness, boundary_strength, precipitate
 
 
 def core_loss_two_phase(
@@ -148,14 +184,17 @@ def core_loss_two_phase(
     )
 
     # The overview and the spectra see the same grains: both grids are drawn from one layout.
-    fe_big, thickness_big, boundary_big = _fields(overview_size, layout_int, n_grains)
+    fe_big, thickness_big, boundary_big, precipitate_big = _fields(
+        overview_size, layout_int, n_grains
+    )
     overview = thickness_big * (0.55 + 0.45 * fe_big) * (1.0 - 0.35 * boundary_big)
+    overview = overview * (1.0 + 0.25 * precipitate_big)  # denser precipitates
     overview = gaussian_filter(overview, 0.6)
     if noise:
         dose = 3000.0
         overview = np.random.default_rng(overview_seed).poisson(overview * dose) / dose
 
-    fe, thickness, _ = _fields(spectrum_size, layout_int, n_grains)
+    fe, thickness, _, _ = _fields(spectrum_size, layout_int, n_grains)
     clean = _model_spectra(fe, thickness, energy.values)
     if noise:
         spectra = np.random.default_rng(spectrum_seed).poisson(clean).astype(np.float32)
@@ -200,6 +239,11 @@ def core_loss_two_phase(
         "field_of_view_nm": FIELD_OF_VIEW_NM,
         "fe_fraction": {"phase_a": _FE_FRACTION_A, "phase_b": _FE_FRACTION_B},
         "gradient": f"Fe fraction +{_GRADIENT:g} from left to right edge",
+        "precipitates": {
+            "n": _N_PRECIPITATES,
+            "radius_nm": _PRECIPITATE_RADIUS_NM,
+            "fe_fraction": _FE_FRACTION_PRECIPITATE,
+        },
         "edges_ev": {"Mn_L3": _MN_L3, "Mn_L2": _MN_L2, "Fe_L3": _FE_L3, "Fe_L2": _FE_L2},
     }
     description = (
@@ -209,11 +253,13 @@ def core_loss_two_phase(
         f"Mn-rich (Fe/(Fe+Mn) = {_FE_FRACTION_A:g}), phase B Fe-rich ({_FE_FRACTION_B:g}) and "
         "brighter in HAADF; grain boundaries are diffuse (~1.5 nm) and slightly dark; the Fe "
         f"fraction rises by {_GRADIENT:g} from left to right and the sample thickens from top to "
-        "bottom. Spectra: power-law background plus Mn L3,2 (640/651 eV) and Fe L3,2 "
+        f"bottom. {_N_PRECIPITATES} small (~{_PRECIPITATE_RADIUS_NM:g} nm radius), nearly pure "
+        "Fe-oxide precipitates sit on grain boundaries, slightly brighter in HAADF. Spectra: "
+        "power-law background plus Mn L3,2 (640/651 eV) and Fe L3,2 "
         "(708/721 eV) edges with white lines. The target is the Fe/Mn L3 ratio, taken as raw "
         "counts in 704–714 eV over raw counts in 636–646 eV (background not subtracted, so the "
-        "ratio is compressed but monotonic in the Fe fraction): highest in the Fe-rich grains "
-        "on the right."
+        "ratio is compressed but monotonic in the Fe fraction): highest in the precipitates, "
+        "then in the Fe-rich grains on the right."
     )
     return Dataset(
         name="core_loss_two_phase",
