@@ -245,9 +245,14 @@ def test_create_never_overwrites(tmp_path: Path) -> None:
     assert path.read_text() == "precious"
 
 
-def test_create_refuses_missing_folder_and_bad_config(tmp_path: Path) -> None:
-    with pytest.raises(RecordError, match="does not exist"):
-        new_record(tmp_path / "nope" / "r.sqlite")
+def test_create_makes_its_folder_and_refuses_an_unwritable_one_and_bad_config(
+    tmp_path: Path,
+) -> None:
+    new_record(tmp_path / "new" / "folder" / "r.sqlite").close()
+    assert (tmp_path / "new" / "folder" / "r.sqlite").is_file()
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(RecordError, match="cannot be created"):
+        new_record(tmp_path / "file" / "r.sqlite")
     with pytest.raises(RecordError, match="campaign config must be JSON-serialisable"):
         CampaignRecord.create(
             tmp_path / "r.sqlite",

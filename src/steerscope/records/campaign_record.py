@@ -373,11 +373,13 @@ class CampaignRecord:
                 f"a file already exists at {target}; a campaign record is never overwritten. "
                 f"Choose a new path, or reopen it with CampaignRecord.open({str(target)!r})."
             )
-        if not target.parent.is_dir():
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
             raise RecordError(
-                f"cannot create the record {target}: the folder {target.parent} does not exist; "
-                "create it first or choose another path."
-            )
+                f"cannot create the record {target}: the folder {target.parent} cannot be "
+                f"created ({exc}); choose a path in a writable folder."
+            ) from exc
         for suffix in ("-wal", "-shm", "-journal"):
             leftover = Path(f"{target}{suffix}")
             if leftover.exists():
