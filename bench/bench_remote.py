@@ -13,6 +13,7 @@ import argparse
 import json
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -61,21 +62,20 @@ def main() -> None:
         assert spectrum.shape == (1, N_CHANNELS)
         remote_t = _timings(lambda: remote.acquire(point), args.calls)
         remote.close()
-    print(
-        json.dumps(
-            {
-                "benchmark": "remote_acquire_loopback",
-                "channels": N_CHANNELS,
-                "dtype": str(spectrum.dtype),
-                "calls": args.calls,
-                "remote": remote_t,
-                "direct": direct,
-                "python": platform.python_version(),
-                "machine": platform.machine(),
-            },
-            indent=2,
-        )
-    )
+    payload = {
+        "benchmark": "remote_acquire_loopback",
+        "channels": N_CHANNELS,
+        "dtype": str(spectrum.dtype),
+        "calls": args.calls,
+        "remote": remote_t,
+        "direct": direct,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+    print(json.dumps(payload, indent=2))
+    out = Path(__file__).parent / "results" / "remote.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(payload, indent=1))
 
 
 if __name__ == "__main__":

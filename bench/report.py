@@ -1,0 +1,190 @@
+"""Turn ``results/*.json`` into the tables of ``README.md`` and the discovery plots.
+
+The tables are written between ``<!-- tables:start -->`` and ``<!-- tables:end -->``;
+the prose around them is kept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+METHODS = ("steerscope dkl", "steerscope exact_gp", "gpax viDKL", "random", "raster")
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def latency_table(data: dict) -> list[str]:
+    rows = data["rows"]
+    lines = [
+        "| candidates M | measured N | engine | first step (s) | median step (s) | max step (s) "
+        "| gpax median / this median |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    peer = {(r["M"], r["N"]): r["median_s"] for r in rows if r["engine"] == "gpax viDKL"}
+    for r in sorted(rows, key=lambda r: (int(r["M"].split("=")[1]), r["N"], r["engine"])):
+        ratio = peer.get((r["M"], r["N"]))
+        speedup = f"{ratio / r['median_s']:.0f}×" if ratio and r["engine"] != "gpax viDKL" else ""
+        lines.append(
+            f"| {r['M'].split('=')[1]} | {r['N']} | {r['engine']} | {r['first_s']:.2f} | "
+            f"{r['median_s']:.3f} | {r['max_s']:.3f} | {speedup} |"
+        )
+    return lines
+
+
+def discovery_tables(data: dict) -> tuple[list[str], dict]:
+    found: dict = defaultdict(list)
+    curves: dict = defaultdict(list)
+    for key, run in data["runs"].items():
+        name, method, _seed, _budget = key.split("|")
+        found[(name, method)].append(run["found"])
+        curves[(name, method)].append(run["curve"])
+    lines = [
+        "| dataset | method | seeds | found @25 | found @50 | found @100 | ×random @100 |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    datasets = sorted({name for name, _ in found})
+    for name in datasets:
+        rand = found.get((name, "random"))
+        rand100 = float(np.median([f["100"] for f in rand])) if rand else float("nan")
+        for method in METHODS:
+            runs = found.get((name, method))
+            if not runs:
+                continue
+            med = {k: float(np.median([f[k] for f in runs])) for k in ("25", "50", "100")}
+            ratio = med["100"] / rand100 if rand100 > 0 else float("inf")
+            lines.append(
+                f"| {name} | {method} | {len(runs)} | {med['25']:.3f} | {med['50']:.3f} | "
+                f"{med['100']:.3f} | {ratio:.1f} |"
+            )
+    return lines, curves
+
+
+def discovery_plot(curves: dict) -> Path:
+    datasets = sorted({name for name, _ in curves})
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
+    for ax, name in zip(axes[0], datasets, strict=True):
+        for method in METHODS:
+            runs = curves.get((name, method))
+            if not runs:
+                continue
+            n = min(len(c) for c in runs)
+            arr = np.array([c[:n] for c in runs])
+            x = np.arange(1, n + 1)
+            ax.plot(x, np.median(arr, axis=0), label=f"{method} ({len(runs)} seeds)")
+        ax.set_title(name)
+        ax.set_xlabel("measurements")
+        ax.set_ylabel("top-1 % pixels found (median)")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = RESULTS / "discovery.png"
+    fig.savefig(out, dpi=110)
+    return out
+
+
+def other_tables() -> list[str]:
+    lines: list[str] = []
+    memory = _load("memory")
+    if memory:
+        lines += [
+            "",
+            "**Peak memory**, a campaign on a 512×512 overview, 16×16 patches, stride 1 "
+            "(262,144 candidates), 20 seed points + 5 steps, in a fresh process:",
+            "",
+            "| PCA components | model | features (MiB) | peak RSS (MiB) |",
+            "| --- | --- | --- | --- |",
+        ]
+        for r in memory["rows"]:
+            lines.append(
+                f"| {r['pca_components'] or 'none (256-d patches)'} | {r['model']} | "
+                f"{r['features_mib']:.0f} | {r['peak_rss_mib']:.0f} |"
+            )
+    remote = _load("remote")
+    if remote:
+        lines += [
+            "",
+            f"**Remote path**, one `acquire` of a {remote['channels']}-channel spectrum over "
+            f"loopback Pyro5 (serpent), {remote['calls']} calls: median "
+            f"{remote['remote']['median_ms']:.2f} ms (p90 {remote['remote']['p90_ms']:.2f} ms) "
+            f"against {remote['direct']['median_ms']:.3f} ms calling the simulator directly.",
+        ]
+    sweep = _load("sweep")
+    if sweep:
+        lines += [
+            "",
+            f"**Sweep throughput** ({sweep['what']}, {sweep['results'][0]['runs']} runs of "
+            f"{sweep['budget']} measurements, overview {sweep['overview_size']}²):",
+            "",
+            "| mode | workers | wall (s) | runs per minute |",
+            "| --- | --- | --- | --- |",
+        ]
+        for r in sweep["results"]:
+            lines.append(
+                f"| {r['mode']} | {r['workers']} | {r['wall_s']:.1f} | {r['runs_per_min']:.1f} |"
+            )
+    mo = _load("multiobjective")
+    if mo:
+        lines += [
+            "",
+            f"**Multi-objective** (plasmonic, two window targets, {len(mo['seeds'])} seeds, budget "
+            f"{mo['budget']}): median final hypervolume as a fraction of the whole dataset's "
+            "(plot: `results/multiobjective.png`):",
+            "",
+            "| method | final hypervolume fraction | median step (s) |",
+            "| --- | --- | --- |",
+        ]
+        for method, r in mo["summary"].items():
+            step = f"{r['median_step_s']:.3f}" if r["median_step_s"] else "—"
+            lines.append(f"| {method} | {r['median_final_fraction']:.3f} | {step} |")
+    return lines
+
+
+def main() -> None:
+    lines: list[str] = []
+    latency = _load("latency")
+    if latency:
+        m = latency["machine"]
+        lines += [
+            f"Measured on {m['date']}: {m['cpus']} CPUs, Python {m['python']}, torch {m['torch']}.",
+            "",
+            "**Step latency** (fit + posterior over all candidates + UCB + selection; "
+            "16×16 patches of the plasmonic overview; gpax in the same run):",
+            "",
+            *latency_table(latency),
+        ]
+    discovery = _load("discovery")
+    if discovery:
+        table, curves = discovery_tables(discovery)
+        discovery_plot(curves)
+        lines += [
+            "",
+            "**Discovery**: fraction of the top-1 % ground-truth pixels within 2 px of a "
+            "measured point, median over seeds (5 random seed points, then one point per "
+            "step, UCB beta 0.25; plot: `results/discovery.png`):",
+            "",
+            *table,
+        ]
+    lines += other_tables()
+    readme = HERE / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- tables:start -->", "<!-- tables:end -->"
+    before, rest = text.split(start)
+    _, after = rest.split(end)
+    readme.write_text(before + start + "\n" + "\n".join(lines) + "\n" + end + after)
+    print(readme)
+
+
+if __name__ == "__main__":
+    main()
