@@ -13,6 +13,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,8 +24,11 @@ from steerscope.errors import ConfigError
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "MeasuredPoint",
     "SnapshotCache",
+    "acquisition_choices",
     "build_config_dict",
+    "measured_point",
     "new_record_path",
     "no_go_mask",
     "resumable_records",
@@ -77,6 +81,94 @@ class SnapshotCache:
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
+
+
+def acquisition_choices(scalarizer: dict[str, Any] | None) -> tuple[str, ...]:
+    """The acquisition functions that fit a scalarizer spec.
+
+    Parameters
+    ----------
+    scalarizer : dict or None
+        A scalarizer spec; ``None`` (the dataset's default, one target) counts as single.
+
+    Returns
+    -------
+    tuple of str
+        ``MO_ACQUISITIONS`` (EHVI first, the default) for a spec with several targets,
+        else ``ACQUISITIONS``. A spec that does not parse counts as single: the config
+        check reports it when the campaign starts.
+    """
+    from steerscope.acquisition import ACQUISITIONS, MO_ACQUISITIONS
+
+    if (
+        scalarizer
+        and scalarizer.get("kind") == "multi"
+        and len(scalarizer.get("targets") or []) > 1
+    ):
+        return tuple(MO_ACQUISITIONS)
+    return tuple(ACQUISITIONS)
+
+
+@dataclass(frozen=True)
+class MeasuredPoint:
+    """One measured spectrum read back from a record (the point picked on the Pareto plot).
+
+    Parameters
+    ----------
+    index : int
+        Measurement index, from 0 in acquisition order.
+    point : tuple of int
+        ``(row, col)`` overview pixel.
+    step : int
+        Step at which it was measured.
+    energy : ndarray of shape (C,)
+        Channel energies.
+    units : str
+        Energy units.
+    spectrum : ndarray of shape (C,)
+        The measured counts.
+    """
+
+    index: int
+    point: tuple[int, int]
+    step: int
+    energy: NDArray[np.float64]
+    units: str
+    spectrum: NDArray[np.float64]
+
+
+def measured_point(record_path: str | Path, index: int) -> MeasuredPoint:
+    """Read measurement ``index`` (acquisition order) of a campaign record, read-only.
+
+    Raises
+    ------
+    RecordError
+        If the record cannot be opened.
+    ConfigError
+        If the record has fewer than ``index + 1`` measurements or no energy axis.
+    """
+    from steerscope.records import CampaignRecord
+
+    with CampaignRecord.open(record_path, read_only=True, verify=False) as record:
+        measured = record.measurements()
+    if not 0 <= int(index) < len(measured):
+        raise ConfigError(
+            f"measurement {index} is not in the record {Path(record_path).name}, which has "
+            f"{len(measured)}; pick a point on the current plot."
+        )
+    if measured.energy is None:
+        raise ConfigError(
+            f"the record {Path(record_path).name} has no energy axis; cannot draw a spectrum."
+        )
+    i = int(index)
+    return MeasuredPoint(
+        index=i,
+        point=(int(measured.points[i, 0]), int(measured.points[i, 1])),
+        step=int(measured.steps[i]),
+        energy=np.asarray(measured.energy.values, dtype=np.float64),
+        units=str(measured.energy.units),
+        spectrum=np.asarray(measured.spectra[i], dtype=np.float64),
+    )
 
 
 _resumable_cache: dict[tuple[str, frozenset[str]], tuple[Any, list[tuple[Path, str]]]] = {}

@@ -26,16 +26,21 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "CLICK_TRACE_NAME",
+    "PARETO_TRACE_NAME",
     "SPECTRUM_PICK_TRACE_NAME",
     "discovery_figure",
     "figure_html",
+    "hypervolume_figure",
     "map_figure",
     "map_png",
     "nice_scale_bar",
     "overview_figure",
+    "pareto_figure",
     "patch_outline",
     "pixels_from_selection",
+    "point_from_selection",
     "spectrum_figure",
+    "sweep_discovery_figure",
     "target_figure",
     "timeline_figure",
     "timing_figure",
@@ -47,6 +52,9 @@ CLICK_TRACE_NAME = "click-grid"
 
 SPECTRUM_PICK_TRACE_NAME = "window-pick"
 """Name of the invisible scatter that makes a box-select on a spectrum return an energy range."""
+
+PARETO_TRACE_NAME = "measured points"
+"""Name of the Pareto plot's trace of every measured point (its customdata: measurement index)."""
 
 MAX_DISPLAY_SIDE = 256
 """Images larger than this are shown decimated (every k-th pixel) to keep the page light."""
@@ -242,6 +250,7 @@ def overview_figure(
     selected: ArrayLike | None = None,
     no_go: ArrayLike | None = None,
     patch: tuple[tuple[int, int], int] | None = None,
+    highlight: tuple[int, int] | None = None,
     title: str = "Overview",
     clickable: bool = True,
     max_click_points: int = MAX_CLICK_POINTS,
@@ -265,6 +274,8 @@ def overview_figure(
         Pixels the beam must not visit; drawn as a red veil.
     patch : ((row, col), size), optional
         Draw the descriptor patch of ``size`` around ``(row, col)``.
+    highlight : (row, col), optional
+        One pixel to point out (the point picked on the Pareto plot): a large open star.
     title : str
         Figure title.
     clickable : bool
@@ -305,6 +316,22 @@ def overview_figure(
         (center, size) = patch
         outline = patch_outline(center, size)
         fig.add_shape(type="rect", line={"color": "#118ab2", "width": 2}, **outline)
+    if highlight is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[int(highlight[1])],
+                y=[int(highlight[0])],
+                mode="markers",
+                marker={
+                    "size": 20,
+                    "symbol": "star-open",
+                    "color": "#00e5ff",
+                    "line": {"width": 3},
+                },
+                name="picked on the Pareto plot",
+                hovertemplate="picked: row %{y}, col %{x}<extra></extra>",
+            )
+        )
     bar_px, bar_label = nice_scale_bar(shape[1], pixel_size, pixel_units)
     x1 = shape[1] - 0.5 - shape[1] * 0.05
     y = shape[0] - 0.5 - shape[0] * 0.06
@@ -567,6 +594,245 @@ def timeline_figure(events: Sequence[tuple[int, str, str]], *, height: int = 260
         showlegend=False,
     )
     return fig
+
+
+def pareto_figure(
+    objectives: ArrayLike,
+    front: ArrayLike,
+    *,
+    labels: Sequence[str] = (),
+    reference_point: ArrayLike | None = None,
+    policy_ref_point: ArrayLike | None = None,
+    highlight: int | None = None,
+    height: int = 380,
+) -> go.Figure:
+    """Measured points in objective space: objective 1 vs objective 2, the Pareto front drawn.
+
+    Parameters
+    ----------
+    objectives : array_like of shape (n, k), k >= 2
+        Every objective of each measured point, in measurement order; only the first two
+        are drawn. Rows with a non-finite value in either are left out.
+    front : array_like of shape (n,) of bool
+        True for the points on the Pareto front (joined by a staircase line).
+    labels : sequence of str
+        Objective names for the axis titles.
+    reference_point : array_like of shape (k,), optional
+        The fixed hypervolume reference point (a black cross).
+    policy_ref_point : array_like of shape (k,), optional
+        The EHVI reference point set by the operator, when there is one (an orange cross).
+    highlight : int, optional
+        Index of the measured point picked on this plot (a large open circle).
+    height : int
+        Figure height in CSS pixels.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Its trace :data:`PARETO_TRACE_NAME` holds every drawn point, coloured by measurement
+        number, with that point's index in ``customdata`` so a click can be read back with
+        :func:`point_from_selection`.
+    """
+    values = np.asarray(objectives, dtype=np.float64)
+    if values.ndim != 2 or values.shape[1] < 2:
+        raise ValueError(
+            f"the Pareto plot needs objectives of shape (n, k >= 2); got {values.shape}. "
+            "Use target_figure for a single target."
+        )
+    on_front = np.asarray(front, dtype=bool).reshape(-1)
+    index = np.arange(len(values))
+    ok = np.all(np.isfinite(values[:, :2]), axis=1)
+    names = [*labels, "objective 1", "objective 2"]
+    xlabel = str(labels[0]) if len(labels) > 0 else names[-2]
+    ylabel = str(labels[1]) if len(labels) > 1 else names[-1]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=values[ok, 0],
+            y=values[ok, 1],
+            mode="markers",
+            customdata=index[ok],
+            marker={
+                "size": 9,
+                "color": index[ok] + 1,
+                "colorscale": "Viridis",
+                "showscale": True,
+                "colorbar": {"title": {"text": "measurement #"}, "thickness": 12},
+                "line": {"width": 0.5, "color": "black"},
+            },
+            name=PARETO_TRACE_NAME,
+            hovertemplate="#%{customdata}: %{x:.4g}, %{y:.4g}<extra></extra>",
+        )
+    )
+    mask = ok & (on_front if on_front.size == len(values) else np.zeros(len(values), bool))
+    if mask.any():
+        order = np.argsort(-values[mask, 0])
+        xs, ys = values[mask, 0][order], values[mask, 1][order]
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines+markers",
+                line={"shape": "vh", "color": "#ef476f", "width": 2},
+                marker={
+                    "size": 13,
+                    "symbol": "circle-open",
+                    "color": "#ef476f",
+                    "line": {"width": 2},
+                },
+                name="Pareto front",
+                hoverinfo="skip",
+            )
+        )
+    for point, name, color in (
+        (reference_point, "hypervolume reference", "black"),
+        (policy_ref_point, "EHVI reference (set)", "#f78c1f"),
+    ):
+        if point is not None:
+            ref = np.asarray(point, dtype=np.float64).reshape(-1)
+            fig.add_trace(
+                go.Scatter(
+                    x=[ref[0]],
+                    y=[ref[1]],
+                    mode="markers",
+                    marker={"size": 14, "symbol": "x", "color": color},
+                    name=name,
+                    hovertemplate=f"{name}: %{{x:.4g}}, %{{y:.4g}}<extra></extra>",
+                )
+            )
+    if highlight is not None and 0 <= int(highlight) < len(values) and ok[int(highlight)]:
+        fig.add_trace(
+            go.Scatter(
+                x=[values[int(highlight), 0]],
+                y=[values[int(highlight), 1]],
+                mode="markers",
+                marker={
+                    "size": 22,
+                    "symbol": "star-open",
+                    "color": "#00a6c7",
+                    "line": {"width": 3},
+                },
+                name="picked",
+                hoverinfo="skip",
+            )
+        )
+    fig.update_layout(
+        title={"text": "Objective space: click a point to see its spectrum"},
+        xaxis_title=xlabel,
+        yaxis_title=ylabel,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.25},
+        clickmode="event+select",
+    )
+    return fig
+
+
+def hypervolume_figure(history: Sequence[tuple[int, float]], *, height: int = 300) -> go.Figure:
+    """Hypervolume of the measured points above the fixed reference, after each step.
+
+    Parameters
+    ----------
+    history : sequence of (n_measured, hypervolume)
+        As in ``CampaignSnapshot.hypervolume_history``, one entry per step.
+    height : int
+        Figure height in CSS pixels.
+    """
+    xs = [int(n) for n, _ in history]
+    ys = [float(v) for _, v in history]
+    fig = go.Figure(go.Scatter(x=xs, y=ys, mode="lines+markers", name="hypervolume"))
+    fig.update_layout(
+        title={"text": "Hypervolume vs measurements"},
+        xaxis_title="measurements",
+        yaxis_title="hypervolume (fixed reference)",
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    return fig
+
+
+def sweep_discovery_figure(rows: Sequence[Mapping[str, Any]], *, height: int = 380) -> go.Figure:
+    """Discovery vs measurements of every run of a sweep, one step line per run.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        Summary rows (``steerscope.sweeps.load_summary``): ``name``, ``run_id`` and
+        ``discovery_curve`` as ``[[n_measured, fraction], ...]`` (empty: not scored).
+    height : int
+        Figure height in CSS pixels.
+    """
+    fig = go.Figure()
+    for row in rows:
+        curve = row.get("discovery_curve") or []
+        if not curve:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=[int(k) for k, _ in curve],
+                y=[float(f) for _, f in curve],
+                mode="lines",
+                line={"shape": "hv"},
+                name=f"{str(row.get('run_id', ''))[:6]} {row.get('name', '')}".strip(),
+            )
+        )
+    fig.update_layout(
+        title={"text": "Discovery vs measurements, per run"},
+        xaxis_title="measurements",
+        yaxis_title="fraction of top pixels found",
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    if not fig.data:
+        fig.add_annotation(
+            text="no ground truth: discovery cannot be scored",
+            showarrow=False,
+            x=0.5,
+            y=0.5,
+            xref="paper",
+            yref="paper",
+        )
+    return fig
+
+
+def point_from_selection(event: Any, objectives: ArrayLike | None = None) -> int | None:
+    """Index of the measured point clicked on :func:`pareto_figure`, or ``None``.
+
+    Parameters
+    ----------
+    event : mapping or None
+        What ``st.plotly_chart(..., on_select="rerun")`` returned.
+    objectives : array_like of shape (n, k), optional
+        The plotted objectives: a clicked point without ``customdata`` is matched by its
+        ``(x, y)`` against the first two columns.
+
+    Returns
+    -------
+    int or None
+        The index (measurement order, from 0) of the first selected measured point.
+    """
+    values = None if objectives is None else np.asarray(objectives, dtype=np.float64)
+    for point in _selection(event).get("points", []) or []:
+        if not isinstance(point, Mapping):
+            continue
+        custom: Any = point.get("customdata")
+        if isinstance(custom, Sequence) and not isinstance(custom, str) and custom:
+            custom = custom[0]
+        if custom is not None:
+            try:
+                return int(custom)
+            except (TypeError, ValueError):
+                pass
+        if values is not None and values.ndim == 2 and values.shape[1] >= 2:
+            try:
+                x, y = float(point["x"]), float(point["y"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            hits = np.flatnonzero(np.isclose(values[:, 0], x) & np.isclose(values[:, 1], y))
+            if hits.size:
+                return int(hits[0])
+    return None
 
 
 def _selection(event: Any) -> Mapping[str, Any]:

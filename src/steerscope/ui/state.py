@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 from steerscope.ui.campaign_tools import SnapshotCache
 from steerscope.ui.review_tools import ReplayJobs
 from steerscope.ui.sources import LoadedSource, open_source, source_key
+from steerscope.ui.sweep_tools import SweepJobs
 
 __all__ = [
     "LEARNING_KEY",
@@ -54,6 +55,7 @@ __all__ = [
     "set_widget_value",
     "source",
     "stop_all_runners",
+    "sweep_jobs",
     "widget_value",
 ]
 
@@ -71,6 +73,9 @@ _DEFAULTS: dict[str, Any] = {
     "learning_step": 0,
     "added_points": [],  # points clicked for an AddPoints intervention
     "no_go_draft": None,  # (r0, c0, r1, c1) of a no-go rectangle being drawn
+    "target_rows": [],  # ids of the rows of the several-targets form (widget keys use them)
+    "pareto_pick": None,  # index of the measured point picked on the Pareto plot
+    "sweep_dir": None,  # sweep folder open on the Sweep page
 }
 
 
@@ -144,6 +149,8 @@ def set_source(description: dict[str, Any] | None) -> None:
     for key in [k for k in st.session_state if str(k).startswith(("target.", "campaign."))]:
         del st.session_state[key]
     set_value("picked", [])
+    set_value("target_rows", [])
+    set_value("pareto_pick", None)
     set_value("window_draft", None)
     set_value("added_points", [])
 
@@ -361,7 +368,14 @@ def replay_jobs() -> ReplayJobs:
     return ReplayJobs()
 
 
+@st.cache_resource(show_spinner=False)
+def sweep_jobs() -> SweepJobs:
+    """The planning sweeps (Sweep page) of this server process, shared by every tab."""
+    return SweepJobs()
+
+
 def stop_all_runners(timeout: float = 10.0) -> None:
-    """Stop every campaign runner and what-if replay of this process (tests, shutdown)."""
+    """Stop every campaign runner, what-if replay and sweep of this process (tests, shutdown)."""
     registry().stop_all(timeout)
     replay_jobs().stop_all(timeout)
+    sweep_jobs().stop_all(timeout)

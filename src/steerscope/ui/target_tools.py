@@ -13,10 +13,14 @@ from steerscope.errors import ScalarizerError
 __all__ = [
     "FORM_KINDS",
     "ONE_WINDOW_KINDS",
+    "ROW_KINDS",
+    "build_multi_scalarizer_dict",
     "build_scalarizer_dict",
+    "default_rows",
     "default_window",
     "mean_spectrum",
     "preview_target_map",
+    "preview_target_maps",
 ]
 
 ONE_WINDOW_KINDS = (
@@ -30,6 +34,9 @@ ONE_WINDOW_KINDS = (
 
 FORM_KINDS = (*ONE_WINDOW_KINDS, "window_ratio", "edx_line", "yaml")
 """Kinds the Target form offers; ``"yaml"`` takes any spec (``formula``, ``multi``) as YAML."""
+
+ROW_KINDS = (*ONE_WINDOW_KINDS, "window_ratio", "edx_line")
+"""Kinds one row of the several-targets form offers (a ``multi`` spec holds scalar kinds only)."""
 
 
 def build_scalarizer_dict(
@@ -101,6 +108,76 @@ def build_scalarizer_dict(
     )
 
 
+def build_multi_scalarizer_dict(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Turn the rows of the several-targets form into a ``multi`` scalarizer spec.
+
+    Parameters
+    ----------
+    rows : list of dict
+        One dict per target with the keyword arguments of :func:`build_scalarizer_dict`
+        plus ``"kind"`` (one of :data:`ROW_KINDS`), e.g.
+        ``{"kind": "window_sum", "window": (1.0, 1.8)}``.
+
+    Returns
+    -------
+    dict
+        ``{"kind": "multi", "targets": [spec, ...]}``, one target per row in order.
+
+    Raises
+    ------
+    ScalarizerError
+        If there are fewer than two rows, a row's kind is not a scalar form kind, or a
+        row misses a field its kind needs (the message names the row, counted from 1).
+    """
+    if len(rows) < 2:
+        raise ScalarizerError(
+            f"a multi-objective target needs at least 2 targets; got {len(rows)}. "
+            "Add a target row, or switch off 'Several targets' for a single target."
+        )
+    targets: list[dict[str, Any]] = []
+    for number, row in enumerate(rows, start=1):
+        fields = dict(row)
+        kind = str(fields.pop("kind", ""))
+        if kind not in ROW_KINDS:
+            raise ScalarizerError(
+                f"target {number} has kind {kind!r}; a row of a multi target must be one of "
+                f"{', '.join(ROW_KINDS)}. Pick one of those kinds."
+            )
+        try:
+            built = build_scalarizer_dict(kind, **fields)
+        except ScalarizerError as exc:
+            raise ScalarizerError(f"target {number}: {exc}") from exc
+        assert isinstance(built, dict)  # only the yaml kind returns text
+        targets.append(built)
+    return {"kind": "multi", "targets": targets}
+
+
+def default_rows(spec: dict[str, Any] | None, low: float, high: float) -> list[dict[str, Any]]:
+    """Rows to preset the several-targets form with.
+
+    Parameters
+    ----------
+    spec : dict or None
+        The saved (or dataset default) scalarizer spec.
+    low, high : float
+        The energy axis' first and last energies.
+
+    Returns
+    -------
+    list of dict
+        The targets of a saved ``multi`` spec; otherwise two ``window_sum`` rows, the
+        spec's window (or the axis' lower third) and the axis' upper third.
+    """
+    if spec and spec.get("kind") == "multi" and spec.get("targets"):
+        return [dict(target) for target in spec["targets"]]
+    first = default_window(spec, low, high)
+    third = (high - low) / 3.0
+    return [
+        {"kind": "window_sum", "window": [first[0], first[1]]},
+        {"kind": "window_sum", "window": [high - third, high]},
+    ]
+
+
 def _window(window: tuple[float, float] | None, what: str) -> list[float]:
     if window is None:
         raise ScalarizerError(f"the {what} is missing; type [low, high] or box-select it.")
@@ -161,3 +238,33 @@ def preview_target_map(image: SpectrumImage, spec: Any) -> NDArray[np.float64]:
     if values.ndim == 2:
         values = values[:, 0]
     return np.asarray(image.overview_map(values.reshape(h, w)), dtype=np.float64)
+
+
+def preview_target_maps(image: SpectrumImage, spec: Any) -> list[tuple[str, NDArray[np.float64]]]:
+    """Every target's map: one ``(label, map (H, W))`` per output of ``spec``.
+
+    Parameters
+    ----------
+    image : SpectrumImage
+        Spectra of shape ``(h, w, C)``.
+    spec : ScalarizerSpec
+        A parsed spec; a ``multi`` spec gives one map per target, any other one map.
+
+    Raises
+    ------
+    ScalarizerError
+        If the spec does not fit the spectra.
+    """
+    h, w = image.spectrum_shape
+    flat = np.asarray(image.spectra).reshape(h * w, image.n_channels)
+    values = np.asarray(spec.apply(flat, image.energy), dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
+    labels = list(getattr(spec, "labels", None) or [spec.label])
+    return [
+        (
+            str(labels[j]) if j < len(labels) else f"target {j + 1}",
+            np.asarray(image.overview_map(values[:, j].reshape(h, w)), dtype=np.float64),
+        )
+        for j in range(values.shape[1])
+    ]
