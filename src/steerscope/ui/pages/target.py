@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pydantic
 import streamlit as st
 
@@ -41,6 +43,7 @@ presets = {
     "target.line": str((base_spec or {}).get("line") or ""),
     "target.yaml": yaml0,
     "target.width": 0.0,
+    "target.multi": (base_spec or {}).get("kind") == "multi",
 }
 for widget_key, preset in presets.items():
     if state.widget_value(widget_key) is None:
@@ -108,100 +111,225 @@ with right:
         st.rerun()
 
 st.subheader("Scalarizer")
-kind = st.selectbox(
-    "Kind",
-    target_tools.FORM_KINDS,
-    key="target.kind",
-    help="How a spectrum becomes one number: a window sum, a peak position, a ratio, an "
-    "X-ray line, or any spec written as YAML (formula, multi).",
+multi = st.toggle(
+    "Several targets (multi-objective)",
+    key="target.multi",
+    help="Define two or more targets; the campaign then looks for the Pareto front of them "
+    "(EHVI, weighted sum or Chebyshev) instead of the best of one.",
 )
-c1, c2, c3 = st.columns(3)
-yaml_text = ""
-line = ""
-width = 0.0
-background = "power_law"
-if kind == "yaml":
-    yaml_text = st.text_area(
-        "Spec (YAML)",
-        key="target.yaml",
-        height=160,
-        help="Any scalarizer spec, e.g. kind: formula with named windows and an expression.",
+
+
+def _row_form(row_id: int, number: int) -> dict[str, Any]:
+    """One row of the several-targets form; returns its fields for ``build_multi_...``."""
+    prefix = f"target.row.{row_id}."
+    c0, c1, c2, c3 = st.columns([2, 2, 2, 1])
+    kind_r = c0.selectbox(
+        f"Target {number} kind",
+        target_tools.ROW_KINDS,
+        key=prefix + "kind",
+        help="How a spectrum becomes this target: a window sum, a peak, a ratio, an X-ray line.",
     )
-elif kind == "edx_line":
-    line = c1.text_input(
-        "X-ray line", key="target.line", help="Element_Line, e.g. Au_La, Fe_Ka, Cu_Ka."
-    )
-    width = c2.number_input(
-        "Width",
-        min_value=0.0,
-        key="target.width",
-        help=f"Integration width in {energy.units}; 0 uses the detector resolution.",
-    )
-else:
-    c1.number_input(
-        f"Window low ({energy.units})",
-        key="target.low",
-        format="%.4f",
-        help="Lower edge of the energy window (or box-select it on the spectrum plot).",
-    )
-    c2.number_input(
-        f"Window high ({energy.units})",
-        key="target.high",
-        format="%.4f",
-        help="Upper edge of the energy window.",
-    )
-    if kind == "window_ratio":
-        c1.number_input(
-            f"Denominator low ({energy.units})",
-            key="target.low2",
+    fields: dict[str, Any] = {"kind": kind_r}
+    if kind_r == "edx_line":
+        fields["line"] = c1.text_input(
+            f"Target {number} X-ray line",
+            key=prefix + "line",
+            help="Element_Line, e.g. Au_La, Fe_Ka, Cu_Ka.",
+        )
+        fields["width"] = c2.number_input(
+            f"Target {number} width",
+            min_value=0.0,
+            key=prefix + "width",
+            help=f"Integration width in {energy.units}; 0 uses the detector resolution.",
+        )
+    else:
+        low_r = c1.number_input(
+            f"Target {number} low ({energy.units})",
+            key=prefix + "low",
             format="%.4f",
-            help="Lower edge of the window in the denominator of the ratio.",
+            help="Lower edge of this target's energy window.",
         )
-        c2.number_input(
-            f"Denominator high ({energy.units})",
-            key="target.high2",
+        high_r = c2.number_input(
+            f"Target {number} high ({energy.units})",
+            key=prefix + "high",
             format="%.4f",
-            help="Upper edge of the window in the denominator of the ratio.",
+            help="Upper edge of this target's energy window.",
         )
-    if kind == "background_subtracted_area":
-        background = c3.selectbox(
-            "Background",
-            ["power_law", "linear"],
-            key="target.background",
-            help="Model fitted before the window and subtracted (power law for EELS edges).",
-        )
+        fields["window"] = (float(low_r), float(high_r))
+        if kind_r == "window_ratio":
+            low2_r = c1.number_input(
+                f"Target {number} denominator low ({energy.units})",
+                key=prefix + "low2",
+                format="%.4f",
+                help="Lower edge of the window in the denominator of the ratio.",
+            )
+            high2_r = c2.number_input(
+                f"Target {number} denominator high ({energy.units})",
+                key=prefix + "high2",
+                format="%.4f",
+                help="Upper edge of the window in the denominator of the ratio.",
+            )
+            fields["second_window"] = (float(low2_r), float(high2_r))
+        if kind_r == "background_subtracted_area":
+            fields["background"] = c3.selectbox(
+                "Background",
+                ["power_law", "linear"],
+                key=prefix + "background",
+                help="Model fitted before the window and subtracted.",
+            )
+    if c3.button(
+        "Remove",
+        key=prefix + "remove",
+        help=f"Drop target {number} from the list.",
+    ):
+        state.set_value("target_rows", [r for r in state.get_value("target_rows") if r != row_id])
+        st.rerun()
+    return fields
+
+
+def _preset_row(row_id: int, preset: dict[str, Any]) -> None:
+    prefix = f"target.row.{row_id}."
+    window_r = preset.get("window") or preset.get("numerator") or (energy.low, energy.high)
+    denominator = preset.get("denominator") or (energy.low, energy.high)
+    values = {
+        "kind": preset.get("kind", "window_sum"),
+        "low": float(window_r[0]),
+        "high": float(window_r[1]),
+        "low2": float(denominator[0]),
+        "high2": float(denominator[1]),
+        "line": str(preset.get("line") or ""),
+        "width": float(preset.get("width") or 0.0),
+    }
+    for name, value in values.items():
+        if state.widget_value(prefix + name) is None:
+            state.set_widget_value(prefix + name, value)
+
 
 spec = None
-try:
-    raw = target_tools.build_scalarizer_dict(
-        kind,
-        window=(float(state.widget_value("target.low")), float(state.widget_value("target.high"))),
-        second_window=(
-            float(state.widget_value("target.low2", energy.low)),
-            float(state.widget_value("target.high2", energy.high)),
-        ),
-        line=line,
-        width=width,
-        background=background,
-        yaml_text=yaml_text,
+previews: list[tuple[str, Any]] = []
+if multi:
+    row_ids = [int(r) for r in state.get_value("target_rows")]
+    if not row_ids:
+        presets_multi = target_tools.default_rows(base_spec, energy.low, energy.high)
+        row_ids = list(range(len(presets_multi)))
+        for row_id, preset in zip(row_ids, presets_multi, strict=True):
+            _preset_row(row_id, preset)
+        state.set_value("target_rows", row_ids)
+    rows = [_row_form(row_id, number) for number, row_id in enumerate(row_ids, start=1)]
+    if st.button("Add target", help="Append another target row (a window sum to start with)."):
+        new_id = max(row_ids, default=-1) + 1
+        _preset_row(new_id, {"kind": "window_sum", "window": [window[0], window[1]]})
+        state.set_value("target_rows", [*row_ids, new_id])
+        st.rerun()
+    try:
+        spec = parse_scalarizer(target_tools.build_multi_scalarizer_dict(rows))
+        previews = target_tools.preview_target_maps(image, spec)
+    except (SteerscopeError, pydantic.ValidationError) as exc:
+        widgets.show_error(exc)
+        spec = None
+else:
+    kind = st.selectbox(
+        "Kind",
+        target_tools.FORM_KINDS,
+        key="target.kind",
+        help="How a spectrum becomes one number: a window sum, a peak position, a ratio, an "
+        "X-ray line, or any spec written as YAML (formula, multi).",
     )
-    spec = parse_scalarizer(raw)
-    preview = target_tools.preview_target_map(image, spec)
-except (SteerscopeError, pydantic.ValidationError) as exc:
-    widgets.show_error(exc)
-    spec = None
+    c1, c2, c3 = st.columns(3)
+    yaml_text = ""
+    line = ""
+    width = 0.0
+    background = "power_law"
+    if kind == "yaml":
+        yaml_text = st.text_area(
+            "Spec (YAML)",
+            key="target.yaml",
+            height=160,
+            help="Any scalarizer spec, e.g. kind: formula with named windows and an expression.",
+        )
+    elif kind == "edx_line":
+        line = c1.text_input(
+            "X-ray line", key="target.line", help="Element_Line, e.g. Au_La, Fe_Ka, Cu_Ka."
+        )
+        width = c2.number_input(
+            "Width",
+            min_value=0.0,
+            key="target.width",
+            help=f"Integration width in {energy.units}; 0 uses the detector resolution.",
+        )
+    else:
+        c1.number_input(
+            f"Window low ({energy.units})",
+            key="target.low",
+            format="%.4f",
+            help="Lower edge of the energy window (or box-select it on the spectrum plot).",
+        )
+        c2.number_input(
+            f"Window high ({energy.units})",
+            key="target.high",
+            format="%.4f",
+            help="Upper edge of the energy window.",
+        )
+        if kind == "window_ratio":
+            c1.number_input(
+                f"Denominator low ({energy.units})",
+                key="target.low2",
+                format="%.4f",
+                help="Lower edge of the window in the denominator of the ratio.",
+            )
+            c2.number_input(
+                f"Denominator high ({energy.units})",
+                key="target.high2",
+                format="%.4f",
+                help="Upper edge of the window in the denominator of the ratio.",
+            )
+        if kind == "background_subtracted_area":
+            background = c3.selectbox(
+                "Background",
+                ["power_law", "linear"],
+                key="target.background",
+                help="Model fitted before the window and subtracted (power law for EELS edges).",
+            )
+    try:
+        raw = target_tools.build_scalarizer_dict(
+            kind,
+            window=(
+                float(state.widget_value("target.low")),
+                float(state.widget_value("target.high")),
+            ),
+            second_window=(
+                float(state.widget_value("target.low2", energy.low)),
+                float(state.widget_value("target.high2", energy.high)),
+            ),
+            line=line,
+            width=width,
+            background=background,
+            yaml_text=yaml_text,
+        )
+        spec = parse_scalarizer(raw)
+        previews = target_tools.preview_target_maps(image, spec)
+    except (SteerscopeError, pydantic.ValidationError) as exc:
+        widgets.show_error(exc)
+        spec = None
 
 if spec is not None:
-    p1, p2 = st.columns([1, 1])
-    with p1:
-        st.plotly_chart(
-            figures.map_figure(
-                preview, title=f"Target preview: {spec.label}", colorbar_title=spec.label
-            ),
-            key="target.preview",
-        )
-    with p2:
-        if loaded.ground_truth is not None:
+    shown = previews if multi else previews[:1]
+    extra = 1 if loaded.ground_truth is not None else 0
+    columns = st.columns(min(len(shown) + extra, 3) or 1)
+    for i, (label, preview) in enumerate(shown):
+        with columns[i % len(columns)]:
+            st.plotly_chart(
+                figures.map_figure(
+                    preview,
+                    title=f"Target {i + 1} preview: {label}"
+                    if multi
+                    else f"Target preview: {label}",
+                    colorbar_title=label,
+                ),
+                key=f"target.preview.{i}",
+            )
+    if loaded.ground_truth is not None:
+        with columns[len(shown) % len(columns)]:
             st.plotly_chart(
                 figures.map_figure(
                     loaded.ground_truth,
