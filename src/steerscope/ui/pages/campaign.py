@@ -9,7 +9,7 @@ import numpy as np
 import pydantic
 import streamlit as st
 
-from steerscope.acquisition import ACQUISITIONS
+from steerscope.acquisition import ACQUISITIONS, MO_ACQUISITIONS
 from steerscope.errors import SteerscopeError
 from steerscope.ui import campaign_tools, figures, state, widgets
 
@@ -40,6 +40,10 @@ def _on_beta() -> None:
 
 def _on_acquisition() -> None:
     _post("SetPolicy", acquisition=str(state.widget_value("campaign.acquisition")))
+
+
+def _on_acquisition_mo() -> None:
+    _post("SetPolicy", acquisition=str(state.widget_value("campaign.acquisition_mo")))
 
 
 # -- which campaign ----------------------------------------------------------------------
@@ -120,11 +124,14 @@ if not running:
         key="campaign.model",
         help="Deep kernel learning (default) or an exact GP on the patches (cheap baseline).",
     )
+    choices = campaign_tools.acquisition_choices(spec)
+    several = choices == tuple(MO_ACQUISITIONS)
     acquisition = c2.selectbox(
         "Acquisition",
-        list(ACQUISITIONS),
-        key="campaign.start_acquisition",
-        help="How the next point is scored from the predicted mean and uncertainty.",
+        list(choices),
+        key="campaign.start_acquisition_mo" if several else "campaign.start_acquisition",
+        help="How the next point is scored from the predicted mean and uncertainty; with "
+        "several targets: EHVI (whole Pareto front), weighted sum or Chebyshev.",
     )
     start_beta = c2.number_input(
         "Initial exploration weight (β)",
@@ -254,14 +261,26 @@ def live_view() -> None:
         draft = state.get_value("no_go_draft")
         added = np.asarray(state.get_value("added_points"), dtype=np.int64).reshape(-1, 2)
         shape = (int(snap.overview.shape[0]), int(snap.overview.shape[1]))
+        pick = state.get_value("pareto_pick") if snap.is_multi_objective else None
+        pick_point = (
+            (int(snap.measured_points[int(pick), 0]), int(snap.measured_points[int(pick), 1]))
+            if pick is not None and 0 <= int(pick) < len(snap.measured_points)
+            else None
+        )
         fig = figure_cache.get(
             snap,
-            ("overview", tuple(map(tuple, added.tolist())), tuple(draft) if draft else None),
+            (
+                "overview",
+                tuple(map(tuple, added.tolist())),
+                tuple(draft) if draft else None,
+                pick_point,
+            ),
             lambda: figures.overview_figure(
                 snap.overview,
                 measured=snap.measured_points,
                 next_points=snap.next_points,
                 selected=added,
+                highlight=pick_point,
                 no_go=campaign_tools.no_go_mask(shape, draft) if draft else None,
                 title="Measured (numbered in order) and next; click to add points, box = no-go",
                 max_click_points=64 * 64,
@@ -315,6 +334,9 @@ def live_view() -> None:
             )
             st.plotly_chart(map_fig, key="campaign.map")
 
+    if snap.is_multi_objective and snap.objectives is not None:
+        pareto_view(snap)
+
     g1, g2, g3 = st.columns(3)
     with g1:
         label = str(snap.scalarizer.get("kind", "target"))
@@ -360,6 +382,82 @@ def live_view() -> None:
     )
 
 
+def pareto_view(snap: Any) -> None:
+    """Objective space (click a point: its spectrum, and a star on the overview), hypervolume."""
+    objectives = snap.objectives
+    pick = state.get_value("pareto_pick")
+    if pick is not None and not 0 <= int(pick) < len(objectives):
+        pick = None
+    m1, m2, m3 = st.columns(3)
+    with m1:
+        if objectives.shape[1] < 2:
+            st.caption("Objective space: needs two targets.")
+        else:
+            policy_ref = snap.policy.get("ref_point")
+            fig = figure_cache.get(
+                snap,
+                ("pareto", pick),
+                lambda: figures.pareto_figure(
+                    objectives,
+                    snap.pareto_mask if snap.pareto_mask is not None else [],
+                    labels=snap.objective_labels,
+                    reference_point=snap.reference_point,
+                    policy_ref_point=policy_ref,
+                    highlight=pick,
+                ),
+            )
+            event = st.plotly_chart(
+                fig, key="campaign.pareto", on_select="rerun", selection_mode="points"
+            )
+            clicked = figures.point_from_selection(event, objectives)
+            if clicked is not None and clicked != pick:
+                state.set_value("pareto_pick", clicked)
+                st.rerun(scope="fragment")
+    with m2:
+        if pick is None:
+            st.caption("Click a point in objective space to see its spectrum here.")
+        else:
+            try:
+                picked = figure_cache.get(
+                    snap,
+                    ("picked", int(pick)),
+                    lambda: campaign_tools.measured_point(snap.record_path, int(pick)),
+                )
+            except SteerscopeError as exc:
+                st.caption(str(exc))
+            else:
+                values = ", ".join(
+                    f"{label} {v:.4g}"
+                    for label, v in zip(snap.objective_labels, objectives[int(pick)], strict=False)
+                )
+                st.plotly_chart(
+                    figures.spectrum_figure(
+                        picked.energy,
+                        {
+                            f"#{picked.index + 1} row {picked.point[0]}, col {picked.point[1]}": (
+                                picked.spectrum
+                            )
+                        },
+                        units=picked.units,
+                        title=f"Picked: step {picked.step} · {values}",
+                        height=360,
+                    ),
+                    key="campaign.pareto_spectrum",
+                )
+    with m3:
+        if snap.hypervolume_history:
+            st.plotly_chart(
+                figure_cache.get(
+                    snap,
+                    "hypervolume",
+                    lambda: figures.hypervolume_figure(snap.hypervolume_history),
+                ),
+                key="campaign.hypervolume",
+            )
+        else:
+            st.caption("Hypervolume: after the reference point is fixed (once seeds are measured).")
+
+
 live_view()
 
 # -- interventions -----------------------------------------------------------------------
@@ -369,8 +467,12 @@ if entry_now is not None:
     st.subheader("Steer")
     if state.widget_value("campaign.beta") is None:
         state.set_widget_value("campaign.beta", float(snap0.policy.get("beta", 1.0)))
-    if state.widget_value("campaign.acquisition") is None:
-        state.set_widget_value("campaign.acquisition", str(snap0.policy.get("acquisition", "ucb")))
+    multi_objective = snap0.is_multi_objective
+    acquisition_key = "campaign.acquisition_mo" if multi_objective else "campaign.acquisition"
+    acquisition_options = list(MO_ACQUISITIONS if multi_objective else ACQUISITIONS)
+    in_force = str(snap0.policy.get("acquisition", acquisition_options[0]))
+    if state.widget_value(acquisition_key) is None and in_force in acquisition_options:
+        state.set_widget_value(acquisition_key, in_force)
     i1, i2, i3 = st.columns(3)
     i1.number_input(
         "beta",
@@ -382,9 +484,9 @@ if entry_now is not None:
     )
     i1.selectbox(
         "Acquisition function",
-        list(ACQUISITIONS),
-        key="campaign.acquisition",
-        on_change=_on_acquisition,
+        acquisition_options,
+        key=acquisition_key,
+        on_change=_on_acquisition_mo if multi_objective else _on_acquisition,
         help="Scoring rule for the next points; takes effect at the next step.",
     )
     new_patch = i2.number_input(
@@ -435,3 +537,57 @@ if entry_now is not None:
         shape0 = (int(snap0.overview.shape[0]), int(snap0.overview.shape[1]))
         _post("AddNoGoRegion", mask=campaign_tools.no_go_mask(shape0, draft_now))
         state.set_value("no_go_draft", None)
+    if multi_objective and snap0.objectives is not None:
+        labels = list(snap0.objective_labels) or [
+            f"objective {j + 1}" for j in range(snap0.objectives.shape[1])
+        ]
+        k = len(labels)
+        weights_now = snap0.policy.get("weights") or [1.0] * k
+        reference_now = snap0.policy.get("ref_point")
+        if reference_now is None and snap0.reference_point is not None:
+            reference_now = [float(v) for v in snap0.reference_point]
+        st.markdown("**Several targets**: weights (weighted sum, Chebyshev) and EHVI reference")
+        columns = st.columns(k)
+        for j, label in enumerate(labels):
+            if state.widget_value(f"campaign.weight.{j}") is None:
+                state.set_widget_value(f"campaign.weight.{j}", float(weights_now[j]))
+            if state.widget_value(f"campaign.ref.{j}") is None and reference_now is not None:
+                state.set_widget_value(f"campaign.ref.{j}", float(reference_now[j]))
+            columns[j].number_input(
+                f"Weight: {label}",
+                min_value=0.0,
+                step=0.25,
+                key=f"campaign.weight.{j}",
+                help="How much this target counts in weighted_sum / chebyshev (only ratios "
+                "matter; targets are standardised on the measured values first).",
+            )
+            columns[j].number_input(
+                f"Reference: {label}",
+                key=f"campaign.ref.{j}",
+                format="%.4g",
+                help="EHVI reference point for this target, in target units: only gains "
+                "above it count (a floor, e.g. at least 300 counts).",
+            )
+        w1, w2 = st.columns(2)
+        if w1.button(
+            "Apply weights",
+            key="campaign.apply_weights",
+            help="Post SetPolicy(weights=...): used by weighted_sum and chebyshev from the "
+            "next step; logged.",
+        ):
+            _post(
+                "SetPolicy",
+                weights=tuple(float(state.widget_value(f"campaign.weight.{j}")) for j in range(k)),
+            )
+        if w2.button(
+            "Apply reference point",
+            key="campaign.apply_ref",
+            help="Post SetPolicy(ref_point=...): EHVI's reference point from the next step; "
+            "logged. The hypervolume plot keeps its fixed reference.",
+        ):
+            _post(
+                "SetPolicy",
+                ref_point=tuple(
+                    float(state.widget_value(f"campaign.ref.{j}", 0.0) or 0.0) for j in range(k)
+                ),
+            )
