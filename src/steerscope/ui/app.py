@@ -26,6 +26,7 @@ pages = [
     st.Page(PAGES_DIR / "target.py", title="Target", icon=":material/target:"),
     st.Page(PAGES_DIR / "campaign.py", title="Campaign", icon=":material/play_circle:"),
     st.Page(PAGES_DIR / "review.py", title="Review", icon=":material/history:"),
+    st.Page(PAGES_DIR / "sweep.py", title="Sweep", icon=":material/grid_view:"),
 ]
 navigation = st.navigation(pages)
 
