@@ -193,7 +193,7 @@ def build_sweep_spec(
         "descriptor.patch_size": list(dict.fromkeys(int(p) for p in patch_sizes)),
         "seed": list(dict.fromkeys(int(s) for s in seeds)),
     }
-    return load_sweep(
+    spec = load_sweep(
         {
             "name": name,
             "base": base,
@@ -203,6 +203,8 @@ def build_sweep_spec(
             "out_dir": str(out_dir),
         }
     )
+    spec.expand()  # validates every run's campaign config now, not when the sweep starts
+    return spec
 
 
 def new_sweep_dir(folder: Path, name: str) -> Path:
