@@ -1,4 +1,5 @@
-"""Shared pieces of the two surrogates: checks, the GP head, training and batched prediction.
+"""Shared pieces of the two surrogates: checks, the GP head, training, batched prediction
+and the public methods both surrogates have alike (:class:`GPSurrogateBase`).
 
 Both surrogates are an exact Gaussian process on some features ``z`` of the
 inputs (the inputs themselves for :class:`~steerscope.models.ExactGPSurrogate`,
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Self
 
 import gpytorch
 import numpy as np
@@ -340,3 +341,88 @@ def derived_seed(seed: int, *counters: int) -> int:
     """A 63-bit torch seed from ``seed`` and counters, independent across counters."""
     state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, *counters]).generate_state(2)
     return int((int(state[0]) << 31) ^ int(state[1])) & 0x7FFF_FFFF_FFFF_FFFF
+
+
+class GPSurrogateBase:
+    """What an exact GP on features ``z = features(X)`` does the same in both surrogates.
+
+    A subclass defines ``fit`` (run its ``_fit`` under :func:`torch_threads`)
+    and ``_features``, the map from inputs ``(b, d)`` to GP features ``(b, k)``;
+    its ``_fit`` sets the fitted attributes below and ends with :meth:`_record_fit`.
+    """
+
+    n_threads: int | None
+    n_features_in_: int
+    head_: GPHead
+    cache_: PosteriorCache
+    y_mean_: float
+    y_std_: float
+    X_train_: NDArray[np.float64]
+    y_train_: NDArray[np.float64]
+    fit_info_: dict[str, Any]
+
+    def fit(self, X: ArrayLike, y: ArrayLike, *, full: bool = False) -> Self:
+        """Fit to ``X (n, d)`` and ``y (n,)``; ``full`` forces a cold fit (subclass)."""
+        raise NotImplementedError
+
+    def _features(self, X: torch.Tensor) -> torch.Tensor:
+        """GP features ``(b, k)`` of inputs ``X (b, d)`` (subclass)."""
+        raise NotImplementedError
+
+    @property
+    def last_fit_info(self) -> dict[str, Any]:
+        """Facts about the last fit: ``kind`` ("cold"/"warm"), ``iterations``, ``loss``,
+        ``initial_loss``, ``seconds``, ``n_points`` (empty before the first fit)."""
+        return dict(getattr(self, "fit_info_", {}))
+
+    def refit_full(self) -> Self:
+        """Refit the last training data cold, as ``fit(X_train_, y_train_, full=True)``."""
+        if not hasattr(self, "X_train_"):
+            raise ModelError(
+                f"{type(self).__name__}.refit_full needs a previous fit; call fit(X, y) first."
+            )
+        return self.fit(self.X_train_, self.y_train_, full=True)
+
+    def posterior(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Posterior mean and variance of the latent target, in batches of 4096 rows.
+
+        Parameters
+        ----------
+        X : array_like of shape (m, n_features)
+            Candidate features (patches, or other descriptors, as at fit).
+
+        Returns
+        -------
+        mean : ndarray of shape (m,)
+            In target units.
+        var : ndarray of shape (m,)
+            In squared target units, >= 1e-12 (noise-free latent variance).
+        """
+        if not hasattr(self, "cache_"):
+            raise not_fitted(type(self).__name__)
+        X_arr = check_query(X, self.n_features_in_, type(self).__name__)
+        with torch_threads(self.n_threads):
+            return batched_posterior(
+                self._features, self.head_, self.cache_, X_arr, self.y_mean_, self.y_std_
+            )
+
+    def _record_fit(
+        self,
+        X: NDArray[np.float64],
+        y: NDArray[np.float64],
+        *,
+        kind: Literal["cold", "warm"],
+        result: TrainResult,
+        timer: Timer,
+    ) -> None:
+        """Keep the training data (for ``refit_full``) and the facts of this fit."""
+        self.X_train_ = X
+        self.y_train_ = y
+        self.fit_info_ = {
+            "kind": kind,
+            "iterations": result.iterations,
+            "loss": result.loss,
+            "initial_loss": result.initial_loss,
+            "seconds": timer.seconds,
+            "n_points": int(X.shape[0]),
+        }

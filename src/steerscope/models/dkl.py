@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Literal, Self
+from typing import Literal, Self
 
 import numpy as np
 import torch
@@ -14,10 +14,10 @@ from steerscope.errors import ModelError
 from steerscope.models._gp import (
     KERNELS,
     GPHead,
+    GPSurrogateBase,
     KernelName,
     PosteriorCache,
     Timer,
-    batched_posterior,
     check_query,
     check_training_data,
     derived_seed,
@@ -109,7 +109,7 @@ def make_extractor(
     return _PatchCNN((int(patch_shape[0]), int(patch_shape[1])), hidden, latent_dim).double()
 
 
-class DKLSurrogate:
+class DKLSurrogate(GPSurrogateBase):
     """Deep-kernel-learning surrogate: neural feature extractor + exact GP, trained jointly.
 
     Patches (flattened, ``(n, d)``) go through an MLP (or a small CNN) to a
@@ -213,12 +213,6 @@ class DKLSurrogate:
 
     # -- public -------------------------------------------------------------------------
 
-    @property
-    def last_fit_info(self) -> dict[str, Any]:
-        """Facts about the last fit: ``kind`` ("cold"/"warm"), ``iterations``, ``loss``,
-        ``initial_loss``, ``seconds``, ``n_points`` (empty before the first fit)."""
-        return dict(getattr(self, "fit_info_", {}))
-
     def fit(self, X: ArrayLike, y: ArrayLike, *, full: bool = False) -> Self:
         """Fit (or warm-start) the network and GP on ``X (n, d)`` and ``y (n,)``.
 
@@ -278,48 +272,8 @@ class DKLSurrogate:
         self.n_fits_ = n_fits + 1
         self.n_cold_fits_ = n_cold + 1 if cold else n_cold
         self.fits_since_cold_ = 1 if cold else fits_since_cold + 1
-        self.X_train_ = X_arr
-        self.y_train_ = y_arr
-        self.fit_info_ = {
-            "kind": "cold" if cold else "warm",
-            "iterations": result.iterations,
-            "loss": result.loss,
-            "initial_loss": result.initial_loss,
-            "seconds": timer.seconds,
-            "n_points": int(X_arr.shape[0]),
-        }
+        self._record_fit(X_arr, y_arr, kind="cold" if cold else "warm", result=result, timer=timer)
         return self
-
-    def refit_full(self) -> Self:
-        """Cold-refit the last training data from fresh weights."""
-        if not hasattr(self, "X_train_"):
-            raise ModelError(
-                f"{type(self).__name__}.refit_full needs a previous fit; call fit(X, y) first."
-            )
-        return self.fit(self.X_train_, self.y_train_, full=True)
-
-    def posterior(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Posterior mean and variance of the latent target, in batches of 4096 rows.
-
-        Parameters
-        ----------
-        X : array_like of shape (m, n_features)
-            Candidate patches.
-
-        Returns
-        -------
-        mean : ndarray of shape (m,)
-            In target units.
-        var : ndarray of shape (m,)
-            In squared target units, >= 1e-12 (noise-free latent variance).
-        """
-        if not hasattr(self, "cache_"):
-            raise not_fitted(type(self).__name__)
-        X_arr = check_query(X, self.n_features_in_, type(self).__name__)
-        with torch_threads(self.n_threads):
-            return batched_posterior(
-                self._features, self.head_, self.cache_, X_arr, self.y_mean_, self.y_std_
-            )
 
     def transform(self, X: ArrayLike) -> NDArray[np.float64]:
         """Latent features of ``X (m, d)``: ``(m, latent_dim)``, e.g. to plot the embedding."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 import torch
@@ -12,13 +12,11 @@ from steerscope.errors import ModelError
 from steerscope.models._gp import (
     KERNELS,
     GPHead,
+    GPSurrogateBase,
     KernelName,
     PosteriorCache,
     Timer,
-    batched_posterior,
-    check_query,
     check_training_data,
-    not_fitted,
     standardize_targets,
     torch_threads,
     train,
@@ -27,7 +25,7 @@ from steerscope.models._gp import (
 __all__ = ["ExactGPSurrogate"]
 
 
-class ExactGPSurrogate:
+class ExactGPSurrogate(GPSurrogateBase):
     """Exact Gaussian process with an ARD RBF or Matérn-5/2 kernel on the features.
 
     Features are z-scored with the training rows' statistics (optionally
@@ -91,12 +89,6 @@ class ExactGPSurrogate:
 
     # -- public -------------------------------------------------------------------------
 
-    @property
-    def last_fit_info(self) -> dict[str, Any]:
-        """Facts about the last fit: ``kind``, ``iterations``, ``loss``, ``initial_loss``,
-        ``seconds``, ``n_points`` (empty before the first fit)."""
-        return dict(getattr(self, "fit_info_", {}))
-
     def fit(self, X: ArrayLike, y: ArrayLike, *, full: bool = False) -> Self:
         """Fit to ``X`` of shape ``(n, d)`` and ``y`` of shape ``(n,)``.
 
@@ -128,7 +120,7 @@ class ExactGPSurrogate:
         )
         self.n_features_in_ = X_arr.shape[1]
         self._fit_input_transform(X_arr)
-        z = self._transform(torch.from_numpy(X_arr))
+        z = self._features(torch.from_numpy(X_arr))
         # With its own PCA the projected dimension grows with the first few points
         # (at most n components from n rows): a new dimension needs a new kernel.
         warm = warm and getattr(self, "head_dim_", None) == z.shape[1]
@@ -150,48 +142,8 @@ class ExactGPSurrogate:
                 patience=self.patience if warm else 0,
             )
         self.cache_: PosteriorCache = head.condition(z, y_std)
-        self.X_train_ = X_arr
-        self.y_train_ = y_arr
-        self.fit_info_ = {
-            "kind": "warm" if warm else "cold",
-            "iterations": result.iterations,
-            "loss": result.loss,
-            "initial_loss": result.initial_loss,
-            "seconds": timer.seconds,
-            "n_points": int(X_arr.shape[0]),
-        }
+        self._record_fit(X_arr, y_arr, kind="warm" if warm else "cold", result=result, timer=timer)
         return self
-
-    def refit_full(self) -> Self:
-        """Refit the last training data from fresh hyperparameters."""
-        if not hasattr(self, "X_train_"):
-            raise ModelError(
-                f"{type(self).__name__}.refit_full needs a previous fit; call fit(X, y) first."
-            )
-        return self.fit(self.X_train_, self.y_train_, full=True)
-
-    def posterior(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Posterior mean and variance of the latent target.
-
-        Parameters
-        ----------
-        X : array_like of shape (m, n_features)
-            Candidate features.
-
-        Returns
-        -------
-        mean : ndarray of shape (m,)
-            In target units.
-        var : ndarray of shape (m,)
-            In squared target units, >= 1e-12 (noise-free latent variance).
-        """
-        if not hasattr(self, "cache_"):
-            raise not_fitted(type(self).__name__)
-        X_arr = check_query(X, self.n_features_in_, type(self).__name__)
-        with torch_threads(self.n_threads):
-            return batched_posterior(
-                self._transform, self.head_, self.cache_, X_arr, self.y_mean_, self.y_std_
-            )
 
     # -- internals ----------------------------------------------------------------------
 
@@ -229,5 +181,5 @@ class ExactGPSurrogate:
         self._center_t = torch.from_numpy(center)
         self._projection_t = torch.from_numpy(components.T / scale[None, :])
 
-    def _transform(self, X: torch.Tensor) -> torch.Tensor:
+    def _features(self, X: torch.Tensor) -> torch.Tensor:
         return (X - self._center_t) @ self._projection_t
