@@ -951,6 +951,54 @@ class Campaign:
             parts.append(self.vetoed_points)
         return np.concatenate(parts, axis=0) if parts else np.zeros((0, 2), np.int64)
 
+    def _fit_posterior(
+        self, finite: NDArray[np.bool_], targets: NDArray[np.float64]
+    ) -> tuple[Any, Any, float, float] | None:
+        """Fit the surrogate on the measured points with finite targets; predict every candidate.
+
+        Parameters
+        ----------
+        finite : ndarray of bool, shape (n_measured,)
+            Which measured points have finite targets (the ones to train on).
+        targets : ndarray of shape (n_measured,) or (n_measured, k)
+            The measured targets (one column per objective when multi-objective).
+
+        Returns
+        -------
+        (mean, var, fit_s, posterior_s) or None
+            The posterior over all candidates ``(M,)`` or ``(M, k)`` and the seconds
+            spent fitting and predicting; None, logged, when the model fails. Asking
+            again with no new data (e.g. after a policy change) reuses the posterior:
+            only the acquisition changes, and no refit drifts the model in between.
+        """
+        key = (self.versions["model"], self.versions["scalarizer"], self.n_measured)
+        X = self.features[self.nearest_candidates(self._mpoints[finite])]
+        try:
+            t0 = time.perf_counter()
+            if self._posterior_cache is not None and self._posterior_cache[0] == key:
+                mean, var = self._posterior_cache[1]
+                t1 = t2 = t0
+            else:
+                self._surrogate.fit(X, targets[finite])
+                t1 = time.perf_counter()
+                mean, var = self._surrogate.posterior(self.features)
+                t2 = time.perf_counter()
+                self._posterior_cache = (key, (mean, var))
+        except ModelError as exc:
+            self._log("model_error", f"the model could not be used ({exc}); choosing randomly")
+            return None
+        self.last_fit_info = dict(getattr(self._surrogate, "last_fit_info", {}) or {})
+        return mean, var, t1 - t0, t2 - t1
+
+    def _random_proposal(
+        self, q: int, exclude: NDArray[np.int64], timings: dict[str, float]
+    ) -> Proposal:
+        """``q`` allowed candidates drawn at random: no model yet, or the model failed."""
+        scores = self._rng.random(self._pixels.shape[0])
+        idx = select_points(scores, self._pixels, q, exclude=exclude, no_go=self._no_go)
+        n = idx.shape[0]
+        return Proposal(self._pixels[idx].copy(), _nan(n), _nan(n), _nan(n), "random", timings)
+
     def _model_proposal(self, q: int) -> Proposal:
         if self.is_multi_objective:
             return self._multi_objective_proposal(q)
@@ -959,64 +1007,44 @@ class Campaign:
         exclude = self._exclusions()
         policy = self.config.policy
         timings = {"fit_s": 0.0, "posterior_s": 0.0, "acquisition_s": 0.0}
-        # Asking again with no new data (e.g. after a policy change) reuses the posterior:
-        # only the acquisition changes, and no refit drifts the model in between.
-        key = (self.versions["model"], self.versions["scalarizer"], self.n_measured)
-        if int(finite.sum()) >= _MIN_TRAIN:
-            X = self.features[self.nearest_candidates(self._mpoints[finite])]
-            try:
-                t0 = time.perf_counter()
-                if self._posterior_cache is not None and self._posterior_cache[0] == key:
-                    mean, var = self._posterior_cache[1]
-                    t1 = t2 = t0
-                else:
-                    self._surrogate.fit(X, y[finite])
-                    t1 = time.perf_counter()
-                    mean, var = self._surrogate.posterior(self.features)
-                    t2 = time.perf_counter()
-                    self._posterior_cache = (key, (mean, var))
-            except ModelError as exc:
-                self._log("model_error", f"the model could not be used ({exc}); choosing randomly")
-            else:
-                self.last_fit_info = dict(getattr(self._surrogate, "last_fit_info", {}) or {})
-                t3 = time.perf_counter()
-                scores = acquisition_scores(
-                    policy.acquisition,
-                    mean,
-                    var,
-                    beta=policy.beta,
-                    xi=policy.xi,
-                    best=float(np.max(y[finite])),
-                    rng=self._rng,
-                    pixels=self._pixels,
-                )
-                idx = select_points(
-                    scores,
-                    self._pixels,
-                    q,
-                    exclude=exclude,
-                    no_go=self._no_go,
-                    min_distance=policy.min_distance,
-                )
-                t4 = time.perf_counter()
-                timings = {"fit_s": t1 - t0, "posterior_s": t2 - t1, "acquisition_s": t4 - t3}
-                self.last_posterior = (
-                    np.asarray(mean, np.float64),
-                    np.asarray(var, np.float64),
-                    np.asarray(scores, np.float64),
-                )
-                return Proposal(
-                    self._pixels[idx].copy(),
-                    np.asarray(mean, np.float64)[idx],
-                    np.asarray(var, np.float64)[idx],
-                    np.asarray(scores, np.float64)[idx],
-                    "model",
-                    timings,
-                )
-        scores = self._rng.random(self._pixels.shape[0])
-        idx = select_points(scores, self._pixels, q, exclude=exclude, no_go=self._no_go)
-        n = idx.shape[0]
-        return Proposal(self._pixels[idx].copy(), _nan(n), _nan(n), _nan(n), "random", timings)
+        fitted = self._fit_posterior(finite, y) if int(finite.sum()) >= _MIN_TRAIN else None
+        if fitted is not None:
+            mean, var, fit_s, posterior_s = fitted
+            t3 = time.perf_counter()
+            scores = acquisition_scores(
+                policy.acquisition,
+                mean,
+                var,
+                beta=policy.beta,
+                xi=policy.xi,
+                best=float(np.max(y[finite])),
+                rng=self._rng,
+                pixels=self._pixels,
+            )
+            idx = select_points(
+                scores,
+                self._pixels,
+                q,
+                exclude=exclude,
+                no_go=self._no_go,
+                min_distance=policy.min_distance,
+            )
+            t4 = time.perf_counter()
+            timings = {"fit_s": fit_s, "posterior_s": posterior_s, "acquisition_s": t4 - t3}
+            self.last_posterior = (
+                np.asarray(mean, np.float64),
+                np.asarray(var, np.float64),
+                np.asarray(scores, np.float64),
+            )
+            return Proposal(
+                self._pixels[idx].copy(),
+                np.asarray(mean, np.float64)[idx],
+                np.asarray(var, np.float64)[idx],
+                np.asarray(scores, np.float64)[idx],
+                "model",
+                timings,
+            )
+        return self._random_proposal(q, exclude, timings)
 
     def _multi_objective_proposal(self, q: int) -> Proposal:
         """Like the single-objective path, with a vector posterior ``(M, k)`` and MO scores."""
@@ -1025,69 +1053,51 @@ class Campaign:
         exclude = self._exclusions()
         policy = self.config.policy
         timings = {"fit_s": 0.0, "posterior_s": 0.0, "acquisition_s": 0.0}
-        key = (self.versions["model"], self.versions["scalarizer"], self.n_measured)
-        if int(finite.sum()) >= _MIN_TRAIN:
-            X = self.features[self.nearest_candidates(self._mpoints[finite])]
-            try:
-                t0 = time.perf_counter()
-                if self._posterior_cache is not None and self._posterior_cache[0] == key:
-                    mean, var = self._posterior_cache[1]
-                    t1 = t2 = t0
-                else:
-                    self._surrogate.fit(X, Y[finite])
-                    t1 = time.perf_counter()
-                    mean, var = self._surrogate.posterior(self.features)
-                    t2 = time.perf_counter()
-                    self._posterior_cache = (key, (mean, var))
-            except ModelError as exc:
-                self._log("model_error", f"the model could not be used ({exc}); choosing randomly")
-            else:
-                self.last_fit_info = dict(getattr(self._surrogate, "last_fit_info", {}) or {})
-                t3 = time.perf_counter()
-                k = self.n_objectives
-                weights = policy.weights if policy.weights is not None else (1.0,) * k
-                scores = multi_objective_scores(
-                    policy.acquisition,
-                    mean,
-                    var,
-                    Y_measured=Y[finite],
-                    ref_point=policy.ref_point,
-                    weights=weights,
-                    beta=policy.beta,
-                    ideal=policy.ideal,
-                )
-                min_distance = policy.min_distance
-                if policy.acquisition == "ehvi" and q > 1 and min_distance == 0:
-                    min_distance = _EHVI_MIN_DISTANCE
-                idx = select_points(
-                    scores,
-                    self._pixels,
-                    q,
-                    exclude=exclude,
-                    no_go=self._no_go,
-                    min_distance=min_distance,
-                )
-                t4 = time.perf_counter()
-                timings = {"fit_s": t1 - t0, "posterior_s": t2 - t1, "acquisition_s": t4 - t3}
-                mean_arr = np.asarray(mean, np.float64)
-                var_arr = np.asarray(var, np.float64)
-                scores_arr = np.asarray(scores, np.float64)
-                self.last_posterior = (mean_arr[:, 0], var_arr[:, 0], scores_arr)
-                self.last_objective_posterior = (mean_arr, var_arr)
-                return Proposal(
-                    self._pixels[idx].copy(),
-                    mean_arr[idx, 0],
-                    var_arr[idx, 0],
-                    scores_arr[idx],
-                    "model",
-                    timings,
-                    objective_mean=mean_arr[idx],
-                    objective_var=var_arr[idx],
-                )
-        scores = self._rng.random(self._pixels.shape[0])
-        idx = select_points(scores, self._pixels, q, exclude=exclude, no_go=self._no_go)
-        n = idx.shape[0]
-        return Proposal(self._pixels[idx].copy(), _nan(n), _nan(n), _nan(n), "random", timings)
+        fitted = self._fit_posterior(finite, Y) if int(finite.sum()) >= _MIN_TRAIN else None
+        if fitted is not None:
+            mean, var, fit_s, posterior_s = fitted
+            t3 = time.perf_counter()
+            k = self.n_objectives
+            weights = policy.weights if policy.weights is not None else (1.0,) * k
+            scores = multi_objective_scores(
+                policy.acquisition,
+                mean,
+                var,
+                Y_measured=Y[finite],
+                ref_point=policy.ref_point,
+                weights=weights,
+                beta=policy.beta,
+                ideal=policy.ideal,
+            )
+            min_distance = policy.min_distance
+            if policy.acquisition == "ehvi" and q > 1 and min_distance == 0:
+                min_distance = _EHVI_MIN_DISTANCE
+            idx = select_points(
+                scores,
+                self._pixels,
+                q,
+                exclude=exclude,
+                no_go=self._no_go,
+                min_distance=min_distance,
+            )
+            t4 = time.perf_counter()
+            timings = {"fit_s": fit_s, "posterior_s": posterior_s, "acquisition_s": t4 - t3}
+            mean_arr = np.asarray(mean, np.float64)
+            var_arr = np.asarray(var, np.float64)
+            scores_arr = np.asarray(scores, np.float64)
+            self.last_posterior = (mean_arr[:, 0], var_arr[:, 0], scores_arr)
+            self.last_objective_posterior = (mean_arr, var_arr)
+            return Proposal(
+                self._pixels[idx].copy(),
+                mean_arr[idx, 0],
+                var_arr[idx, 0],
+                scores_arr[idx],
+                "model",
+                timings,
+                objective_mean=mean_arr[idx],
+                objective_var=var_arr[idx],
+            )
+        return self._random_proposal(q, exclude, timings)
 
     def _decision_context(self, proposal: Proposal) -> dict[str, dict[str, Any]]:
         """Model, scalarizer and policy JSON of a decision.
