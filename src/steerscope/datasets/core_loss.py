@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from scipy.ndimage import gaussian_filter
 
 from steerscope.data import SpectrumImage
+from steerscope.datasets._synthetic import check_grid_sizes, counted_spectra
 from steerscope.datasets.base import Dataset
 from steerscope.datasets.plasmonic import LICENSE, window_sum
 from steerscope.errors import DataError
@@ -196,10 +197,7 @@ def core_loss_two_phase(
 
     fe, thickness, _, _ = _fields(spectrum_size, layout_int, n_grains)
     clean = _model_spectra(fe, thickness, energy.values)
-    if noise:
-        spectra = np.random.default_rng(spectrum_seed).poisson(clean).astype(np.float32)
-    else:
-        spectra = clean.astype(np.float32)
+    spectra = counted_spectra(clean, spectrum_seed, noise)
 
     pixel_nm = FIELD_OF_VIEW_NM / overview_size
     image = SpectrumImage(
@@ -295,16 +293,7 @@ def _model_spectra(
 
 
 def _check_options(overview_size: int, spectrum_size: int, n_channels: int, n_grains: int) -> None:
-    if spectrum_size < 8:
-        raise DataError(
-            f"spectrum_size must be an integer >= 8; got {spectrum_size!r}. "
-            "Pass e.g. spectrum_size=64."
-        )
-    if overview_size < spectrum_size:
-        raise DataError(
-            f"overview_size must be >= spectrum_size ({spectrum_size}); got {overview_size!r}. "
-            f"Pass e.g. overview_size={2 * spectrum_size}."
-        )
+    check_grid_sizes(overview_size, spectrum_size)
     if n_channels < 100:
         raise DataError(
             f"n_channels must be an integer >= 100 to resolve the white lines; got "

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from scipy.ndimage import gaussian_filter
 
 from steerscope.data import SpectrumImage
+from steerscope.datasets._synthetic import check_grid_sizes, counted_spectra
 from steerscope.datasets.base import Dataset
 from steerscope.errors import DataError
 from steerscope.types import EnergyAxis, SignalKind
@@ -370,10 +371,7 @@ def plasmonic_nanoparticles(
         np.random.default_rng(overview_seed) if noise else None,
     )
     clean = _model_spectra(particles, spectrum_size, energy.values)
-    if noise:
-        spectra = np.random.default_rng(spectrum_seed).poisson(clean).astype(np.float32)
-    else:
-        spectra = clean.astype(np.float32)
+    spectra = counted_spectra(clean, spectrum_seed, noise)
 
     pixel_nm = FIELD_OF_VIEW_NM / overview_size
     metadata = {
@@ -434,17 +432,7 @@ def plasmonic_nanoparticles(
 
 
 def _check_sizes(overview_size: int, spectrum_size: int, n_channels: int) -> None:
-    if spectrum_size < 8:
-        raise DataError(
-            f"spectrum_size must be an integer >= 8; got {spectrum_size!r}. "
-            "Pass e.g. spectrum_size=64."
-        )
-    if overview_size < spectrum_size:
-        raise DataError(
-            f"overview_size must be >= spectrum_size ({spectrum_size}); got {overview_size!r}. "
-            "The overview is at least as fine as the spectrum grid; pass e.g. "
-            f"overview_size={2 * spectrum_size}."
-        )
+    check_grid_sizes(overview_size, spectrum_size)
     if n_channels < 60:
         raise DataError(
             f"n_channels must be an integer >= 60 to resolve the plasmon peaks; got "
