@@ -169,7 +169,27 @@ class SetBudget:
 
 
 @dataclass(frozen=True)
-class AddPoints:
+class _PointsMessage:
+    """An intervention about a list of overview pixels, stored as ``(row, col)`` int tuples.
+
+    Parameters
+    ----------
+    points : array_like of shape (n, 2)
+        Overview pixels ``(row, col)``.
+    """
+
+    points: tuple[tuple[int, int], ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "points", _as_point_tuple(self.points, type(self).__name__))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able payload."""
+        return {"points": [list(p) for p in self.points]}
+
+
+@dataclass(frozen=True)
+class AddPoints(_PointsMessage):
     """Measure these points next, before any model-driven choice.
 
     Parameters
@@ -178,18 +198,9 @@ class AddPoints:
         Overview pixels ``(row, col)``.
     """
 
-    points: tuple[tuple[int, int], ...]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "points", _as_point_tuple(self.points, "AddPoints"))
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able payload."""
-        return {"points": [list(p) for p in self.points]}
-
 
 @dataclass(frozen=True)
-class VetoPoints:
+class VetoPoints(_PointsMessage):
     """Never choose these points.
 
     Parameters
@@ -197,15 +208,6 @@ class VetoPoints:
     points : array_like of shape (n, 2)
         Overview pixels ``(row, col)``.
     """
-
-    points: tuple[tuple[int, int], ...]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "points", _as_point_tuple(self.points, "VetoPoints"))
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able payload."""
-        return {"points": [list(p) for p in self.points]}
 
 
 @dataclass(frozen=True, eq=False)
@@ -241,30 +243,27 @@ class AddNoGoRegion:
 
 
 @dataclass(frozen=True)
-class Pause:
+class _BareMessage:
+    """An intervention that carries nothing but its kind."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able payload: empty."""
+        return {}
+
+
+@dataclass(frozen=True)
+class Pause(_BareMessage):
     """Stop stepping after the current step; state and record stay as they are."""
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able payload."""
-        return {}
-
 
 @dataclass(frozen=True)
-class Resume:
+class Resume(_BareMessage):
     """Continue stepping (also retries after an instrument error)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able payload."""
-        return {}
-
 
 @dataclass(frozen=True)
-class Stop:
+class Stop(_BareMessage):
     """End the run after the current step; the record stays resumable."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able payload."""
-        return {}
 
 
 @dataclass(frozen=True)
