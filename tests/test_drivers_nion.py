@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -33,30 +32,6 @@ def test_probe_position_conversion_non_square_and_rotated() -> None:
     shifted = nion_scan_frame((8, 8), 8.0, (0.0, 4.0), 0.0)
     with pytest.raises(InstrumentError, match="outside the current scan field of view"):
         square.pixels_to_fractions_of([[0, 0]], shifted)
-
-
-@pytest.fixture(scope="module")
-def usim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    pytest.importorskip("nion.usim_device")
-    from nion.instrumentation import camera_base, scan_base
-    from nion.usim_device import DeviceConfiguration
-    from nion.utils import Registry
-
-    location = tmp_path_factory.mktemp("nion_config")
-    configuration = DeviceConfiguration.AcquisitionContextConfiguration(
-        sample_index=2, set_configuration_location=False
-    )
-    scan_base.run(location)
-    camera_base.run(location)
-    configuration.run()
-    try:
-        yield Registry.get_component("stem_controller")
-    finally:
-        # unregistering closes the hardware sources and their camera threads; without this
-        # the interpreter hangs at exit (FIELD-NOTES: nionswift-usim, headless)
-        configuration.stop()
-        scan_base.stop()
-        camera_base.stop()
 
 
 def test_usim_overview_and_eels_at_points(usim: Any) -> None:

@@ -2,13 +2,13 @@
 
 Sample 2 of usim is "CTS": gold balls on amorphous carbon. The target is the
 low-loss EELS intensity in 5-40 eV (plasmons), which is brighter on the balls.
-Camera threads of usim never stop by themselves: the fixture closes them
-(FIELD-NOTES: nionswift-usim, headless) and every test has a timeout.
+Camera threads of usim never stop by themselves: the shared ``usim`` fixture
+(tests/conftest.py) closes them (FIELD-NOTES: nionswift-usim, headless) and
+every test has a timeout.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,28 +22,6 @@ pytestmark = pytest.mark.timeout(180)
 
 TOKEN = "usim-loopback-token"
 LOW_LOSS = {"kind": "window_sum", "window": [5.0, 40.0]}
-
-
-@pytest.fixture(scope="module")
-def usim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    pytest.importorskip("nion.usim_device")
-    from nion.instrumentation import camera_base, scan_base
-    from nion.usim_device import DeviceConfiguration
-    from nion.utils import Registry
-
-    location = tmp_path_factory.mktemp("nion_campaign_config")
-    configuration = DeviceConfiguration.AcquisitionContextConfiguration(
-        sample_index=2, set_configuration_location=False
-    )
-    scan_base.run(location)
-    camera_base.run(location)
-    configuration.run()
-    try:
-        yield Registry.get_component("stem_controller")
-    finally:
-        configuration.stop()
-        scan_base.stop()
-        camera_base.stop()
 
 
 def _scope(usim: Any) -> Any:
