@@ -2,7 +2,8 @@
 
 Starts the app on the built-in plasmonic dataset (loopback, a free port, a
 temporary records folder), drives headless Chromium through Source → Target →
-Campaign (a short exact-GP run) → Review, and writes ``docs/figures/ui_*.png``.
+Campaign (a short exact-GP run) → Review, then two targets → a multi-objective
+Campaign → a small Sweep, and writes ``docs/figures/ui_*.png``.
 Needs Debian's chromium at /usr/bin/chromium (``make chromium``); nothing is
 downloaded.
 """
@@ -103,6 +104,36 @@ def main() -> int:
             expect(page.get_by_text("Interventions", exact=True)).to_be_visible()
             page.wait_for_timeout(2000)
             page.screenshot(path=str(OUT / "ui_review.png"), full_page=True)
+
+            # Two targets: tip/edge modes and the bulk plasmon -> a multi-objective campaign.
+            page.get_by_role("link", name="Target").click()
+            page.get_by_text("Several targets (multi-objective)").click()
+            _number(page, "Target 1 low (eV)", "1.0")
+            _number(page, "Target 1 high (eV)", "1.8")
+            _number(page, "Target 2 low (eV)", "3.5")
+            _number(page, "Target 2 high (eV)", "4.1")
+            page.get_by_role("button", name="Save target").click()
+            expect(page.get_by_text("Saved: Σ 1.00–1.80 | Σ 3.50–4.10")).to_be_visible()
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(OUT / "ui_target_multi.png"), full_page=True)
+
+            page.get_by_role("link", name="Campaign").click()
+            page.get_by_label("Model", exact=True).click()
+            page.get_by_role("option", name="exact_gp").click()
+            _number(page, "Budget (measurements)", "30")
+            page.get_by_role("button", name="Start").click()
+            expect(page.get_by_text("Weight: Σ 1.00–1.80").first).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("Status: finished", exact=False)).to_be_visible(timeout=180_000)
+            page.wait_for_timeout(3000)
+            page.screenshot(path=str(OUT / "ui_campaign_multi.png"), full_page=True)
+
+            page.get_by_role("link", name="Sweep").click()
+            _number(page, "Budget per run", "15")
+            page.get_by_role("button", name="Run sweep").click()
+            expect(page.get_by_text("run(s) in", exact=False)).to_be_visible(timeout=300_000)
+            page.mouse.move(1390, 2590)  # no tooltip in the picture
+            page.wait_for_timeout(3000)
+            page.screenshot(path=str(OUT / "ui_sweep.png"), full_page=True)
             browser.close()
     finally:
         server.terminate()
@@ -110,7 +141,15 @@ def main() -> int:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
-    for name in ("source", "target", "campaign", "review"):
+    for name in (
+        "source",
+        "target",
+        "campaign",
+        "review",
+        "target_multi",
+        "campaign_multi",
+        "sweep",
+    ):
         print(OUT / f"ui_{name}.png")
     return 0
 

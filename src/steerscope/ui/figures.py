@@ -717,7 +717,7 @@ def pareto_figure(
             )
         )
     fig.update_layout(
-        title={"text": "Objective space: click a point to see its spectrum"},
+        title={"text": "Objective space (click a point)"},
         xaxis_title=xlabel,
         yaxis_title=ylabel,
         height=height,
