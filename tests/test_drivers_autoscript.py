@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from fakes import autoscript as fake_autoscript
+from fakes.sample import beam_marker_sample
 from steerscope.errors import InstrumentError
 from steerscope.instruments import Microscope
 from steerscope.instruments.client import RemoteMicroscope
@@ -23,19 +24,13 @@ from steerscope.types import SignalKind
 pytestmark = pytest.mark.timeout(60)
 
 H, W, C = 4, 8, 32
-
-
-def _sample() -> tuple[np.ndarray, np.ndarray]:
-    spectra = np.ones((H, W, C))
-    # channel 0 says where the beam landed: 1000 * row + col (times 4, summed back over segments)
-    spectra[:, :, 0] = 1000 * np.arange(H)[:, None] + np.arange(W)[None, :]
-    haadf = np.arange(H * W, dtype=float).reshape(H, W)
-    return spectra, haadf
+# channel 0 of the sample says where the beam landed: 1000 * row + col (times 4, summed
+# back over the fake's segments)
 
 
 @pytest.fixture
 def scope(monkeypatch: pytest.MonkeyPatch) -> AutoScriptMicroscope:
-    fake_autoscript.install(monkeypatch, *_sample())
+    fake_autoscript.install(monkeypatch, *beam_marker_sample(H, W, C))
     return AutoScriptMicroscope.connect(as_host="scope-pc", haadf_size=8, eds_exposure_s=0.5)
 
 
@@ -118,7 +113,7 @@ def test_served_through_safety_and_loopback(scope: AutoScriptMicroscope) -> None
 
 
 def test_make_driver_and_missing_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_autoscript.install(monkeypatch, *_sample())
+    fake_autoscript.install(monkeypatch, *beam_marker_sample(H, W, C))
     driver = make_driver("autoscript", as_host="10.0.0.2", as_port=9093, haadf_size=16)
     assert isinstance(driver, AutoScriptMicroscope)
     assert driver.client.connected_to == ("10.0.0.2", 9093)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from fakes import digitalmicrograph as fake_dm
+from fakes.sample import beam_marker_sample
 from steerscope.errors import InstrumentError
 from steerscope.instruments import Microscope
 from steerscope.instruments.client import RemoteMicroscope
@@ -20,16 +21,9 @@ pytestmark = pytest.mark.timeout(60)
 H, W, C = 6, 10, 64  # non-square scan
 
 
-def _sample() -> tuple[np.ndarray, np.ndarray]:
-    spectra = np.ones((H, W, C))
-    spectra[:, :, 0] = 1000 * np.arange(H)[:, None] + np.arange(W)[None, :]
-    haadf = np.arange(H * W, dtype=float).reshape(H, W)
-    return spectra, haadf
-
-
 @pytest.fixture
 def dm(monkeypatch: pytest.MonkeyPatch):
-    return fake_dm.install(monkeypatch, *_sample())
+    return fake_dm.install(monkeypatch, *beam_marker_sample(H, W, C))
 
 
 def test_pixel_to_digiscan_conversion() -> None:
