@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from steerscope.errors import InstrumentError
 from steerscope.instruments.base import Measurement, Overview
+from steerscope.instruments.drivers._acquire import pixel_points
 from steerscope.instruments.drivers.frames import ScanFrame, pixels_to_fractions
 from steerscope.types import EnergyAxis, SignalKind
 
@@ -188,12 +189,7 @@ class AutoScriptMicroscope:
     def acquire(self, points: ArrayLike) -> Measurement:
         """Park the beam at each point (paused scan) and acquire an EDX spectrum there."""
         self._check_open()
-        pts = np.asarray(points)
-        if pts.ndim != 2 or pts.shape[1] != 2:
-            raise InstrumentError(
-                f"points must be an array of shape (n, 2) holding (row, col); got shape {pts.shape}"
-            )
-        pts = pts.astype(np.int64)
+        pts = pixel_points(points)
         positions = self._beam_positions(pts)
         settings, dispersion = self._eds_settings()
         spectra: list[NDArray[np.float64]] = []

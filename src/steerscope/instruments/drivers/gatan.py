@@ -24,6 +24,11 @@ from numpy.typing import ArrayLike, NDArray
 
 from steerscope.errors import InstrumentError
 from steerscope.instruments.base import Measurement, Overview
+from steerscope.instruments.drivers._acquire import (
+    check_inside,
+    check_same_energy_axis,
+    pixel_points,
+)
 from steerscope.types import EnergyAxis, SignalKind
 
 __all__ = ["DigiScanCalibration", "GatanMicroscope"]
@@ -223,23 +228,13 @@ class GatanMicroscope:
     def acquire(self, points: ArrayLike) -> Measurement:
         """Move the beam (DigiScan coordinates) to each point and read an EELS spectrum."""
         self._check_open()
-        pts = np.asarray(points)
-        if pts.ndim != 2 or pts.shape[1] != 2:
-            raise InstrumentError(
-                f"points must be an array of shape (n, 2) holding (row, col); got shape {pts.shape}"
-            )
-        pts = pts.astype(np.int64)
+        pts = pixel_points(points)
         if self.calibration_ is None or self._overview_shape is None:
             raise InstrumentError(
                 "acquire() needs an overview first: DigiScan coordinates come from the overview's "
                 "tags; call overview()"
             )
-        height, width = self._overview_shape
-        if pts.size and (pts.min() < 0 or pts[:, 0].max() >= height or pts[:, 1].max() >= width):
-            raise InstrumentError(
-                f"points must lie inside the {height}×{width} overview; got rows "
-                f"{pts[:, 0].min()}..{pts[:, 0].max()}, cols {pts[:, 1].min()}..{pts[:, 1].max()}"
-            )
+        check_inside(pts, self._overview_shape)
         ds_xy = self.calibration_.pixels_to_ds(pts)
         camera = self.dm.GetActiveCamera()
         camera.PrepareForAcquire()
@@ -252,12 +247,7 @@ class GatanMicroscope:
             for i, (x, y) in enumerate(ds_xy):
                 self.dm.DS_MoveBeamTo(float(x), float(y))
                 spectrum, energy_i = self._read_spectrum(camera)
-                if energy is not None and energy_i != energy:
-                    raise InstrumentError(
-                        f"the EELS calibration changed during a batch ({energy} → {energy_i}); "
-                        "keep the energy offset fixed while steerscope runs"
-                    )
-                energy = energy_i
+                energy = check_same_energy_axis(energy, energy_i)
                 spectra.append(spectrum)
                 acquired_at[i] = time.time()
         finally:

@@ -34,6 +34,11 @@ from numpy.typing import ArrayLike, NDArray
 
 from steerscope.errors import InstrumentError
 from steerscope.instruments.base import Measurement, Overview
+from steerscope.instruments.drivers._acquire import (
+    check_inside,
+    check_same_energy_axis,
+    pixel_points,
+)
 from steerscope.instruments.drivers.frames import ScanFrame
 from steerscope.types import EnergyAxis, SignalKind
 
@@ -201,12 +206,7 @@ class NionMicroscope:
                 "overview's scan geometry; call overview()"
             )
         pts = np.asarray(points, dtype=np.int64)
-        height, width = self.frame_.shape
-        if pts.size and (pts.min() < 0 or pts[:, 0].max() >= height or pts[:, 1].max() >= width):
-            raise InstrumentError(
-                f"points must lie inside the {height}×{width} overview; got rows "
-                f"{pts[:, 0].min()}..{pts[:, 0].max()}, cols {pts[:, 1].min()}..{pts[:, 1].max()}"
-            )
+        check_inside(pts, self.frame_.shape)
         return self.frame_.pixels_to_fractions_of(pts, self._context_frame())
 
     def acquire(self, points: ArrayLike) -> Measurement:
@@ -214,12 +214,7 @@ class NionMicroscope:
         self._check_open()
         from nion.utils import Geometry
 
-        pts = np.asarray(points)
-        if pts.ndim != 2 or pts.shape[1] != 2:
-            raise InstrumentError(
-                f"points must be an array of shape (n, 2) holding (row, col); got shape {pts.shape}"
-            )
-        pts = pts.astype(np.int64)
+        pts = pixel_points(points)
         positions = self.probe_positions(pts)
         if pts.shape[0] == 0:
             raise InstrumentError("acquire() needs at least one point")
@@ -249,12 +244,7 @@ class NionMicroscope:
                 cal = xdata.dimensional_calibrations[-1]
                 units = str(cal.units) if str(cal.units) in ("eV", "keV") else "eV"
                 energy_i = EnergyAxis(spectrum.size, float(cal.offset), float(cal.scale), units)
-                if energy is not None and energy_i != energy:
-                    raise InstrumentError(
-                        f"the EELS calibration changed during a batch ({energy} → {energy_i}); "
-                        "keep the energy offset fixed while steerscope runs"
-                    )
-                energy = energy_i
+                energy = check_same_energy_axis(energy, energy_i)
                 spectra.append(spectrum)
                 acquired_at[i] = time.time()
         finally:
