@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from steerscope.acquisition.functions import _check_nonnegative
 from steerscope.errors import AcquisitionError
 
 if TYPE_CHECKING:
@@ -119,18 +120,6 @@ def _check_objectives(n_objectives: int, Y: NDArray[np.float64], function: str) 
             f"{function}: the posterior has {n_objectives} objectives but the measured targets "
             f"have {Y.shape[1]} columns; pass Y_measured from the same scalarizer."
         )
-
-
-def _check_beta(beta: float, function: str) -> float:
-    try:
-        value = float(beta)
-    except (TypeError, ValueError):
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise AcquisitionError(
-            f"The 'beta' parameter of {function} must be a float >= 0. Got {beta!r} instead."
-        )
-    return value
 
 
 def _vector(
@@ -535,7 +524,7 @@ def weighted_sum_scores(
         Higher is better (standardised units).
     """
     function = "weighted_sum_scores"
-    beta_value = _check_beta(beta, function)
+    beta_value = _check_nonnegative("beta", function, beta)
     mean_arr, var_arr = _moments(mean, var, function)
     w = _weights(weights, mean_arr.shape[1], function)
     center, scale, _ = _standardisation(Y_measured, mean_arr.shape[1], function)
@@ -594,15 +583,8 @@ def chebyshev_scores(
         Higher is better (standardised units).
     """
     function = "chebyshev_scores"
-    beta_value = _check_beta(beta, function)
-    try:
-        rho_value = float(rho)
-    except (TypeError, ValueError):
-        rho_value = math.nan
-    if not math.isfinite(rho_value) or rho_value < 0:
-        raise AcquisitionError(
-            f"The 'rho' parameter of {function} must be a float >= 0. Got {rho!r} instead."
-        )
+    beta_value = _check_nonnegative("beta", function, beta)
+    rho_value = _check_nonnegative("rho", function, rho)
     mean_arr, var_arr = _moments(mean, var, function)
     n_objectives = mean_arr.shape[1]
     w = _weights(weights, n_objectives, function)
