@@ -204,3 +204,18 @@ def test_walkthrough_covers_every_idea_and_page() -> None:
     assert [i for i, _ in learning.steps_for_page("campaign")] == [2, 3, 4]
     with pytest.raises(ValueError, match="page must be one of"):
         learning.steps_for_page("nope")
+
+
+def test_settings_summary_reads_like_a_sentence() -> None:
+    from steerscope.ui.campaign_tools import settings_summary
+
+    line = settings_summary(
+        {"acquisition": "ucb", "beta": 1.0, "xi": 0.01, "batch_size": 2, "version": 3},
+        {"patch_size": 16, "stride": 1, "pca_components": 16, "normalization": "global"},
+        {"spec": {"kind": "window_sum", "window": [1.0, 1.8]}, "label": "Σ 1.00–1.80"},
+    )
+    assert line == (
+        "policy: ucb, beta 1, batch 2 · descriptor: 16×16 patches, stride 1, PCA 16 · "
+        "target: Σ 1.00–1.80"
+    )
+    assert "xi 0.05" in settings_summary({"acquisition": "ei", "xi": 0.05}, {}, {})

@@ -12,7 +12,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -402,3 +402,35 @@ def _folder_signature(paths: list[Path]) -> list[tuple[str, int, int]]:
                 continue
             signature.append((part.name, info.st_size, info.st_mtime_ns))
     return signature
+
+
+def settings_summary(
+    policy: Mapping[str, Any], descriptor: Mapping[str, Any], scalarizer: Mapping[str, Any]
+) -> str:
+    """One readable line of the settings in force, as a snapshot reports them.
+
+    Parameters
+    ----------
+    policy, descriptor, scalarizer : mapping
+        ``CampaignSnapshot.policy``, ``.descriptor`` and ``.scalarizer``.
+
+    Returns
+    -------
+    str
+        E.g. ``"policy: ucb, beta 1, batch 1 · descriptor: 16×16 patches, stride 1,
+        PCA 16 · target: Σ 1.00–1.80"``.
+    """
+    parts = [str(policy.get("acquisition", "?"))]
+    if policy.get("acquisition") in ("ucb", "weighted_sum", "chebyshev"):
+        parts.append(f"beta {policy.get('beta', '?'):g}")
+    if policy.get("acquisition") == "ei":
+        parts.append(f"xi {policy.get('xi', '?'):g}")
+    parts.append(f"batch {policy.get('batch_size', 1)}")
+    if policy.get("weights"):
+        parts.append("weights " + ", ".join(f"{w:g}" for w in policy["weights"]))
+    size = descriptor.get("patch_size", "?")
+    desc = [f"{size}×{size} patches", f"stride {descriptor.get('stride', 1)}"]
+    if descriptor.get("pca_components"):
+        desc.append(f"PCA {descriptor['pca_components']}")
+    target = scalarizer.get("label") or scalarizer.get("spec", {}).get("kind", "?")
+    return f"policy: {', '.join(parts)} · descriptor: {', '.join(desc)} · target: {target}"

@@ -377,8 +377,8 @@ def live_view() -> None:
             height=220,
         )
     st.caption(
-        f"In force: policy {snap.policy} · descriptor {snap.descriptor} · "
-        f"scalarizer {snap.scalarizer}"
+        "In force: "
+        + campaign_tools.settings_summary(snap.policy, snap.descriptor, snap.scalarizer)
     )
 
 
