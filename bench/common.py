@@ -61,8 +61,8 @@ def make_problem(
 
 
 def model_spec(kind: str) -> ModelSpec:
-    """steerscope's defaults; the exact GP works on 10 PCA components of the patches."""
-    return ModelSpec(kind=kind, n_components=10) if kind == "exact_gp" else ModelSpec(kind=kind)
+    """steerscope's defaults (the exact GP works on 10 PCA components of the patches)."""
+    return ModelSpec(kind=kind)
 
 
 def discovered_fraction(

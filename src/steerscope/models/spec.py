@@ -66,7 +66,10 @@ class ModelSpec(BaseModel):
     )
     exact_iterations: int = Field(50, ge=1, description="exact_gp: Adam steps per fit.")
     n_components: int | None = Field(
-        None, ge=1, description="exact_gp: optional PCA of the training features to this size."
+        10,
+        ge=1,
+        description="exact_gp: PCA of the training features to this many components before "
+        "the GP (an exact GP on raw 256-d patches fits a flat mean); None keeps all features.",
     )
     n_threads: int | None = Field(
         1,
