@@ -15,6 +15,7 @@ from steerscope.models import (
     Surrogate,
     make_surrogate,
 )
+from steerscope.models._gp import LengthscalePrior
 
 
 def smooth(X: np.ndarray) -> np.ndarray:
@@ -286,6 +287,45 @@ def test_constant_targets_do_not_break_the_fit() -> None:
     mean, var = ExactGPSurrogate(iterations=10).fit(X, np.full(8, 3.5)).posterior(X)
     np.testing.assert_allclose(mean, 3.5, atol=1e-6)
     assert np.all(var >= 1e-12)
+
+
+def peaked(u: np.ndarray) -> np.ndarray:
+    """A smooth background with one narrow hot spot on the unit square ``u (n, 2)``."""
+    hot = 4.0 * np.exp(-((u[:, 0] - 0.7) ** 2 + (u[:, 1] - 0.3) ** 2) / (2 * 0.12**2))
+    return 1.0 + 0.5 * np.sin(3.0 * u[:, 0]) + hot
+
+
+@pytest.mark.parametrize("seed", [2, 4])
+def test_exact_gp_mean_is_informative_after_a_campaign_of_warm_fits(seed: int) -> None:
+    # A campaign refits as points come in, warm, on its own 10-component PCA. Without a
+    # lengthscale prior one lengthscale collapsed to ~0 (r = 0.01 and -0.01 for these
+    # seeds): every point isolated, the mean flat. A 2-D peaked function, embedded in
+    # 20-d features, must stay learnable.
+    rng = np.random.default_rng(seed)
+    u = rng.uniform(size=(430, 2))
+    X = u @ rng.normal(size=(2, 20)) + 0.02 * rng.normal(size=(430, 20))
+    y = peaked(u) + 0.02 * rng.normal(size=430)
+    model = ExactGPSurrogate(n_components=10, seed=0)
+    for n in range(5, 31, 3):
+        model.fit(X[:n], y[:n])
+    model.fit(X[:30], y[:30])
+    mean, _ = model.posterior(X[30:])
+    assert np.corrcoef(mean, peaked(u[30:]))[0, 1] > 0.5
+    # Features are z-scored: pairs are ~4.5 apart, so a lengthscale under 0.3 isolates them.
+    assert model.head_.lengthscale.min() > 0.3
+    info = model.head_.hyperparameters()
+    assert len(info["lengthscale"]) == 10 and info["noise"] >= 1e-4
+
+
+def test_dim_scaled_lengthscale_prior() -> None:
+    # BoTorch's LogNormal(sqrt(2) + log(d)/2, sqrt(3)) on the unit cube, moved to z-scored
+    # inputs (standard deviation sqrt(12) times the cube's): mode exp(loc - 3).
+    prior = LengthscalePrior.dim_scaled(4)
+    assert prior.loc == pytest.approx(np.sqrt(2) + np.log(2.0) + np.log(np.sqrt(12.0)))
+    assert prior.mode == pytest.approx(np.exp(np.sqrt(2) - 3.0) * 2.0 * np.sqrt(12.0))
+    ls = torch.tensor([0.5, 2.0], dtype=torch.float64)
+    expected = torch.distributions.LogNormal(prior.loc, prior.scale).log_prob(ls).sum()
+    assert float(prior.log_prob(ls)) == pytest.approx(float(expected))
 
 
 def test_exact_gp_own_pca_refits_while_the_first_points_come_in() -> None:

@@ -142,6 +142,55 @@ def median_distance(z: torch.Tensor) -> float:
     return value if math.isfinite(value) and value > 1e-6 else 1.0
 
 
+@dataclass(frozen=True)
+class LengthscalePrior:
+    """LogNormal prior on each ARD lengthscale: ``log ℓ ~ Normal(loc, scale²)``.
+
+    Without a prior, maximising the marginal likelihood on a few dozen
+    heavy-tailed targets can drive one lengthscale to ~0: every pair of
+    points is then uncorrelated, the loss sits at the white-noise value
+    ``0.5 log(2πe) ≈ 1.419`` where its gradient vanishes, and the posterior
+    mean is the constant mean everywhere except at the training points. The
+    prior makes such a collapse cost log-probability, so the fit stays on the
+    informative optimum (a MAP estimate, as BoTorch fits its GPs).
+    """
+
+    loc: float
+    scale: float
+
+    @classmethod
+    def dim_scaled(cls, n_dims: int, input_std: float = 1.0) -> LengthscalePrior:
+        """BoTorch's dimension-scaled prior (Hvarfner et al. 2024), for z-scored inputs.
+
+        BoTorch (0.12+) uses ``LogNormal(√2 + ½ log d, √3)`` on inputs scaled to
+        the unit cube, whose uniform spread has standard deviation ``1/√12``;
+        the same prior on inputs of standard deviation ``input_std`` is shifted
+        by ``log(√12 · input_std)``. Longer lengthscales in more dimensions keep
+        the prior's typical function equally complex whatever ``d`` is.
+
+        Parameters
+        ----------
+        n_dims : int
+            Feature dimensions ``d`` the kernel sees.
+        input_std : float, default 1.0
+            Standard deviation of each (z-scored) feature.
+        """
+        loc = math.sqrt(2.0) + 0.5 * math.log(n_dims) + math.log(math.sqrt(12.0) * input_std)
+        return cls(loc=loc, scale=math.sqrt(3.0))
+
+    @property
+    def mode(self) -> float:
+        """Most probable lengthscale, ``exp(loc - scale²)`` (the start value of a fit)."""
+        return math.exp(self.loc - self.scale**2)
+
+    def log_prob(self, lengthscale: torch.Tensor) -> torch.Tensor:
+        """Summed log density of the lengthscales (any shape)."""
+        log_ls = torch.log(lengthscale)
+        z = (log_ls - self.loc) / self.scale
+        density = -log_ls - math.log(self.scale) - 0.5 * math.log(2 * math.pi) - 0.5 * z * z
+        return density.sum()
+
+
 class GPHead(torch.nn.Module):
     """Constant mean + scaled RBF/Matérn-5/2 ARD kernel + Gaussian noise, on features ``z``.
 
@@ -153,21 +202,44 @@ class GPHead(torch.nn.Module):
         Base kernel.
     noise_floor : float
         Lower bound on the noise variance, in standardised target units.
+    lengthscale_prior : LengthscalePrior, optional
+        Prior on each lengthscale, added to the training loss (MAP). None: plain
+        maximum likelihood (the DKL surrogate, whose network sets the latent scale).
+    lengthscale_floor : float, default 0.0
+        Lower bound on each lengthscale, in feature units (0: only positive).
     """
 
-    def __init__(self, n_dims: int, kernel: KernelName, noise_floor: float) -> None:
+    def __init__(
+        self,
+        n_dims: int,
+        kernel: KernelName,
+        noise_floor: float,
+        *,
+        lengthscale_prior: LengthscalePrior | None = None,
+        lengthscale_floor: float = 0.0,
+    ) -> None:
         super().__init__()
+        constraint = (
+            gpytorch.constraints.GreaterThan(lengthscale_floor)
+            if lengthscale_floor > 0
+            else gpytorch.constraints.Positive()
+        )
         base: gpytorch.kernels.Kernel
         if kernel == "rbf":
-            base = gpytorch.kernels.RBFKernel(ard_num_dims=n_dims)
+            base = gpytorch.kernels.RBFKernel(
+                ard_num_dims=n_dims, lengthscale_constraint=constraint
+            )
         else:
-            base = gpytorch.kernels.MaternKernel(nu=2.5, ard_num_dims=n_dims)
+            base = gpytorch.kernels.MaternKernel(
+                nu=2.5, ard_num_dims=n_dims, lengthscale_constraint=constraint
+            )
         self.mean_constant = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))
         self.covar_module = gpytorch.kernels.ScaleKernel(base)
         self.likelihood = gpytorch.likelihoods.GaussianLikelihood(
             noise_constraint=gpytorch.constraints.GreaterThan(noise_floor)
         )
         self.noise_floor = noise_floor
+        self.lengthscale_prior = lengthscale_prior
         self.double()
 
     def reset(self, lengthscale: float, noise: float = 0.05) -> None:
@@ -186,8 +258,26 @@ class GPHead(torch.nn.Module):
         noise = self.likelihood.noise.reshape(())
         return K + noise * torch.eye(z.shape[0], dtype=z.dtype)
 
+    @property
+    def lengthscale(self) -> NDArray[np.float64]:
+        """The fitted ARD lengthscales, shape ``(k,)``, in feature units."""
+        ls = self.covar_module.base_kernel.lengthscale.detach().reshape(-1)
+        return ls.numpy().astype(np.float64)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """Lengthscales (list), outputscale, noise and constant mean, as plain numbers."""
+        return {
+            "lengthscale": [float(v) for v in self.lengthscale],
+            "outputscale": float(self.covar_module.outputscale.detach()),
+            "noise": float(self.likelihood.noise.detach().reshape(())),
+            "mean_constant": float(self.mean_constant.detach()),
+        }
+
     def negative_mll(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Exact negative log marginal likelihood of ``y (n,)`` at ``z (n, k)``, per point."""
+        """Exact negative log marginal likelihood of ``y (n,)`` at ``z (n, k)``, per point.
+
+        With a lengthscale prior, minus its log density is added (a MAP loss).
+        """
         L = safe_cholesky(self._train_covariance(z))
         residual = (y - self.mean_constant).unsqueeze(-1)
         alpha = torch.cholesky_solve(residual, L)
@@ -197,6 +287,8 @@ class GPHead(torch.nn.Module):
             + torch.log(L.diagonal()).sum()
             + 0.5 * n * math.log(2 * math.pi)
         )
+        if self.lengthscale_prior is not None:
+            nll = nll - self.lengthscale_prior.log_prob(self.covar_module.base_kernel.lengthscale)
         return nll / n
 
     def condition(self, z: torch.Tensor, y: torch.Tensor) -> PosteriorCache:

@@ -14,6 +14,7 @@ from steerscope.models._gp import (
     GPHead,
     GPSurrogateBase,
     KernelName,
+    LengthscalePrior,
     PosteriorCache,
     Timer,
     check_training_data,
@@ -24,6 +25,9 @@ from steerscope.models._gp import (
 
 __all__ = ["ExactGPSurrogate"]
 
+LENGTHSCALE_FLOOR = 0.025 * float(np.sqrt(12.0))
+"""Lowest lengthscale in z-scored feature units: BoTorch's 0.025 on the unit cube."""
+
 
 class ExactGPSurrogate(GPSurrogateBase):
     """Exact Gaussian process with an ARD RBF or Matérn-5/2 kernel on the features.
@@ -32,8 +36,14 @@ class ExactGPSurrogate(GPSurrogateBase):
     projected first on their own ``n_components`` principal axes); targets are
     standardised with the measured values only, and the posterior is returned
     in the original target units. Hyperparameters are fitted with a few dozen
-    Adam steps on the exact marginal likelihood; a later ``fit`` starts from
-    the previous hyperparameters (warm start) unless ``full=True``.
+    Adam steps on the exact marginal likelihood plus BoTorch's dimension-scaled
+    LogNormal lengthscale prior (``LengthscalePrior.dim_scaled`` in
+    ``steerscope.models._gp``, moved to z-scored features; the start value is
+    its mode) and a lengthscale floor of ``LENGTHSCALE_FLOOR``; the reported
+    ``loss`` includes the prior. Without the prior, heavy-tailed targets (a few
+    hot spots over a flat background) drove one lengthscale to ~0 and the mean
+    map went flat. A later ``fit`` starts from the previous hyperparameters
+    (warm start) unless ``full=True``.
 
     Parameters
     ----------
@@ -128,8 +138,15 @@ class ExactGPSurrogate(GPSurrogateBase):
         y_std = torch.from_numpy((y_arr - self.y_mean_) / self.y_std_)
 
         if not warm:
-            self.head_ = GPHead(z.shape[1], self.kernel, self.noise_floor)
-            self.head_.reset(lengthscale=float(np.sqrt(z.shape[1])))
+            prior = LengthscalePrior.dim_scaled(z.shape[1])
+            self.head_ = GPHead(
+                z.shape[1],
+                self.kernel,
+                self.noise_floor,
+                lengthscale_prior=prior,
+                lengthscale_floor=LENGTHSCALE_FLOOR,
+            )
+            self.head_.reset(lengthscale=prior.mode)
             self.head_dim_ = int(z.shape[1])
         head = self.head_
         with torch.random.fork_rng(devices=[]):
