@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 from common import RESULTS, discovered_fraction, machine, make_problem, model_spec, run_gpax
@@ -60,6 +61,17 @@ def run_raster(problem, budget: int) -> list[int]:
     lookup = {tuple(p): i for i, p in enumerate(problem.pixels.tolist())}
     order = [lookup.get((int(a), int(b))) for a in r for b in c]
     return [i for i in order if i is not None][:budget]
+
+
+def save_run(path: Path, machine_info: dict, key: str, run: dict) -> None:
+    """Add one run to ``path``, re-reading it first so concurrent benchmark processes
+    (say, the peer's slow runs and a rerun of one method) do not overwrite each other."""
+    store = json.loads(path.read_text()) if path.exists() else {"runs": {}}
+    store["machine"] = machine_info
+    store["runs"][key] = run
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(store))
+    tmp.replace(path)
 
 
 def main() -> None:
@@ -123,7 +135,7 @@ def main() -> None:
                     for k in range(1, len(measured) + 1)
                 ]
                 store["runs"][key] = {"found": found, "curve": curve, "step_seconds": times}
-                path.write_text(json.dumps(store))
+                save_run(path, store["machine"], key, store["runs"][key])
                 print(
                     key, found, f"median step {np.median(times) if times else 0:.2f} s", flush=True
                 )
