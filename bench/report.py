@@ -19,6 +19,7 @@ import numpy as np
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 METHODS = ("steerscope dkl", "steerscope exact_gp", "gpax viDKL", "random", "raster")
+COLOURS = dict(zip(METHODS, ("C0", "C1", "C2", "C3", "C7"), strict=True))
 
 
 def _load(name: str) -> dict | None:
@@ -83,7 +84,12 @@ def discovery_plot(curves: dict) -> Path:
             n = min(len(c) for c in runs)
             arr = np.array([c[:n] for c in runs])
             x = np.arange(1, n + 1)
-            ax.plot(x, np.median(arr, axis=0), label=f"{method} ({len(runs)} seeds)")
+            ax.plot(
+                x,
+                np.median(arr, axis=0),
+                color=COLOURS[method],
+                label=f"{method} ({len(runs)} seeds)",
+            )
         ax.set_title(name)
         ax.set_xlabel("measurements")
         ax.set_ylabel("top-1 % pixels found (median)")
