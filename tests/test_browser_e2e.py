@@ -180,7 +180,7 @@ def test_define_target_start_campaign_and_change_beta_mid_run(
             page.get_by_text("Learning mode").click()
 
             # A live refresh can redraw the input between fill and Enter: retry, bounded.
-            applied = page.get_by_text("'beta': 1.0", exact=False).first
+            applied = page.get_by_text("ucb, beta 1,", exact=False).first
             for _ in range(3):
                 beta.fill("1")
                 beta.press("Enter")
