@@ -1,4 +1,4 @@
-"""Small value types shared by every layer.
+"""Small value types shared by every layer: positions, energy axes, what an instrument returns.
 
 Positions inside steerscope are always ``(row, col)`` in overview pixels, origin
 top-left; drivers convert to their vendor frame at their own boundary.
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["EnergyAxis", "Pixel", "Points", "SignalKind"]
+__all__ = ["EnergyAxis", "Measurement", "Overview", "Pixel", "Points", "SignalKind"]
 
 Pixel = tuple[int, int]
 """One overview pixel as ``(row, col)``."""
@@ -87,3 +87,56 @@ class EnergyAxis:
         """Nearest channel index to ``energy`` (axis units), clipped to the axis."""
         i = round((energy - self.offset) / self.scale)
         return min(max(i, 0), self.size - 1)
+
+
+@dataclass(frozen=True, eq=False)
+class Overview:
+    """An overview image as the instrument returns it.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W)
+        HAADF (or other scanning-detector) image, float32.
+    pixel_size : float
+        Size of one pixel in ``pixel_units``.
+    pixel_units : str
+        Length units of ``pixel_size``.
+    metadata : dict
+        Detector, dwell time, field of view, instrument name.
+    """
+
+    image: NDArray[np.float32]
+    pixel_size: float = 1.0
+    pixel_units: str = "nm"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class Measurement:
+    """Spectra acquired at a batch of points.
+
+    Parameters
+    ----------
+    points : ndarray of shape (n, 2)
+        Overview pixels ``(row, col)`` where the beam was parked.
+    spectra : ndarray of shape (n, C)
+        Raw counts, one spectrum per point.
+    energy : EnergyAxis
+        Energy calibration of the ``C`` channels.
+    signal_kind : SignalKind
+        EELS or EDX.
+    acquired_at : ndarray of shape (n,)
+        Unix time at which each spectrum finished.
+    dwell_time_s : float
+        Exposure (live time) per spectrum, seconds.
+    metadata : dict
+        Anything else the instrument reports (beam current, drift, …).
+    """
+
+    points: NDArray[np.int64]
+    spectra: NDArray[Any]
+    energy: EnergyAxis
+    signal_kind: SignalKind
+    acquired_at: NDArray[np.float64]
+    dwell_time_s: float
+    metadata: dict[str, Any] = field(default_factory=dict)

@@ -31,9 +31,8 @@ import numpy as np
 from steerscope.campaign.config import load_config
 from steerscope.campaign.engine import Campaign, StepResult
 from steerscope.errors import ConfigError
-from steerscope.instruments import Measurement
 from steerscope.records import CampaignRecord
-from steerscope.types import SignalKind
+from steerscope.types import Measurement, SignalKind
 
 __all__ = ["apply_config_changes", "fork_record", "replay"]
 

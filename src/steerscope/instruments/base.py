@@ -1,4 +1,8 @@
-"""The ``Microscope`` protocol every instrument implements, and the values it returns.
+"""The ``Microscope`` protocol every instrument implements.
+
+The values it returns, :class:`~steerscope.types.Overview` and
+:class:`~steerscope.types.Measurement`, live in :mod:`steerscope.types` (the
+record needs them without the instruments); they are re-exported here.
 
 The campaign engine sees an instrument only through this protocol. Positions
 are overview pixels ``(row, col)``, origin top-left; each driver converts to
@@ -7,68 +11,13 @@ its vendor frame at its own boundary.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
-from steerscope.types import EnergyAxis, SignalKind
+from steerscope.types import Measurement, Overview
 
 __all__ = ["Measurement", "Microscope", "Overview"]
-
-
-@dataclass(frozen=True, eq=False)
-class Overview:
-    """An overview image as the instrument returns it.
-
-    Parameters
-    ----------
-    image : ndarray of shape (H, W)
-        HAADF (or other scanning-detector) image, float32.
-    pixel_size : float
-        Size of one pixel in ``pixel_units``.
-    pixel_units : str
-        Length units of ``pixel_size``.
-    metadata : dict
-        Detector, dwell time, field of view, instrument name.
-    """
-
-    image: NDArray[np.float32]
-    pixel_size: float = 1.0
-    pixel_units: str = "nm"
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, eq=False)
-class Measurement:
-    """Spectra acquired at a batch of points.
-
-    Parameters
-    ----------
-    points : ndarray of shape (n, 2)
-        Overview pixels ``(row, col)`` where the beam was parked.
-    spectra : ndarray of shape (n, C)
-        Raw counts, one spectrum per point.
-    energy : EnergyAxis
-        Energy calibration of the ``C`` channels.
-    signal_kind : SignalKind
-        EELS or EDX.
-    acquired_at : ndarray of shape (n,)
-        Unix time at which each spectrum finished.
-    dwell_time_s : float
-        Exposure (live time) per spectrum, seconds.
-    metadata : dict
-        Anything else the instrument reports (beam current, drift, …).
-    """
-
-    points: NDArray[np.int64]
-    spectra: NDArray[Any]
-    energy: EnergyAxis
-    signal_kind: SignalKind
-    acquired_at: NDArray[np.float64]
-    dwell_time_s: float
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable

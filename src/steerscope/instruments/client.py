@@ -30,10 +30,10 @@ from steerscope import errors as _errors
 from steerscope.errors import InstrumentError, SteerscopeError
 from steerscope.instruments import faults as _faults
 from steerscope.instruments import wire
-from steerscope.instruments.base import Measurement, Overview
 from steerscope.instruments.faults import InstrumentDisconnectedError, InstrumentTimeoutError
 from steerscope.instruments.server import TOKEN_ENV as _TOKEN_ENV
 from steerscope.instruments.server import TOKEN_REJECTED as _TOKEN_REJECTED
+from steerscope.types import Measurement, Overview
 
 __all__ = ["RemoteMicroscope", "error_class"]
 

@@ -23,8 +23,7 @@ import serpent
 from numpy.typing import NDArray
 
 from steerscope.errors import InstrumentError
-from steerscope.instruments.base import Measurement, Overview
-from steerscope.types import EnergyAxis, SignalKind
+from steerscope.types import EnergyAxis, Measurement, Overview, SignalKind
 
 __all__ = [
     "PROTOCOL",

@@ -35,7 +35,6 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from steerscope.errors import RecordError
-from steerscope.instruments.base import Measurement, Overview
 from steerscope.records.schema import (
     APPLICATION_ID,
     APPLICATION_NAME,
@@ -50,7 +49,7 @@ from steerscope.records.schema import (
     map_to_blob,
     to_json,
 )
-from steerscope.types import EnergyAxis, SignalKind
+from steerscope.types import EnergyAxis, Measurement, Overview, SignalKind
 
 __all__ = [
     "CampaignRecord",
