@@ -7,8 +7,6 @@ import sys
 import numpy as np
 import pytest
 
-from fakes import autoscript as fake_autoscript
-from fakes.sample import beam_marker_sample
 from steerscope.errors import InstrumentError
 from steerscope.instruments import Microscope
 from steerscope.instruments.client import RemoteMicroscope
@@ -19,6 +17,7 @@ from steerscope.instruments.drivers.autoscript import (
 )
 from steerscope.instruments.safety import SafeMicroscope, SafetyLimits
 from steerscope.instruments.server import MicroscopeServer, make_driver
+from steerscope.testing import beam_marker_sample, fake_autoscript
 from steerscope.types import SignalKind
 
 pytestmark = pytest.mark.timeout(60)

@@ -7,13 +7,13 @@ import sys
 import numpy as np
 import pytest
 
-from fakes import digitalmicrograph as fake_dm
-from fakes.sample import beam_marker_sample
 from steerscope.errors import InstrumentError
 from steerscope.instruments import Microscope
 from steerscope.instruments.client import RemoteMicroscope
 from steerscope.instruments.drivers.gatan import DigiScanCalibration, GatanMicroscope
 from steerscope.instruments.server import MicroscopeServer
+from steerscope.testing import beam_marker_sample
+from steerscope.testing import fake_digitalmicrograph as fake_dm
 from steerscope.types import EnergyAxis, SignalKind
 
 pytestmark = pytest.mark.timeout(60)

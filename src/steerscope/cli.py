@@ -277,8 +277,20 @@ def datasets_fetch(
 
 @app.command()
 @_clean_errors
+def drivers() -> None:
+    """List the microscope drivers `steerscope serve --driver NAME` can build."""
+    from steerscope.instruments.registry import iter_drivers
+
+    for info in iter_drivers():
+        typer.echo(f"{info.name:<12} {info.summary}")
+
+
+@app.command()
+@_clean_errors
 def serve(
-    driver: Annotated[str, typer.Option(help="sim, nion, autoscript or gatan.")] = "sim",
+    driver: Annotated[
+        str, typer.Option(help="A registered driver: `steerscope drivers` lists them.")
+    ] = "sim",
     host: Annotated[
         str, typer.Option(help="Address to bind (loopback unless told).")
     ] = "127.0.0.1",

@@ -12,11 +12,18 @@ from steerscope.instruments.faults import (
     InstrumentFaultError,
     InstrumentTimeoutError,
 )
+from steerscope.instruments.registry import (
+    DriverInfo,
+    driver_names,
+    make_driver,
+    register_driver,
+)
 from steerscope.instruments.safety import PixelRect, SafeMicroscope, SafetyLimits
 from steerscope.instruments.server import MicroscopeServer, serve, serve_from_cli
 from steerscope.instruments.simulator import SimulatedMicroscope
 
 __all__ = [
+    "DriverInfo",
     "FaultPlan",
     "InstrumentDisconnectedError",
     "InstrumentFaultError",
@@ -30,6 +37,9 @@ __all__ = [
     "SafeMicroscope",
     "SafetyLimits",
     "SimulatedMicroscope",
+    "driver_names",
+    "make_driver",
+    "register_driver",
     "serve",
     "serve_from_cli",
 ]

@@ -43,6 +43,7 @@ from Pyro5.callcontext import current_context
 from steerscope.errors import InstrumentError, SteerscopeError
 from steerscope.instruments import wire
 from steerscope.instruments.base import Microscope
+from steerscope.instruments.registry import make_driver
 from steerscope.instruments.safety import SafeMicroscope, SafetyLimits
 
 __all__ = [
@@ -376,44 +377,6 @@ def serve(
     return server
 
 
-def make_driver(driver: str, **driver_options: Any) -> Microscope:
-    """Build a microscope driver by name: ``sim``, ``nion``, ``autoscript`` or ``gatan``.
-
-    Vendor SDKs are imported only here, inside the chosen adapter.
-    """
-    name = driver.lower()
-    if name == "sim":
-        from steerscope.instruments.simulator import SimulatedMicroscope
-
-        image = driver_options.pop("image", None)
-        path = driver_options.pop("path", None)
-        if image is None and path is not None:
-            from steerscope.data import load
-
-            image = load(path)
-        if image is None:
-            raise InstrumentError(
-                "the 'sim' driver needs a spectrum image: pass image=<SpectrumImage> (e.g. a "
-                "built-in dataset's .image) or path=<file readable by steerscope.load>"
-            )
-        return SimulatedMicroscope(image, **driver_options)
-    if name == "nion":
-        from steerscope.instruments.drivers.nion import NionMicroscope
-
-        return NionMicroscope.from_registry(**driver_options)
-    if name == "autoscript":
-        from steerscope.instruments.drivers.autoscript import AutoScriptMicroscope
-
-        return AutoScriptMicroscope.connect(**driver_options)
-    if name == "gatan":
-        from steerscope.instruments.drivers.gatan import GatanMicroscope
-
-        return GatanMicroscope(**driver_options)
-    raise InstrumentError(
-        f"unknown driver {driver!r}; choose one of 'sim', 'nion', 'autoscript', 'gatan'"
-    )
-
-
 def serve_from_cli(
     driver: str,
     host: str = "127.0.0.1",
@@ -428,8 +391,9 @@ def serve_from_cli(
 
     Parameters
     ----------
-    driver : {"sim", "nion", "autoscript", "gatan"}
-        Which adapter to build (see :func:`make_driver`).
+    driver : str
+        Which adapter to build, one of
+        :func:`~steerscope.instruments.registry.driver_names` (see :func:`make_driver`).
     host, port, token, read_only
         As for :class:`MicroscopeServer`; ``token`` falls back to ``$STEERSCOPE_TOKEN``.
     limits : SafetyLimits or dict, optional
@@ -444,7 +408,7 @@ def serve_from_cli(
     try:
         server = MicroscopeServer(microscope, host, port, token, read_only, limits=safety)
         server.start()
-        print(f"steerscope: serving {driver} microscope at {server.uri}", flush=True)
+        print(f"steerscope: serving {driver} microscope at {server.uri}", flush=True)  # noqa: T201  (command-line output)
         try:
             server.serve_forever()
         except KeyboardInterrupt:

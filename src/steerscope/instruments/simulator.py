@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -17,8 +19,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from steerscope.data.spectrum_image import SpectrumImage
 from steerscope.errors import ConfigError, InstrumentError
-from steerscope.instruments.base import Measurement, Overview
 from steerscope.instruments.faults import FaultPlan, raise_fault
+from steerscope.instruments.registry import DriverInfo, register_driver
+from steerscope.types import Measurement, Overview
 
 __all__ = ["SimulatedMicroscope"]
 
@@ -384,3 +387,40 @@ class SimulatedMicroscope:
             dwell_time_s=self.dwell_time_s,
             metadata=metadata,
         )
+
+
+def _sim_driver(**options: Any) -> SimulatedMicroscope:
+    """``steerscope serve --driver sim``: ``image=`` a SpectrumImage or ``path=`` a file."""
+    image = options.pop("image", None)
+    path = options.pop("path", None)
+    if image is None and path is not None:
+        from steerscope.data import load
+
+        image = load(path)
+    if image is None:
+        raise InstrumentError(
+            "the 'sim' driver needs a spectrum image: pass image=<SpectrumImage> (e.g. a "
+            "built-in dataset's .image) or path=<file readable by steerscope.load>"
+        )
+    return SimulatedMicroscope(image, **options)
+
+
+@contextmanager
+def _sim_on_test_doubles() -> Iterator[tuple[SimulatedMicroscope, bool]]:
+    from steerscope.testing import beam_marker_image
+
+    scope = SimulatedMicroscope(beam_marker_image(6, 10))
+    try:
+        yield scope, True
+    finally:
+        scope.close()
+
+
+register_driver(
+    DriverInfo(
+        "sim",
+        _sim_driver,
+        "the simulator over a spectrum image (--dataset NAME or --path FILE)",
+        _sim_on_test_doubles,
+    )
+)

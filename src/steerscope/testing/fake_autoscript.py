@@ -1,6 +1,6 @@
 """A faithful fake of the parts of ``autoscript_tem_microscope_client`` steerscope uses.
 
-Only the calls listed in ``/work/shared/VENDOR-APIS.md`` exist, with their units and
+Only the calls steerscope's adapter makes exist (docs/live.md), with their units and
 axis order: ``paused_scan_beam_position = [x, y]`` fractions with **x = column**;
 ``acquire_stem_image(...).data`` rows are ``y``; pixel size in metres; dispersion in
 eV/channel. The sample is a ground-truth grid ``(H, W, C)``; the spectrum comes from
@@ -21,7 +21,8 @@ from enum import Enum
 from typing import Any
 
 import numpy as np
-import pytest
+
+from steerscope.testing._modules import ModulePatcher
 
 
 class DetectorType(Enum):
@@ -215,9 +216,7 @@ class TemMicroscopeClient:
         self.connected_to = None
 
 
-def install(
-    monkeypatch: pytest.MonkeyPatch, spectra: np.ndarray, haadf: np.ndarray
-) -> types.ModuleType:
+def install(monkeypatch: ModulePatcher, spectra: np.ndarray, haadf: np.ndarray) -> types.ModuleType:
     """Put the fake into ``sys.modules`` as ``autoscript_tem_microscope_client`` (+ submodules)."""
     _STATE.sample = _Sample(np.asarray(spectra), np.asarray(haadf))
     _STATE.clients.clear()
@@ -234,13 +233,13 @@ def install(
         "ExposureTimeType": ExposureTimeType,
     }.items():
         setattr(enumerations, name, obj)
-    for name, obj in {
+    for name, kind in {
         "EdsAcquisitionSettings": EdsAcquisitionSettings,
         "StemAcquisitionSettings": StemAcquisitionSettings,
         "Point": Point,
         "AdornedImage": AdornedImage,
     }.items():
-        setattr(structures, name, obj)
+        setattr(structures, name, kind)
     monkeypatch.setitem(sys.modules, "autoscript_tem_microscope_client", root)
     monkeypatch.setitem(sys.modules, "autoscript_tem_microscope_client.enumerations", enumerations)
     monkeypatch.setitem(sys.modules, "autoscript_tem_microscope_client.structures", structures)

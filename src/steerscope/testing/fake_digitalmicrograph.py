@@ -17,7 +17,8 @@ import types
 from typing import Any
 
 import numpy as np
-import pytest
+
+from steerscope.testing._modules import ModulePatcher
 
 # DigiScan geometry of the fake: non-square steps and an offset, so pixels ≠ DS coordinates
 H_OFFSET, H_CENTER, H_SPACING = 100.0, 5.0, 2.0
@@ -156,7 +157,7 @@ class _FakeDM:
         self.deleted_images += 1
 
 
-def install(monkeypatch: pytest.MonkeyPatch, spectra: np.ndarray, haadf: np.ndarray) -> Any:
+def install(monkeypatch: ModulePatcher, spectra: np.ndarray, haadf: np.ndarray) -> Any:
     """Put a fake ``DigitalMicrograph`` module into ``sys.modules``; return it."""
     state = _FakeDM(np.asarray(spectra, dtype=float), np.asarray(haadf))
     module = types.ModuleType("DigitalMicrograph")

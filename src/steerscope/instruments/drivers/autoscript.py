@@ -21,16 +21,18 @@ Calls used (from public code, not tried on hardware; see docs/live.md):
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from steerscope.errors import InstrumentError
-from steerscope.instruments.base import Measurement, Overview
-from steerscope.instruments.drivers._acquire import pixel_points
+from steerscope.instruments.drivers._acquire import check_inside, pixel_points
 from steerscope.instruments.drivers.frames import ScanFrame, pixels_to_fractions
-from steerscope.types import EnergyAxis, SignalKind
+from steerscope.instruments.registry import DriverInfo, register_driver
+from steerscope.types import EnergyAxis, Measurement, Overview, SignalKind
 
 __all__ = ["AutoScriptMicroscope", "autoscript_to_pixels", "pixels_to_autoscript"]
 
@@ -164,6 +166,7 @@ class AutoScriptMicroscope:
                 "acquire() needs an overview first: the beam position is a fraction of the "
                 "last scan; call overview()"
             )
+        check_inside(points, frame.shape)  # a fraction outside 0..1 would leave the scan
         rotation = self._scan_rotation()
         if abs(rotation - frame.rotation_rad) < 1e-9:
             return pixels_to_autoscript(points, frame.shape)
@@ -255,3 +258,26 @@ class AutoScriptMicroscope:
             self.client.optics.blanker.blank()
         finally:
             self.client.disconnect()
+
+
+@contextmanager
+def _on_test_doubles() -> Iterator[tuple[AutoScriptMicroscope, bool]]:
+    from steerscope.testing import beam_marker_sample, fake_autoscript, patched_modules
+
+    with patched_modules() as patcher:
+        fake_autoscript.install(patcher, *beam_marker_sample(8, 8, 16))
+        scope = AutoScriptMicroscope.connect(haadf_size=8, eds_exposure_s=0.1)
+        try:
+            yield scope, True
+        finally:
+            scope.close()
+
+
+register_driver(
+    DriverInfo(
+        "autoscript",
+        AutoScriptMicroscope.connect,
+        "ThermoFisher AutoScript TEM (options as_host, as_port, haadf_size, eds_exposure_s)",
+        _on_test_doubles,
+    )
+)

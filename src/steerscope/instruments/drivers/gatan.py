@@ -16,6 +16,8 @@ overview's image tags), and every spectrum comes back **with its calibration**
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +25,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from steerscope.errors import InstrumentError
-from steerscope.instruments.base import Measurement, Overview
 from steerscope.instruments.drivers._acquire import (
     check_inside,
     check_same_energy_axis,
     pixel_points,
 )
-from steerscope.types import EnergyAxis, SignalKind
+from steerscope.instruments.registry import DriverInfo, register_driver
+from steerscope.types import EnergyAxis, Measurement, Overview, SignalKind
 
 __all__ = ["DigiScanCalibration", "GatanMicroscope"]
 
@@ -283,3 +285,26 @@ class GatanMicroscope:
         if not self._closed:
             self._closed = True
             self.blank()
+
+
+@contextmanager
+def _on_test_doubles() -> Iterator[tuple[GatanMicroscope, bool]]:
+    from steerscope.testing import beam_marker_sample, fake_digitalmicrograph, patched_modules
+
+    with patched_modules() as patcher:
+        fake_digitalmicrograph.install(patcher, *beam_marker_sample(6, 10, 16))
+        scope = GatanMicroscope(overview_size=(6, 10), exposure_s=0.01)
+        try:
+            yield scope, True
+        finally:
+            scope.close()
+
+
+register_driver(
+    DriverInfo(
+        "gatan",
+        GatanMicroscope,
+        "Gatan DigitalMicrograph / DigiScan, inside GMS (see gatan_server_script.py)",
+        _on_test_doubles,
+    )
+)

@@ -42,7 +42,7 @@ def main(**overrides: Any) -> MicroscopeServer:
     microscope = GatanMicroscope(**settings)
     server = MicroscopeServer(microscope, host, port, token, read_only)
     server.start()
-    print(f"steerscope: serving the Gatan microscope at {server.uri}")
+    print(f"steerscope: serving the Gatan microscope at {server.uri}")  # noqa: T201  (command-line output)
     try:
         server.serve_forever()
     finally:

@@ -27,20 +27,22 @@ pixels are square with size ``fov_nm / max(H, W)``.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from steerscope.errors import InstrumentError
-from steerscope.instruments.base import Measurement, Overview
 from steerscope.instruments.drivers._acquire import (
     check_inside,
     check_same_energy_axis,
     pixel_points,
 )
 from steerscope.instruments.drivers.frames import ScanFrame
-from steerscope.types import EnergyAxis, SignalKind
+from steerscope.instruments.registry import DriverInfo, register_driver
+from steerscope.types import EnergyAxis, Measurement, Overview, SignalKind
 
 __all__ = ["NionMicroscope", "nion_scan_frame"]
 
@@ -291,3 +293,27 @@ class NionMicroscope:
         if getattr(self.eels, "is_playing", False):
             self.eels.stop_playing(sync_timeout=self.timeout_s)
         self._stop_scan()
+
+
+@contextmanager
+def _on_test_doubles() -> Iterator[tuple[NionMicroscope, bool]]:
+    from steerscope.testing.usim import usim_session  # ImportError without nionswift-usim
+
+    with usim_session(sample_index=0):
+        scope = NionMicroscope.from_registry(
+            overview_size=(24, 32), pixel_time_us=1.0, exposure_ms=2
+        )
+        try:
+            yield scope, False
+        finally:
+            scope.close()
+
+
+register_driver(
+    DriverInfo(
+        "nion",
+        NionMicroscope.from_registry,
+        "Nion Swift's STEM controller (inside Nion Swift, or beside nionswift-usim)",
+        _on_test_doubles,
+    )
+)
