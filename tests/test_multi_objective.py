@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
+from steerscope.acquisition import MO_ACQUISITIONS
 from steerscope.acquisition.functions import ucb
 from steerscope.acquisition.multi_objective import (
-    MO_ACQUISITIONS,
     chebyshev_scores,
     default_reference_point,
     expected_hypervolume_improvement,

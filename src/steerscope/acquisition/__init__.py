@@ -6,7 +6,6 @@ model. Multi-objective scores take ``(mean, var)`` of shape ``(m, k)``. See
 """
 
 from steerscope.acquisition.functions import (
-    ACQUISITIONS,
     acquisition_scores,
     expected_improvement,
     max_variance,
@@ -16,7 +15,6 @@ from steerscope.acquisition.functions import (
     ucb,
 )
 from steerscope.acquisition.multi_objective import (
-    MO_ACQUISITIONS,
     chebyshev_scores,
     default_reference_point,
     expected_hypervolume_improvement,
@@ -25,14 +23,34 @@ from steerscope.acquisition.multi_objective import (
     pareto_front,
     weighted_sum_scores,
 )
+from steerscope.acquisition.registry import (
+    AcquisitionInfo,
+    ScoringInputs,
+    acquisition_info,
+    acquisitions_for,
+    default_acquisition,
+    register_acquisition,
+    score_candidates,
+)
 from steerscope.acquisition.selection import allowed_mask, select_points
+
+ACQUISITIONS: tuple[str, ...] = acquisitions_for(1)
+"""Every registered single-target acquisition (after the modules above registered theirs)."""
+
+MO_ACQUISITIONS: tuple[str, ...] = acquisitions_for(2)
+"""Every registered multi-objective acquisition, EHVI (the default) first."""
 
 __all__ = [
     "ACQUISITIONS",
     "MO_ACQUISITIONS",
+    "AcquisitionInfo",
+    "ScoringInputs",
+    "acquisition_info",
     "acquisition_scores",
+    "acquisitions_for",
     "allowed_mask",
     "chebyshev_scores",
+    "default_acquisition",
     "default_reference_point",
     "expected_hypervolume_improvement",
     "expected_improvement",
@@ -42,6 +60,8 @@ __all__ = [
     "pareto_front",
     "random_scores",
     "raster_scores",
+    "register_acquisition",
+    "score_candidates",
     "select_points",
     "thompson",
     "ucb",

@@ -14,10 +14,16 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import norm
 
+from steerscope.acquisition.registry import (
+    AcquisitionInfo,
+    ScoringInputs,
+    acquisition_info,
+    acquisitions_for,
+    register_acquisition,
+)
 from steerscope.errors import AcquisitionError
 
 __all__ = [
-    "ACQUISITIONS",
     "acquisition_scores",
     "expected_improvement",
     "max_variance",
@@ -26,9 +32,6 @@ __all__ = [
     "thompson",
     "ucb",
 ]
-
-ACQUISITIONS: tuple[str, ...] = ("ucb", "ei", "max_variance", "thompson", "random", "raster")
-"""Names accepted by :func:`acquisition_scores`."""
 
 
 def _moments(mean: ArrayLike, var: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -282,33 +285,74 @@ def acquisition_scores(
     scores : ndarray of shape (m,)
         Higher is better.
     """
-    if name not in ACQUISITIONS:
+    info = acquisition_info(name)
+    if info.multi_objective:
         raise AcquisitionError(
-            f"unknown acquisition function {name!r}; choose one of {', '.join(ACQUISITIONS)}."
+            f"{name!r} scores several targets; for one target choose one of "
+            f"{', '.join(acquisitions_for(1))}."
         )
-    if name == "ucb":
-        return ucb(mean, var, beta)
-    if name == "ei":
-        if best is None:
-            mean_arr, _ = _moments(mean, var)
-            best = float(mean_arr.max()) if mean_arr.size else 0.0
-        return expected_improvement(mean, var, best, xi)
-    if name == "max_variance":
-        return max_variance(mean, var)
-    if name == "thompson":
-        return thompson(mean, var, _check_rng(rng, "Thompson sampling"))
+    inputs = ScoringInputs(
+        Y_measured=np.zeros((0, 1)) if best is None else np.array([[best]], dtype=np.float64),
+        rng=rng,
+        pixels=None if pixels is None else np.asarray(pixels),
+    )
+    scores: NDArray[np.float64] = info.score(
+        mean, var, inputs, **{key: {"beta": beta, "xi": xi}[key] for key in info.parameters}
+    )
+    return scores
+
+
+def _ei(mean: ArrayLike, var: ArrayLike, inputs: ScoringInputs, xi: float) -> NDArray[np.float64]:
+    """EI against the best measured target (the largest posterior mean before any)."""
+    y = inputs.Y_measured[:, 0] if inputs.Y_measured.size else np.zeros(0)
+    finite = y[np.isfinite(y)]
+    if finite.size:
+        best = float(finite.max())
+    else:
+        mean_arr, _ = _moments(mean, var)
+        best = float(mean_arr.max()) if mean_arr.size else 0.0
+    return expected_improvement(mean, var, best, xi)
+
+
+def _random(mean: ArrayLike, var: ArrayLike, inputs: ScoringInputs) -> NDArray[np.float64]:
     mean_arr, _ = _moments(mean, var)
-    if name == "random":
-        return random_scores(mean_arr.shape[0], _check_rng(rng, "random selection"))
-    # name == "raster"
-    if pixels is None:
+    return random_scores(mean_arr.shape[0], _check_rng(inputs.rng, "random selection"))
+
+
+def _raster(mean: ArrayLike, var: ArrayLike, inputs: ScoringInputs) -> NDArray[np.float64]:
+    mean_arr, _ = _moments(mean, var)
+    if inputs.pixels is None:
         raise AcquisitionError(
             "the 'raster' acquisition needs the candidate pixels; pass pixels= of shape (m, 2)."
         )
-    scores = raster_scores(pixels)
+    scores = raster_scores(inputs.pixels)
     if scores.shape != mean_arr.shape:
         raise AcquisitionError(
             f"raster: pixels give {scores.shape[0]} candidates but the posterior has "
             f"{mean_arr.shape[0]}; pass the pixels the posterior was computed for."
         )
     return scores
+
+
+for _info in (
+    AcquisitionInfo(
+        "ucb",
+        lambda mean, var, inputs, beta: ucb(mean, var, beta),
+        ("beta",),
+        summary="upper confidence bound: mean + sqrt(beta) * std",
+    ),
+    AcquisitionInfo("ei", _ei, ("xi",), summary="expected improvement over the best measured"),
+    AcquisitionInfo(
+        "max_variance",
+        lambda mean, var, inputs: max_variance(mean, var),
+        summary="where the model is least sure (pure exploration)",
+    ),
+    AcquisitionInfo(
+        "thompson",
+        lambda mean, var, inputs: thompson(mean, var, _check_rng(inputs.rng, "Thompson sampling")),
+        summary="one posterior sample, maximised",
+    ),
+    AcquisitionInfo("random", _random, summary="uniform at random (the baseline)"),
+    AcquisitionInfo("raster", _raster, summary="row by row, as a conventional scan"),
+):
+    register_acquisition(_info)

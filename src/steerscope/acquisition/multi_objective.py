@@ -34,13 +34,19 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from steerscope.acquisition.functions import _check_nonnegative
+from steerscope.acquisition.registry import (
+    AcquisitionInfo,
+    ScoringInputs,
+    acquisition_info,
+    acquisitions_for,
+    register_acquisition,
+)
 from steerscope.errors import AcquisitionError
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = [
-    "MO_ACQUISITIONS",
     "chebyshev_scores",
     "default_reference_point",
     "expected_hypervolume_improvement",
@@ -49,9 +55,6 @@ __all__ = [
     "pareto_front",
     "weighted_sum_scores",
 ]
-
-MO_ACQUISITIONS: tuple[str, ...] = ("ehvi", "weighted_sum", "chebyshev")
-"""Names accepted by :func:`multi_objective_scores`."""
 
 REFERENCE_MARGIN = 0.1
 """Default margin of :func:`default_reference_point`, as a fraction of each objective's range.
@@ -623,8 +626,8 @@ def multi_objective_scores(
 
     Parameters
     ----------
-    name : {"ehvi", "weighted_sum", "chebyshev"}
-        One of :data:`MO_ACQUISITIONS`.
+    name : str
+        A registered multi-objective acquisition (``acquisitions_for(2)``).
     mean, var : array_like of shape (m, n_objectives)
         Posterior mean and variance of the candidates.
     Y_measured : array_like of shape (n, n_objectives)
@@ -644,19 +647,58 @@ def multi_objective_scores(
     scores : ndarray of shape (m,)
         Higher is better; feed them to :func:`steerscope.acquisition.select_points`.
     """
-    if name not in MO_ACQUISITIONS:
+    info = acquisition_info(name) if name in acquisitions_for(2) else None
+    if info is None:
         raise AcquisitionError(
             f"unknown multi-objective acquisition {name!r}; choose one of "
-            f"{', '.join(MO_ACQUISITIONS)}."
+            f"{', '.join(acquisitions_for(2))}."
         )
-    if name == "ehvi":
-        return expected_hypervolume_improvement(mean, var, Y_measured, ref_point)
-    if weights is None:
+    if name in ("weighted_sum", "chebyshev") and weights is None:
         _, k = np.shape(mean) if np.ndim(mean) == 2 else (0, 2)
         raise AcquisitionError(
             f"the {name!r} acquisition needs weights, one per objective; pass e.g. "
             f"weights={[round(1 / max(k, 1), 3)] * max(k, 1)}, or use 'ehvi', which needs none."
         )
-    if name == "weighted_sum":
-        return weighted_sum_scores(mean, var, weights, beta, Y_measured=Y_measured)
-    return chebyshev_scores(mean, var, weights, ideal, beta, Y_measured=Y_measured)
+    inputs = ScoringInputs(Y_measured=np.asarray(Y_measured, dtype=np.float64))
+    given = {"ref_point": ref_point, "weights": weights, "beta": beta, "ideal": ideal}
+    scores: NDArray[np.float64] = info.score(
+        mean, var, inputs, **{key: given[key] for key in info.parameters}
+    )
+    return scores
+
+
+def _equal_weights(weights: ArrayLike | None, mean: ArrayLike) -> ArrayLike:
+    """``weights``, or equal weights over the ``k`` objectives of ``mean (m, k)`` when None."""
+    return np.ones(np.shape(mean)[-1]) if weights is None else weights
+
+
+for _info in (
+    AcquisitionInfo(
+        "ehvi",
+        lambda mean, var, inputs, ref_point: expected_hypervolume_improvement(
+            mean, var, inputs.Y_measured, ref_point
+        ),
+        ("ref_point",),
+        multi_objective=True,
+        summary="expected hypervolume improvement (BoTorch): the whole trade-off curve",
+    ),
+    AcquisitionInfo(
+        "weighted_sum",
+        lambda mean, var, inputs, weights, beta: weighted_sum_scores(
+            mean, var, _equal_weights(weights, mean), beta, Y_measured=inputs.Y_measured
+        ),
+        ("beta", "weights"),
+        multi_objective=True,
+        summary="UCB of a weighted sum of the standardised targets",
+    ),
+    AcquisitionInfo(
+        "chebyshev",
+        lambda mean, var, inputs, weights, beta, ideal: chebyshev_scores(
+            mean, var, _equal_weights(weights, mean), ideal, beta, Y_measured=inputs.Y_measured
+        ),
+        ("beta", "weights", "ideal"),
+        multi_objective=True,
+        summary="UCB of the augmented Chebyshev scalarisation (one corner of the front)",
+    ),
+):
+    register_acquisition(_info)
