@@ -98,8 +98,8 @@ def test_runs_are_crossed_with_the_grid_and_accept_whole_sections() -> None:
     assert len(runs) == 6
     assert [r.config.seed for r in runs] == [0, 1, 2, 0, 1, 2]
     assert runs[0].config.policy.acquisition == "ei"
-    chosen = runs[3].config.scalarizer
-    assert chosen is not None
+    assert runs[3].config.scalarizer is not None
+    chosen = runs[3].config.scalarizer.model_dump(mode="json")
     assert (chosen["kind"], chosen["window"]) == ("window_max", [1.0, 1.8])
     assert runs[3].name.startswith("scalarizer=window_max#")
 

@@ -7,6 +7,7 @@ Build one with :func:`parse_scalarizer` from a dict or YAML, apply it with
 from steerscope.scalarizers.base import ScalarizerBase, Window, WindowScalarizerBase
 from steerscope.scalarizers.edx import EdxLineSpec, xray_line_energy_kev, xray_line_fwhm_kev
 from steerscope.scalarizers.formula import FORMULA_FUNCTIONS, FormulaSpec
+from steerscope.scalarizers.maps import target_map, target_maps
 from steerscope.scalarizers.spec import (
     SCALARIZER_KINDS,
     MultiSpec,
@@ -43,6 +44,8 @@ __all__ = [
     "WindowSumSpec",
     "parse_scalarizer",
     "scalarizer_to_yaml",
+    "target_map",
+    "target_maps",
     "xray_line_energy_kev",
     "xray_line_fwhm_kev",
 ]

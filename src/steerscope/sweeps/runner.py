@@ -42,7 +42,7 @@ from steerscope.campaign import (
 )
 from steerscope.errors import ConfigError, RecordError, SteerscopeError
 from steerscope.records import CampaignRecord
-from steerscope.scalarizers import parse_scalarizer
+from steerscope.scalarizers import parse_scalarizer, target_map
 from steerscope.sweeps.spec import SweepRun, SweepSpec, load_sweep
 from steerscope.sweeps.summary import markdown_table, write_atomic, write_summary
 
@@ -202,13 +202,7 @@ def _ground_truth(
 
         assert isinstance(config.source, FileSource)
         image = load(config.source.file, **config.source.options)
-    spectra = np.asarray(image.spectra, dtype=np.float64)
-    h, w, c = spectra.shape
-    values = np.asarray(spec.apply(spectra.reshape(h * w, c), image.energy), dtype=np.float64)
-    if values.ndim == 2:
-        values = values[:, 0]
-    truth = np.asarray(image.overview_map(values.reshape(h, w)), dtype=np.float64)
-    return truth, f"{spec.label} over every stored spectrum"
+    return target_map(spec, image), f"{spec.label} over every stored spectrum"
 
 
 def _summarise_record(task: RunTask, dataset: Any) -> dict[str, Any]:
@@ -585,8 +579,8 @@ def sweep_from_cli(
     try:
         result = run_sweep(path, scheduler=scheduler, workers=workers, out_dir=out_dir)
     except SteerscopeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)  # noqa: T201  (command-line output)
         return 2
-    print()
-    print(markdown_table(result.rows, load_sweep(path).checkpoints))
+    print()  # noqa: T201  (command-line output)
+    print(markdown_table(result.rows, load_sweep(path).checkpoints))  # noqa: T201  (command-line output)
     return 0 if result.ok else 1

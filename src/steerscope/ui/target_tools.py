@@ -9,6 +9,7 @@ from numpy.typing import NDArray
 
 from steerscope.data import SpectrumImage
 from steerscope.errors import ScalarizerError
+from steerscope.scalarizers import target_map, target_maps
 
 __all__ = [
     "FORM_KINDS",
@@ -232,12 +233,7 @@ def preview_target_map(image: SpectrumImage, spec: Any) -> NDArray[np.float64]:
     ScalarizerError
         If the spec does not fit the spectra (window off the axis, …).
     """
-    h, w = image.spectrum_shape
-    flat = np.asarray(image.spectra).reshape(h * w, image.n_channels)
-    values = np.asarray(spec.apply(flat, image.energy), dtype=np.float64)
-    if values.ndim == 2:
-        values = values[:, 0]
-    return np.asarray(image.overview_map(values.reshape(h, w)), dtype=np.float64)
+    return target_map(spec, image)
 
 
 def preview_target_maps(image: SpectrumImage, spec: Any) -> list[tuple[str, NDArray[np.float64]]]:
@@ -255,16 +251,9 @@ def preview_target_maps(image: SpectrumImage, spec: Any) -> list[tuple[str, NDAr
     ScalarizerError
         If the spec does not fit the spectra.
     """
-    h, w = image.spectrum_shape
-    flat = np.asarray(image.spectra).reshape(h * w, image.n_channels)
-    values = np.asarray(spec.apply(flat, image.energy), dtype=np.float64)
-    if values.ndim == 1:
-        values = values[:, None]
+    maps = target_maps(spec, image)
     labels = list(getattr(spec, "labels", None) or [spec.label])
     return [
-        (
-            str(labels[j]) if j < len(labels) else f"target {j + 1}",
-            np.asarray(image.overview_map(values[:, j].reshape(h, w)), dtype=np.float64),
-        )
-        for j in range(values.shape[1])
+        (str(labels[j]) if j < len(labels) else f"target {j + 1}", maps[j])
+        for j in range(maps.shape[0])
     ]
