@@ -38,7 +38,8 @@ def test_yaml_round_trip_reloads_an_equal_config(tmp_path: Path) -> None:
     assert isinstance(again.seed_points, ListSeeds)
     assert again.seed_points.points == [(1, 2), (3, 4)]
     assert again.instrument.drift_px_per_step == (0.5, -0.25)
-    assert again.scalarizer is not None and again.scalarizer["window"] == [1.0, 1.6]
+    assert again.scalarizer is not None
+    assert again.scalarizer.model_dump(mode="json")["window"] == [1.0, 1.6]
 
 
 def test_defaults_are_documented_values() -> None:

@@ -22,11 +22,18 @@ from pydantic import (
     model_validator,
 )
 
-from steerscope.acquisition import ACQUISITIONS, MO_ACQUISITIONS
+from steerscope.acquisition import (
+    ACQUISITIONS,
+    MO_ACQUISITIONS,
+    acquisition_info,
+    acquisitions_for,
+    default_acquisition,
+)
 from steerscope.descriptors import DescriptorSpec
 from steerscope.errors import ConfigError, SteerscopeError
 from steerscope.instruments.safety import SafetyLimits
 from steerscope.models import ModelSpec
+from steerscope.scalarizers import ScalarizerBase, ScalarizerSpec, parse_scalarizer
 
 __all__ = [
     "BudgetConfig",
@@ -121,11 +128,11 @@ class InstrumentConfig(_Strict):
     )
 
 
-DEFAULT_MO_ACQUISITION = "ehvi"
-"""Acquisition of a multi-objective campaign whose config does not name one.
+DEFAULT_MO_ACQUISITION = default_acquisition(2)
+"""Acquisition of a multi-objective campaign whose config does not name one (see
+:func:`steerscope.acquisition.default_acquisition`)."""
 
-EHVI needs no weights: it looks for the whole trade-off curve, which is what an
-operator who defined several targets and nothing else most likely wants."""
+_VECTOR_FIELDS = ("weights", "ref_point", "ideal")
 
 
 class PolicyConfig(_Strict):
@@ -139,7 +146,8 @@ class PolicyConfig(_Strict):
         default="ucb",
         description=f"Acquisition function: one of {', '.join(ACQUISITIONS)} for one target, "
         f"one of {', '.join(MO_ACQUISITIONS)} for several (default then "
-        f"{DEFAULT_MO_ACQUISITION!r}).",
+        f"{DEFAULT_MO_ACQUISITION!r}); steerscope.acquisition.acquisition_info(name).parameters "
+        "lists the policy fields each one reads.",
     )
     beta: float = Field(
         default=DEFAULT_BETA,
@@ -170,11 +178,13 @@ class PolicyConfig(_Strict):
     @field_validator("acquisition")
     @classmethod
     def _known_acquisition(cls, value: str) -> str:
-        if value not in ACQUISITIONS and value not in MO_ACQUISITIONS:
+        try:
+            acquisition_info(value)
+        except SteerscopeError:
             raise ValueError(
-                f"unknown acquisition {value!r}; choose one of {', '.join(ACQUISITIONS)} "
-                f"(one target) or {', '.join(MO_ACQUISITIONS)} (several targets)"
-            )
+                f"unknown acquisition {value!r}; choose one of {', '.join(acquisitions_for(1))} "
+                f"(one target) or {', '.join(acquisitions_for(2))} (several targets)"
+            ) from None
         return value
 
     @field_validator("weights")
@@ -203,18 +213,20 @@ class PolicyConfig(_Strict):
             One ``field: message`` line per problem.
         """
         problems = []
-        if n_objectives > 1 and self.acquisition not in MO_ACQUISITIONS:
+        several = acquisition_info(self.acquisition).multi_objective
+        if n_objectives > 1 and not several:
             problems.append(
                 f"acquisition: {self.acquisition!r} scores one target, but the scalarizer gives "
-                f"{n_objectives}; choose one of {', '.join(MO_ACQUISITIONS)}, or use a "
-                "single-target scalarizer"
+                f"{n_objectives}; choose one of {', '.join(acquisitions_for(n_objectives))}, "
+                "or use a single-target scalarizer"
             )
-        if n_objectives == 1 and self.acquisition in MO_ACQUISITIONS:
+        if n_objectives == 1 and several:
             problems.append(
                 f"acquisition: {self.acquisition!r} needs several targets (a scalarizer of kind "
-                f"'multi'), but the scalarizer gives one; choose one of {', '.join(ACQUISITIONS)}"
+                f"'multi'), but the scalarizer gives one; choose one of "
+                f"{', '.join(acquisitions_for(1))}"
             )
-        for name in ("weights", "ref_point", "ideal"):
+        for name in _VECTOR_FIELDS:
             value = getattr(self, name)
             if value is None:
                 continue
@@ -229,6 +241,37 @@ class PolicyConfig(_Strict):
                     f"scalarizer; got {len(value)} ({list(value)})"
                 )
         return problems
+
+    def fitted_to(self, n_objectives: int, *, previous: int | None = None) -> PolicyConfig:
+        """The policy, made to fit a target with ``n_objectives`` outputs.
+
+        The one place of the rule "several targets take a multi-objective
+        acquisition": an acquisition of the wrong kind becomes the default of the
+        right kind, and per-objective vectors are dropped when the number of
+        objectives changes (from ``previous``) or becomes one. A policy that
+        fits already is returned unchanged.
+
+        Parameters
+        ----------
+        n_objectives : int
+            ``n_outputs`` of the scalarizer now in force.
+        previous : int, optional
+            ``n_outputs`` of the scalarizer before (None: unknown, keep vectors that fit).
+        """
+        if not self.check_objectives(n_objectives):
+            return self
+        update: dict[str, Any] = {}
+        if acquisition_info(self.acquisition).multi_objective != (n_objectives > 1):
+            update["acquisition"] = default_acquisition(n_objectives)
+        for name in _VECTOR_FIELDS:
+            value = getattr(self, name)
+            if value is not None and (
+                n_objectives == 1
+                or len(value) != n_objectives
+                or (previous is not None and previous != n_objectives)
+            ):
+                update[name] = None
+        return PolicyConfig.model_validate({**self.model_dump(), **update})
 
 
 class RandomSeeds(_Strict):
@@ -296,9 +339,10 @@ class CampaignConfig(_Strict):
         "source (field of view, allowed region, no-go rectangles, dwell, number of spectra, "
         "dose); None: no limits on the campaign's side.",
     )
-    scalarizer: dict[str, Any] | None = Field(
+    scalarizer: ScalarizerSpec | None = Field(
         default=None,
-        description="Scalarizer spec (steerscope.scalarizers); None: the dataset's default.",
+        description="Scalarizer spec (steerscope.scalarizers, a mapping with a `kind`); None: "
+        "the dataset's default.",
     )
     descriptor: DescriptorSpec = Field(
         default_factory=DescriptorSpec, description="Patch descriptor of each candidate pixel."
@@ -316,21 +360,19 @@ class CampaignConfig(_Strict):
 
     @field_validator("scalarizer", mode="before")
     @classmethod
-    def _valid_scalarizer(cls, value: Any) -> Any:
-        if value is None:
-            return None
-        from steerscope.scalarizers import parse_scalarizer
-
+    def _parse_scalarizer(cls, value: Any) -> Any:
+        """Parse once at the edge, with the scalarizers' own messages (field and fix)."""
+        if value is None or isinstance(value, ScalarizerBase):
+            return value
         try:
-            spec = parse_scalarizer(value)
+            return parse_scalarizer(value)
         except SteerscopeError as exc:
             raise ValueError(str(exc)) from exc
-        return spec.model_dump(mode="json")
 
     @model_validator(mode="before")
     @classmethod
-    def _default_mo_acquisition(cls, data: Any) -> Any:
-        """A multi-output scalarizer with no acquisition named gets ``ehvi``, not ``ucb``."""
+    def _default_acquisition(cls, data: Any) -> Any:
+        """A config that names no acquisition gets the default for its number of targets."""
         if not isinstance(data, dict) or data.get("scalarizer") is None:
             return data
         policy = data.get("policy")
@@ -338,17 +380,45 @@ class CampaignConfig(_Strict):
             isinstance(policy, dict) and "acquisition" in policy
         ):
             return data
-        if _n_outputs(data["scalarizer"]) > 1:
-            data = {**data, "policy": {**(policy or {}), "acquisition": DEFAULT_MO_ACQUISITION}}
+        n_outputs = _n_outputs(data["scalarizer"])
+        if n_outputs > 1:
+            named = {**(policy or {}), "acquisition": default_acquisition(n_outputs)}
+            data = {**data, "policy": named}
         return data
 
     @model_validator(mode="after")
     def _policy_fits_scalarizer(self) -> CampaignConfig:
         if self.scalarizer is not None:
-            problems = self.policy.check_objectives(_n_outputs(self.scalarizer))
+            problems = self.policy.check_objectives(self.scalarizer.n_outputs)
             if problems:
                 raise ValueError("policy." + "; policy.".join(problems))
         return self
+
+    @property
+    def n_objectives(self) -> int:
+        """Targets per spectrum of the scalarizer (1 when none is set yet)."""
+        return 1 if self.scalarizer is None else int(self.scalarizer.n_outputs)
+
+    def with_scalarizer(self, spec: Any) -> CampaignConfig:
+        """The config with a new scalarizer, its policy fitted to it, validated again.
+
+        Parameters
+        ----------
+        spec : ScalarizerSpec, dict or YAML str
+            The new target.
+
+        Raises
+        ------
+        ScalarizerError
+            If the spec is invalid.
+        ConfigError
+            If the resulting config is invalid.
+        """
+        new_spec = parse_scalarizer(spec)
+        policy = self.policy.fitted_to(int(new_spec.n_outputs), previous=self.n_objectives)
+        return load_config(
+            {**self.model_dump(), "scalarizer": new_spec, "policy": policy.model_dump()}
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON-able data (what the record stores)."""
@@ -365,9 +435,7 @@ class CampaignConfig(_Strict):
 
 
 def _n_outputs(spec: Any) -> int:
-    """``n_outputs`` of a scalarizer spec dict; 1 when it does not parse (reported elsewhere)."""
-    from steerscope.scalarizers import parse_scalarizer
-
+    """``n_outputs`` of a scalarizer spec; 1 when it does not parse (reported elsewhere)."""
     try:
         return int(parse_scalarizer(spec).n_outputs)
     except SteerscopeError:

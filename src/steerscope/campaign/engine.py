@@ -1,14 +1,17 @@
-"""The campaign engine: ask → decide → acquire → tell, one durable step at a time.
+"""The campaign loop: ask → decide → acquire → tell, one durable step at a time.
 
-:class:`Campaign` owns the instrument, the record, the descriptors, the
-surrogate and the policy. Each :meth:`Campaign.step` asks for the next points,
-records the decision, acquires the spectra and records them *before* the next
-beam move, so a campaign killed at any moment resumes from its record with
-:meth:`Campaign.resume`, losing nothing it measured.
+:class:`Campaign` drives one experiment. Each :meth:`Campaign.step` asks for the
+next points, records the decision, acquires the spectra and records them
+*before* the next beam move, so a campaign killed at any moment resumes from its
+record with :meth:`Campaign.resume`, losing nothing it measured. Interventions
+are applied in one place, :meth:`Campaign.apply`.
 
-Raw spectra are the source of truth: targets are recomputed from the stored
-spectra with the scalarizer in force, so :class:`SetScalarizer` relabels the
-whole history. Interventions are applied in one place, :meth:`Campaign.apply`.
+The loop delegates each other job to its own piece: where spectra come from
+(:mod:`~steerscope.campaign.sources`), the measured history
+(:mod:`~steerscope.campaign.history`), the target in force
+(:mod:`~steerscope.campaign.targets`), where the beam may go
+(:mod:`~steerscope.campaign.candidates`) and the Pareto bookkeeping
+(:mod:`~steerscope.campaign.pareto`).
 
 The engine is not thread-safe: one thread (the :class:`CampaignRunner`'s, or
 the caller's) drives it.
@@ -18,38 +21,20 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from pydantic import ValidationError
-from scipy.spatial import cKDTree
 
-from steerscope.acquisition import (
-    ACQUISITIONS,
-    MO_ACQUISITIONS,
-    acquisition_scores,
-    multi_objective_scores,
-    select_points,
-)
-from steerscope.campaign.config import (
-    CampaignConfig,
-    DatasetSource,
-    FileSource,
-    GridSeeds,
-    InstanceSource,
-    ListSeeds,
-    PolicyConfig,
-    RandomSeeds,
-    RemoteSource,
-    load_config,
-)
+from steerscope.acquisition import ScoringInputs, score_candidates, select_points
+from steerscope.campaign.candidates import Candidates, safety_no_go
+from steerscope.campaign.config import CampaignConfig, InstanceSource, PolicyConfig, load_config
+from steerscope.campaign.history import MeasuredHistory, as_points
 from steerscope.campaign.interventions import (
     AddNoGoRegion,
     AddPoints,
@@ -65,21 +50,17 @@ from steerscope.campaign.interventions import (
     VetoPoints,
     intervention_from_dict,
 )
-from steerscope.campaign.pareto import HypervolumeReference, hypervolume_history, pareto_mask
+from steerscope.campaign.pareto import HypervolumeReference, ParetoTracker, pareto_mask
 from steerscope.campaign.snapshot import EventView
-from steerscope.descriptors import DescriptorSpec, extract_descriptors
-from steerscope.errors import (
-    ConfigError,
-    DescriptorError,
-    ModelError,
-    SteerscopeError,
-)
-from steerscope.instruments.base import Measurement, Microscope, Overview
+from steerscope.campaign.sources import build_instrument, default_record_path
+from steerscope.campaign.targets import Targets
+from steerscope.descriptors import DescriptorSpec
+from steerscope.errors import ConfigError, DescriptorError, ModelError, SteerscopeError
+from steerscope.instruments.base import Microscope
 from steerscope.instruments.safety import SafeMicroscope, SafetyLimits
 from steerscope.models import MultiObjectiveSurrogate, make_surrogate
 from steerscope.records import CampaignRecord
-from steerscope.scalarizers import parse_scalarizer
-from steerscope.types import EnergyAxis
+from steerscope.types import EnergyAxis, Measurement, Overview
 
 __all__ = ["Campaign", "Proposal", "StepResult", "build_instrument", "default_record_path"]
 
@@ -153,113 +134,6 @@ class StepResult:
     timings: dict[str, float]
 
 
-def _nan(n: int) -> NDArray[np.float64]:
-    return np.full(n, np.nan, dtype=np.float64)
-
-
-def _points(values: ArrayLike) -> NDArray[np.int64]:
-    arr = np.asarray(values, dtype=np.int64)
-    return arr.reshape(-1, 2)
-
-
-def default_record_path(config: CampaignConfig) -> Path:
-    """A new record path ``<records_dir>/<name>-<YYYYmmdd-HHMMSS>.sqlite`` that does not exist."""
-    folder = Path(config.records_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in config.name)
-    path = folder / f"{safe}-{stamp}.sqlite"
-    n = 1
-    while path.exists():
-        n += 1
-        path = folder / f"{safe}-{stamp}-{n}.sqlite"
-    return path
-
-
-def build_instrument(
-    config: CampaignConfig, instrument: Microscope | None = None
-) -> tuple[Microscope, Any]:
-    """The microscope a config asks for, and the built-in dataset behind it (or None).
-
-    Whatever the source, when ``config.safety`` is set the microscope is wrapped
-    in a :class:`~steerscope.instruments.safety.SafeMicroscope`, so the same
-    limits are enforced in one place for the simulator, a file, a remote server
-    and an instrument passed in by the caller.
-
-    Parameters
-    ----------
-    config : CampaignConfig
-    instrument : Microscope, optional
-        Use this microscope instead of building one from ``config.source``
-        (required for an ``{instance: ...}`` source).
-
-    Returns
-    -------
-    (Microscope, Dataset or None)
-        A :class:`~steerscope.instruments.SimulatedMicroscope` over a dataset or
-        a file, a :class:`~steerscope.instruments.client.RemoteMicroscope`, or
-        ``instrument``; inside a ``SafeMicroscope`` when ``config.safety`` is set.
-
-    Raises
-    ------
-    ConfigError
-        For an ``{instance: ...}`` source without ``instrument``.
-    """
-    microscope, dataset = _build_raw_instrument(config, instrument)
-    if config.safety is not None:
-        microscope = SafeMicroscope(microscope, config.safety)
-    return microscope, dataset
-
-
-def _build_raw_instrument(
-    config: CampaignConfig, instrument: Microscope | None
-) -> tuple[Microscope, Any]:
-    source = config.source
-    if instrument is not None:
-        return instrument, None
-    if isinstance(source, InstanceSource):
-        raise ConfigError(
-            f"the config's source is {{instance: {source.instance}}}: a microscope object the "
-            "caller passes in, which cannot be rebuilt from the config; call "
-            "Campaign.create(config, path, instrument=scope) or Campaign.resume(path, "
-            "instrument=scope), or set `source:` to {dataset: ...}, {file: ...} or {remote: ...}."
-        )
-    if isinstance(source, RemoteSource):
-        from steerscope.instruments.client import RemoteMicroscope
-
-        token = os.environ.get(source.token_env) or None
-        return (
-            RemoteMicroscope(
-                source.remote, token=token, timeout_s=source.timeout_s, retries=source.retries
-            ),
-            None,
-        )
-    from steerscope.instruments import SimulatedMicroscope
-
-    dataset = None
-    if isinstance(source, DatasetSource):
-        from steerscope.datasets import get_dataset
-
-        dataset = get_dataset(source.dataset, **source.options)
-        image = dataset.image
-    else:
-        assert isinstance(source, FileSource)
-        from steerscope.data import load
-
-        image = load(source.file, **source.options)
-    opts = config.instrument
-    microscope = SimulatedMicroscope(
-        image,
-        dwell_time_s=opts.dwell_time_s,
-        reference_dwell_s=opts.reference_dwell_s,
-        noise=opts.noise,
-        drift_px_per_step=opts.drift_px_per_step,
-        acquisition_delay_s=opts.acquisition_delay_s,
-        seed=config.seed,
-    )
-    return microscope, dataset
-
-
 class Campaign:
     """One automated experiment: instrument + record + descriptors + surrogate + policy.
 
@@ -303,6 +177,11 @@ class Campaign:
         overview: Overview,
         dataset: Any = None,
     ) -> None:
+        if config.scalarizer is None:
+            raise ConfigError(
+                "the campaign has no scalarizer: a file or remote source has no default target; "
+                "set `scalarizer:` in the config, e.g. {kind: window_sum, window: [1.0, 1.6]}."
+            )
         self.config = config
         self.instrument = instrument
         self.record = record
@@ -315,46 +194,22 @@ class Campaign:
         self.last_fit_info: dict[str, Any] = {}
         self.step_timings: list[dict[str, float]] = []
 
-        image = np.asarray(overview.image, dtype=np.float32)
-        self._shape = (int(image.shape[0]), int(image.shape[1]))
         self._rng = np.random.default_rng(config.seed)
-        self._scalarizer = parse_scalarizer(self._require_scalarizer(config))
-        self._no_go = np.zeros(self._shape, dtype=bool)
+        self.history = MeasuredHistory()
+        self._targets = Targets(config.scalarizer, self._log)
+        self.candidates = Candidates(overview.image, config.descriptor)
+        self._pareto = ParetoTracker(record, getattr(dataset, "image", None), self._log)
         self._init_safety()
-        self._vetoed: set[tuple[int, int]] = set()
         self._forced: list[tuple[int, int]] = []
         self._pending: tuple[int | None, int, NDArray[np.int64]] | None = None
         self._step = 0
-        self._dose_s = 0.0
         self._started_at = time.time()
-        # measured history, in acquisition order
-        self._ids: list[int] = []
-        self._mpoints = np.zeros((0, 2), dtype=np.int64)
-        self._spectra: NDArray[np.float64] | None = None
-        self._acquired_at = np.zeros(0, dtype=np.float64)
-        self._msteps = np.zeros(0, dtype=np.int64)
-        self._energy: EnergyAxis | None = None
-        self._target_cache: tuple[tuple[int, int], NDArray[np.float64]] | None = None
-        self._reference: HypervolumeReference | None = None
-        self._hv_cache: tuple[tuple[Any, ...], list[tuple[int, int, float]]] = ((), [])
-        self._truth_cache: tuple[int, NDArray[np.float64] | None, float] | None = None
         self._followups: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
-        self._reported_bad: set[tuple[int, int]] = set()
         self._posterior_cache: tuple[tuple[int, int, int], tuple[Any, Any]] | None = None
-        self._set_descriptors(config.descriptor)
         self._surrogate: Any = self._make_model()
-        self._seeds = self._seed_points()
+        self._seeds = self.candidates.seed_points(config.seed_points, config.seed)
 
     # -- construction -------------------------------------------------------------------
-
-    @staticmethod
-    def _require_scalarizer(config: CampaignConfig) -> dict[str, Any]:
-        if config.scalarizer is None:
-            raise ConfigError(
-                "the campaign has no scalarizer: a file or remote source has no default target; "
-                "set `scalarizer:` in the config, e.g. {kind: window_sum, window: [1.0, 1.6]}."
-            )
-        return config.scalarizer
 
     def _init_safety(self) -> None:
         """Fold the safety limits into the no-go mask; pin a SafeMicroscope to this overview.
@@ -374,14 +229,14 @@ class Campaign:
             with contextlib.suppress(ValidationError):  # a description from another version
                 found.append(SafetyLimits.model_validate(reported["limits"]))
         for limits in found:
-            self._no_go |= _safety_no_go(limits, self._shape)
+            self.candidates.no_go |= safety_no_go(limits, self.shape)
         if isinstance(self.instrument, SafeMicroscope):
             limits = self.instrument.limits
             if limits.field_of_view_shape is None:
                 # points are pixels of *this* overview; after a resume the wrapper has not
                 # seen it, so give it the shape instead of asking the driver
                 self.instrument.limits = limits.model_copy(
-                    update={"field_of_view_shape": self._shape}
+                    update={"field_of_view_shape": self.shape}
                 )
 
     @classmethod
@@ -426,9 +281,13 @@ class Campaign:
         instrument, dataset = build_instrument(cfg, instrument)
         try:
             if cfg.scalarizer is None and dataset is not None:
-                spec = parse_scalarizer(dataset.default_scalarizer)
-                cfg = cfg.model_copy(update={"scalarizer": spec.model_dump(mode="json")})
-            cls._require_scalarizer(cfg)
+                cfg = cfg.with_scalarizer(dataset.default_scalarizer)
+            if cfg.scalarizer is None:
+                raise ConfigError(
+                    "the campaign has no scalarizer: a file or remote source has no default "
+                    "target; set `scalarizer:` in the config, e.g. {kind: window_sum, "
+                    "window: [1.0, 1.6]}."
+                )
             overview = instrument.overview()
             path = Path(record_path) if record_path is not None else default_record_path(cfg)
             record = CampaignRecord.create(
@@ -439,7 +298,6 @@ class Campaign:
             raise
         try:
             campaign = cls(cfg, instrument, record, overview, dataset)
-            campaign._check_seed_list()
         except BaseException:
             record.close()
             instrument.close()
@@ -501,31 +359,25 @@ class Campaign:
                 continue
             self._apply(intervention_from_dict(item.kind, item.after), record=False)
         measured = self.record.measurements()
+        self.history = MeasuredHistory.from_record(measured)
         if len(measured):
-            self._ids = [int(i) for i in measured.ids]
-            self._mpoints = _points(measured.points)
-            self._spectra = np.asarray(measured.spectra, dtype=np.float64)
-            self._acquired_at = np.asarray(measured.acquired_at, dtype=np.float64)
-            self._msteps = np.asarray(measured.steps, dtype=np.int64).reshape(-1)
-            self._energy = measured.energy
-            self._dose_s = float(np.sum(measured.dwell_time_s))
-            self._started_at = float(self._acquired_at.min())
+            self._started_at = float(self.history.started_at or self._started_at)
             self._step = int(np.max(measured.steps)) + 1
         decisions = self.record.decisions()
         if decisions:
             last = decisions[-1]
             pending = self.record.pending_points()
             if pending.shape[0]:
-                self._pending = (last.id, last.step, _points(pending))
+                self._pending = (last.id, last.step, as_points(pending))
                 self._step = last.step
                 self._drop_blocked_pending(log=False)  # vetoed in the run that stopped
             else:
                 self._step = max(self._step, last.step + 1)
-        self._forced = [p for p in self._forced if not self._is_measured(p)]
+        self._forced = [p for p in self._forced if not self.history.contains(p)]
         if isinstance(self.instrument, SafeMicroscope):
             # the limits bind the campaign, not one process: count what is already spent
             self.instrument.n_acquired_ = self.n_measured
-            self.instrument.total_dwell_s_ = self._dose_s
+            self.instrument.total_dwell_s_ = self.history.dose_s
 
     # -- state --------------------------------------------------------------------------
 
@@ -537,44 +389,44 @@ class Campaign:
     @property
     def n_measured(self) -> int:
         """Spectra acquired so far."""
-        return int(self._mpoints.shape[0])
+        return len(self.history)
 
     @property
     def shape(self) -> tuple[int, int]:
         """``(H, W)`` of the overview grid."""
-        return self._shape
+        return self.candidates.shape
 
     @property
     def measured_points(self) -> NDArray[np.int64]:
         """Measured pixels ``(n, 2)`` in acquisition order (a copy)."""
-        return self._mpoints.copy()
+        return self.history.points.copy()
 
     @property
     def measured_spectra(self) -> NDArray[np.float64]:
         """Raw spectra ``(n, C)`` in acquisition order (a copy)."""
-        if self._spectra is None:
+        if self.history.spectra is None:
             return np.zeros((0, 0), dtype=np.float64)
-        return self._spectra.copy()
+        return self.history.spectra.copy()
 
     @property
     def energy(self) -> EnergyAxis | None:
         """Energy axis of the measured spectra (None before the first one)."""
-        return self._energy
+        return self.history.energy
 
     @property
     def dose_s(self) -> float:
         """Total dwell over all spectra, seconds."""
-        return self._dose_s
+        return self.history.dose_s
 
     @property
     def no_go_mask(self) -> NDArray[np.bool_]:
         """Pixels never chosen, ``(H, W)`` bool (a copy)."""
-        return self._no_go.copy()
+        return self.candidates.no_go.copy()
 
     @property
     def vetoed_points(self) -> NDArray[np.int64]:
         """Vetoed pixels ``(k, 2)``."""
-        return _points(sorted(self._vetoed)) if self._vetoed else np.zeros((0, 2), np.int64)
+        return self.candidates.vetoed_points
 
     @property
     def pending_points(self) -> NDArray[np.int64]:
@@ -584,29 +436,29 @@ class Campaign:
     @property
     def queued_points(self) -> NDArray[np.int64]:
         """Operator-added points still to measure ``(k, 2)``."""
-        return _points(self._forced) if self._forced else np.zeros((0, 2), np.int64)
+        return as_points(self._forced) if self._forced else np.zeros((0, 2), np.int64)
 
     @property
     def features(self) -> NDArray[np.float32]:
         """Descriptor features of every candidate ``(M, d)``."""
-        return self._descriptors.features
+        return self.candidates.features
 
     @property
     def candidate_pixels(self) -> NDArray[np.int64]:
         """Candidate pixels ``(M, 2)``."""
-        return self._pixels
+        return self.candidates.pixels
 
     @property
     def scalarizer_label(self) -> str:
         """Human label of the scalarizer in force."""
-        return str(self._scalarizer.label)
+        return self._targets.label
 
     def describe_settings(self) -> dict[str, dict[str, Any]]:
         """Policy, scalarizer and descriptor in force, each with its version counter."""
         return {
             "policy": {**self.config.policy.model_dump(mode="json"), **self._v("policy")},
             "scalarizer": {
-                "spec": self.config.scalarizer,
+                "spec": self._scalarizer_json(),
                 "label": self.scalarizer_label,
                 "n_objectives": self.n_objectives,
                 "labels": self.objective_labels,
@@ -619,6 +471,9 @@ class Campaign:
             },
         }
 
+    def _scalarizer_json(self) -> dict[str, Any]:
+        return self._targets.spec.model_dump(mode="json")
+
     def _v(self, name: str) -> dict[str, int]:
         return {"version": self.versions[name]}
 
@@ -629,8 +484,10 @@ class Campaign:
             return ""
         if self.n_measured >= budget.measurements:
             return f"budget reached: {self.n_measured} of {budget.measurements} spectra measured"
-        if budget.dose_s is not None and self._dose_s >= budget.dose_s:
-            return f"dose budget reached: {self._dose_s:.3g} s of {budget.dose_s:.3g} s dwell"
+        if budget.dose_s is not None and self.history.dose_s >= budget.dose_s:
+            return (
+                f"dose budget reached: {self.history.dose_s:.3g} s of {budget.dose_s:.3g} s dwell"
+            )
         if budget.wall_time_s is not None and self.n_measured:
             elapsed = time.time() - self._started_at
             if elapsed >= budget.wall_time_s:
@@ -642,12 +499,12 @@ class Campaign:
         """Whether a budget limit is reached."""
         return bool(self.done_reason())
 
-    # -- targets ------------------------------------------------------------------------
+    # -- targets and the Pareto front -----------------------------------------------------
 
     @property
     def n_objectives(self) -> int:
         """Targets per spectrum of the scalarizer in force (``k``; 1 for a single target)."""
-        return int(self._scalarizer.n_outputs)
+        return self._targets.n_outputs
 
     @property
     def is_multi_objective(self) -> bool:
@@ -657,10 +514,7 @@ class Campaign:
     @property
     def objective_labels(self) -> list[str]:
         """Human label of each objective (``k`` of them)."""
-        targets = getattr(self._scalarizer, "targets", None)
-        if self.is_multi_objective and targets is not None:
-            return [str(t.label) for t in targets]
-        return [self.scalarizer_label]
+        return self._targets.labels
 
     def targets(self) -> NDArray[np.float64]:
         """Targets ``(n,)`` of every measured spectrum under the scalarizer in force.
@@ -678,51 +532,13 @@ class Campaign:
         See :meth:`targets`; a row with any non-finite objective is NaN throughout
         and is left out of the model.
         """
-        n = self.n_measured
-        key = (self.versions["scalarizer"], n)
-        if self._target_cache is not None and self._target_cache[0] == key:
-            return self._target_cache[1]
-        Y = np.full((n, self.n_objectives), np.nan, dtype=np.float64)
-        if n and self._spectra is not None and self._energy is not None:
-            ok = np.all(np.isfinite(self._spectra), axis=1)
-            if ok.any():
-                values = np.asarray(
-                    self._scalarizer.apply(self._spectra[ok], self._energy), dtype=np.float64
-                )
-                Y[ok] = values.reshape(int(ok.sum()), -1)
-            Y[~np.all(np.isfinite(Y), axis=1)] = np.nan
-            y = Y[:, 0]
-            for i in np.flatnonzero(~np.isfinite(y)):
-                tag = (self.versions["scalarizer"], self._ids[i])
-                if tag not in self._reported_bad:
-                    self._reported_bad.add(tag)
-                    p = tuple(int(v) for v in self._mpoints[i])
-                    self._log(
-                        "skipped_target",
-                        f"the spectrum at {p} gives no finite target under "
-                        f"{self.scalarizer_label}; it is left out of the model",
-                    )
-        self._target_cache = (key, Y)
-        return Y
+        return self._targets.objectives(self.history)
 
-    # -- Pareto front and hypervolume (multi-objective campaigns) -----------------------
-
-    def _ground_truth_objectives(self) -> NDArray[np.float64] | None:
-        """Objectives ``(h*w, k)`` of every spectrum of the built-in dataset (None: unknown)."""
-        version = self.versions["scalarizer"]
-        if self._truth_cache is not None and self._truth_cache[0] == version:
-            return self._truth_cache[1]
-        values: NDArray[np.float64] | None = None
-        image = getattr(self.dataset, "image", None)
-        if image is not None:
-            spectra = np.asarray(image.spectra, dtype=np.float64)
-            flat = spectra.reshape(-1, spectra.shape[-1])
-            with contextlib.suppress(SteerscopeError):
-                values = np.asarray(
-                    self._scalarizer.apply(flat, image.energy), dtype=np.float64
-                ).reshape(flat.shape[0], -1)
-        self._truth_cache = (version, values, math.nan)
-        return values
+    def best_target(self) -> float:
+        """Largest finite target so far (NaN if none)."""
+        y = self.targets()
+        finite = y[np.isfinite(y)]
+        return float(finite.max()) if finite.size else float("nan")
 
     def hypervolume_reference(self) -> HypervolumeReference | None:
         """The campaign's fixed hypervolume reference point (None until it can be fixed).
@@ -734,40 +550,7 @@ class Campaign:
         """
         if not self.is_multi_objective:
             return None
-        spec = dict(self.config.scalarizer or {})
-        if self._reference is not None and self._reference.scalarizer == spec:
-            return self._reference
-        reference: HypervolumeReference | None = None
-        truth = self._ground_truth_objectives()
-        saved = self.record.summary("pareto")
-        if truth is not None and np.all(np.isfinite(truth), axis=1).any():
-            reference = HypervolumeReference.from_values(truth, "ground_truth", spec)
-        elif saved.get("scalarizer") == spec and saved.get("ref_point"):
-            reference = HypervolumeReference(
-                np.asarray(saved["ref_point"], dtype=np.float64),
-                "seed_measurements",
-                int(saved.get("n_reference_points", 0)),
-                spec,
-            )
-        else:
-            n_ref = int(saved.get("n_reference_points", 0)) or (
-                self.n_measured if self._seeds_measured() else 0
-            )
-            Y = self.objectives()[:n_ref]
-            if n_ref and np.all(np.isfinite(Y), axis=1).any():
-                reference = HypervolumeReference.from_values(Y, "seed_measurements", spec)
-        if reference is not None:
-            self._reference = reference
-            where = (
-                "the ground truth (worst value of each objective over the dataset)"
-                if reference.source == "ground_truth"
-                else f"the first {reference.n_points} measurements (nadir minus 10 % of range)"
-            )
-            self._log(
-                "reference_point",
-                f"hypervolume reference point fixed at {_rounded(reference.point)} from {where}",
-            )
-        return reference
+        return self._pareto.reference(self._targets, self.history, self._seeds_measured())
 
     def _seeds_measured(self) -> bool:
         return self.n_measured > 0 and not any(self._allowed(p) for p in self._seeds)
@@ -786,131 +569,31 @@ class Campaign:
         reference = self.hypervolume_reference()
         if reference is None:
             return []
-        key = (self.versions["scalarizer"], tuple(reference.point.tolist()))
-        cached_key, cached = self._hv_cache
-        n = self.n_measured
-        if cached_key == key and cached and cached[-1][1] == n:
-            return list(cached)
-        # Earlier steps' volumes are final (history only grows); the last step may gain
-        # points (a pending decision measured after a resume), so it is recomputed.
-        done = cached[:-1] if cached_key == key else []
-        start = done[-1][1] if done else 0
-        history = done + hypervolume_history(
-            self.objectives(), self._msteps[:n], reference.point, start=start
-        )
-        self._hv_cache = (key, history)
-        return list(history)
+        return self._pareto.hypervolumes(reference, self._targets, self.history)
 
     def ground_truth_hypervolume(self) -> float:
         """Hypervolume of every spectrum of the built-in dataset above the reference (NaN: none)."""
-        reference = self.hypervolume_reference()
-        truth = self._ground_truth_objectives()
-        if reference is None or truth is None or reference.source != "ground_truth":
-            return math.nan
-        assert self._truth_cache is not None
-        version, values, volume = self._truth_cache
-        if math.isnan(volume):
-            from steerscope.acquisition import hypervolume
+        return self._pareto.truth_hypervolume(self.hypervolume_reference(), self._targets)
 
-            finite = truth[np.all(np.isfinite(truth), axis=1)]
-            volume = hypervolume(finite, reference.point)
-            self._truth_cache = (version, values, volume)
-        return volume
-
-    def _save_pareto_summary(self) -> None:
-        """Write objectives, front, hypervolume per step and the reference to the record."""
-        reference = self.hypervolume_reference()
-        if reference is None:
-            return
-        history = self.hypervolume_history()
-        summary = {
-            **reference.to_dict(),
-            "labels": self.objective_labels,
-            "measurement_ids": list(self._ids),
-            "objectives": self.objectives(),
-            "front_mask": [bool(v) for v in self.pareto_mask()],
-            "steps": [h[0] for h in history],
-            "n_measured": [h[1] for h in history],
-            "hypervolume": [h[2] for h in history],
-        }
-        with contextlib.suppress(SteerscopeError):  # a summary must never stop a campaign
-            self.record.save_summary("pareto", summary)
-
-    def best_target(self) -> float:
-        """Largest finite target so far (NaN if none)."""
-        y = self.targets()
-        finite = y[np.isfinite(y)]
-        return float(finite.max()) if finite.size else float("nan")
-
-    # -- descriptors and seeds ----------------------------------------------------------
-
-    def _set_descriptors(self, spec: DescriptorSpec) -> None:
-        image = np.asarray(self.overview.image, dtype=np.float32)
-        descriptors = extract_descriptors(image, spec)
-        self._descriptors = descriptors
-        self._pixels = np.asarray(descriptors.pixels, dtype=np.int64).reshape(-1, 2)
-        self._tree = cKDTree(self._pixels)
-        self._pixel_index: NDArray[np.int64] | None = None
+    # -- candidates ------------------------------------------------------------------------
 
     def nearest_candidates(self, points: ArrayLike) -> NDArray[np.int64]:
         """Index ``(n,)`` of the candidate nearest to each of ``points`` ``(n, 2)``."""
-        pts = _points(points)
-        if pts.shape[0] == 0:
-            return np.zeros(0, dtype=np.int64)
-        _, idx = self._tree.query(pts.astype(np.float64))
-        return np.asarray(idx, dtype=np.int64).reshape(-1)
+        return self.candidates.nearest(points)
 
     def candidate_index_map(self) -> NDArray[np.int64]:
         """``(H, W)`` index of the nearest candidate of every overview pixel (for maps)."""
-        if self._pixel_index is None:
-            rows, cols = np.indices(self._shape)
-            grid = np.stack([rows.ravel(), cols.ravel()], axis=1)
-            self._pixel_index = self.nearest_candidates(grid).reshape(self._shape)
-        return self._pixel_index
+        return self.candidates.index_map()
 
     def to_overview_map(self, values: ArrayLike) -> NDArray[np.float64]:
         """Spread per-candidate values ``(M,)`` onto the overview grid ``(H, W)``."""
-        return np.asarray(values, dtype=np.float64)[self.candidate_index_map()]
-
-    def _seed_points(self) -> list[tuple[int, int]]:
-        spec = self.config.seed_points
-        h, w = self._shape
-        if isinstance(spec, ListSeeds):
-            return [(int(r), int(c)) for r, c in spec.points]
-        if isinstance(spec, GridSeeds):
-            k = math.ceil(math.sqrt(spec.n)) if spec.n else 0
-            rows = [int((i + 0.5) * h / k) for i in range(k)]
-            cols = [int((j + 0.5) * w / k) for j in range(k)]
-            return [(r, c) for r in rows for c in cols][: spec.n]
-        assert isinstance(spec, RandomSeeds)
-        rng = np.random.default_rng([self.config.seed, 7919])
-        n = min(spec.n, self._pixels.shape[0])
-        chosen = rng.choice(self._pixels.shape[0], size=n, replace=False)
-        return [(int(r), int(c)) for r, c in self._pixels[chosen]]
-
-    def _check_seed_list(self) -> None:
-        bad = [p for p in self._seeds if not self._inside(p)]
-        if bad:
-            h, w = self._shape
-            raise ConfigError(
-                f"seed_points.points {bad} lie outside the {h}×{w} overview; positions are "
-                "(row, col) with 0 <= row < H and 0 <= col < W."
-            )
-
-    def _inside(self, p: tuple[int, int]) -> bool:
-        return 0 <= p[0] < self._shape[0] and 0 <= p[1] < self._shape[1]
-
-    def _is_measured(self, p: tuple[int, int]) -> bool:
-        if self._mpoints.shape[0] == 0:
-            return False
-        return bool(np.any((self._mpoints[:, 0] == p[0]) & (self._mpoints[:, 1] == p[1])))
+        return self.candidates.to_overview_map(values)
 
     def _allowed(self, p: tuple[int, int]) -> bool:
         return (
-            self._inside(p)
-            and p not in self._vetoed
-            and not self._no_go[p[0], p[1]]
-            and not self._is_measured(p)
+            self.candidates.inside(p)
+            and not self.candidates.blocked(p)
+            and not self.history.contains(p)
         )
 
     # -- ask / tell ---------------------------------------------------------------------
@@ -937,19 +620,20 @@ class Campaign:
         forced = [p for p in self._forced if self._allowed(p)][:q]
         if forced:
             n = len(forced)
-            return Proposal(_points(forced), _nan(n), _nan(n), _nan(n), "operator")
+            return Proposal(as_points(forced), _nan(n), _nan(n), _nan(n), "operator")
         seeds = [p for p in self._seeds if self._allowed(p)]
         seeds = list(dict.fromkeys(seeds))[:q]
         if seeds:
             n = len(seeds)
-            return Proposal(_points(seeds), _nan(n), _nan(n), _nan(n), "seed")
+            return Proposal(as_points(seeds), _nan(n), _nan(n), _nan(n), "seed")
         return self._model_proposal(q)
 
     def _exclusions(self) -> NDArray[np.int64]:
-        parts = [self._mpoints, self._pixels[self.nearest_candidates(self._mpoints)]]
-        if self._vetoed:
+        measured = self.history.points
+        parts = [measured, self.candidates.pixels[self.candidates.nearest(measured)]]
+        if self.candidates.vetoed:
             parts.append(self.vetoed_points)
-        return np.concatenate(parts, axis=0) if parts else np.zeros((0, 2), np.int64)
+        return np.concatenate(parts, axis=0)
 
     def _fit_posterior(
         self, finite: NDArray[np.bool_], targets: NDArray[np.float64]
@@ -972,7 +656,7 @@ class Campaign:
             only the acquisition changes, and no refit drifts the model in between.
         """
         key = (self.versions["model"], self.versions["scalarizer"], self.n_measured)
-        X = self.features[self.nearest_candidates(self._mpoints[finite])]
+        X = self.features[self.candidates.nearest(self.history.points[finite])]
         try:
             t0 = time.perf_counter()
             if self._posterior_cache is not None and self._posterior_cache[0] == key:
@@ -990,114 +674,62 @@ class Campaign:
         self.last_fit_info = dict(getattr(self._surrogate, "last_fit_info", {}) or {})
         return mean, var, t1 - t0, t2 - t1
 
-    def _random_proposal(
-        self, q: int, exclude: NDArray[np.int64], timings: dict[str, float]
-    ) -> Proposal:
-        """``q`` allowed candidates drawn at random: no model yet, or the model failed."""
-        scores = self._rng.random(self._pixels.shape[0])
-        idx = select_points(scores, self._pixels, q, exclude=exclude, no_go=self._no_go)
-        n = idx.shape[0]
-        return Proposal(self._pixels[idx].copy(), _nan(n), _nan(n), _nan(n), "random", timings)
-
     def _model_proposal(self, q: int) -> Proposal:
-        if self.is_multi_objective:
-            return self._multi_objective_proposal(q)
-        y = self.targets()
-        finite = np.isfinite(y)
-        exclude = self._exclusions()
-        policy = self.config.policy
-        timings = {"fit_s": 0.0, "posterior_s": 0.0, "acquisition_s": 0.0}
-        fitted = self._fit_posterior(finite, y) if int(finite.sum()) >= _MIN_TRAIN else None
-        if fitted is not None:
-            mean, var, fit_s, posterior_s = fitted
-            t3 = time.perf_counter()
-            scores = acquisition_scores(
-                policy.acquisition,
-                mean,
-                var,
-                beta=policy.beta,
-                xi=policy.xi,
-                best=float(np.max(y[finite])),
-                rng=self._rng,
-                pixels=self._pixels,
-            )
-            idx = select_points(
-                scores,
-                self._pixels,
-                q,
-                exclude=exclude,
-                no_go=self._no_go,
-                min_distance=policy.min_distance,
-            )
-            t4 = time.perf_counter()
-            timings = {"fit_s": fit_s, "posterior_s": posterior_s, "acquisition_s": t4 - t3}
-            self.last_posterior = (
-                np.asarray(mean, np.float64),
-                np.asarray(var, np.float64),
-                np.asarray(scores, np.float64),
-            )
-            return Proposal(
-                self._pixels[idx].copy(),
-                np.asarray(mean, np.float64)[idx],
-                np.asarray(var, np.float64)[idx],
-                np.asarray(scores, np.float64)[idx],
-                "model",
-                timings,
-            )
-        return self._random_proposal(q, exclude, timings)
+        """The acquisition's ``q`` best allowed candidates (random before the model can fit).
 
-    def _multi_objective_proposal(self, q: int) -> Proposal:
-        """Like the single-objective path, with a vector posterior ``(M, k)`` and MO scores."""
+        One path for one and for several targets: the posterior is ``(M,)`` or
+        ``(M, k)``, and the acquisition (from the registry) receives exactly the
+        policy fields it declares.
+        """
         Y = self.objectives()
         finite = np.all(np.isfinite(Y), axis=1)
         exclude = self._exclusions()
         policy = self.config.policy
+        pixels = self.candidates.pixels
         timings = {"fit_s": 0.0, "posterior_s": 0.0, "acquisition_s": 0.0}
-        fitted = self._fit_posterior(finite, Y) if int(finite.sum()) >= _MIN_TRAIN else None
-        if fitted is not None:
-            mean, var, fit_s, posterior_s = fitted
-            t3 = time.perf_counter()
-            k = self.n_objectives
-            weights = policy.weights if policy.weights is not None else (1.0,) * k
-            scores = multi_objective_scores(
-                policy.acquisition,
-                mean,
-                var,
-                Y_measured=Y[finite],
-                ref_point=policy.ref_point,
-                weights=weights,
-                beta=policy.beta,
-                ideal=policy.ideal,
-            )
-            min_distance = policy.min_distance
-            if policy.acquisition == "ehvi" and q > 1 and min_distance == 0:
-                min_distance = _EHVI_MIN_DISTANCE
-            idx = select_points(
-                scores,
-                self._pixels,
-                q,
-                exclude=exclude,
-                no_go=self._no_go,
-                min_distance=min_distance,
-            )
-            t4 = time.perf_counter()
-            timings = {"fit_s": fit_s, "posterior_s": posterior_s, "acquisition_s": t4 - t3}
-            mean_arr = np.asarray(mean, np.float64)
-            var_arr = np.asarray(var, np.float64)
-            scores_arr = np.asarray(scores, np.float64)
-            self.last_posterior = (mean_arr[:, 0], var_arr[:, 0], scores_arr)
-            self.last_objective_posterior = (mean_arr, var_arr)
-            return Proposal(
-                self._pixels[idx].copy(),
-                mean_arr[idx, 0],
-                var_arr[idx, 0],
-                scores_arr[idx],
-                "model",
-                timings,
-                objective_mean=mean_arr[idx],
-                objective_var=var_arr[idx],
-            )
-        return self._random_proposal(q, exclude, timings)
+        fitted = None
+        if int(finite.sum()) >= _MIN_TRAIN:
+            fitted = self._fit_posterior(finite, Y if self.is_multi_objective else Y[:, 0])
+        if fitted is None:
+            scores = self._rng.random(pixels.shape[0])
+            idx = select_points(scores, pixels, q, exclude=exclude, no_go=self.candidates.no_go)
+            n = idx.shape[0]
+            return Proposal(pixels[idx].copy(), _nan(n), _nan(n), _nan(n), "random", timings)
+        mean, var, fit_s, posterior_s = fitted
+        t3 = time.perf_counter()
+        inputs = ScoringInputs(Y_measured=Y[finite], rng=self._rng, pixels=pixels)
+        scores = score_candidates(policy.acquisition, mean, var, inputs, dict(policy))
+        min_distance = policy.min_distance
+        if policy.acquisition == "ehvi" and q > 1 and min_distance == 0:
+            min_distance = _EHVI_MIN_DISTANCE
+        idx = select_points(
+            scores,
+            pixels,
+            q,
+            exclude=exclude,
+            no_go=self.candidates.no_go,
+            min_distance=min_distance,
+        )
+        t4 = time.perf_counter()
+        timings = {"fit_s": fit_s, "posterior_s": posterior_s, "acquisition_s": t4 - t3}
+        m = pixels.shape[0]
+        mean_2d = np.asarray(mean, np.float64).reshape(m, -1)
+        var_2d = np.asarray(var, np.float64).reshape(m, -1)
+        scores = np.asarray(scores, np.float64)
+        self.last_posterior = (mean_2d[:, 0], var_2d[:, 0], scores)
+        several = self.is_multi_objective
+        if several:
+            self.last_objective_posterior = (mean_2d, var_2d)
+        return Proposal(
+            pixels[idx].copy(),
+            mean_2d[idx, 0],
+            var_2d[idx, 0],
+            scores[idx],
+            "model",
+            timings,
+            objective_mean=mean_2d[idx] if several else None,
+            objective_var=var_2d[idx] if several else None,
+        )
 
     def _decision_context(self, proposal: Proposal) -> dict[str, dict[str, Any]]:
         """Model, scalarizer and policy JSON of a decision.
@@ -1139,7 +771,7 @@ class Campaign:
                 **self._v("model"),
             },
             "scalarizer": {
-                "spec": self.config.scalarizer,
+                "spec": self._scalarizer_json(),
                 "label": self.scalarizer_label,
                 **self._v("scalarizer"),
             },
@@ -1191,30 +823,10 @@ class Campaign:
         else:
             decision_id, step = None, self._step
         ids = self.record.add_measurement(measurement, step=step, decision_id=decision_id)
-        new = [i for i, mid in enumerate(ids) if mid not in set(self._ids)]
-        if new:
-            spectra = np.asarray(measurement.spectra, dtype=np.float64)[new]
-            if self._spectra is None or self._spectra.shape[1] != spectra.shape[1]:
-                if self._spectra is not None and self._spectra.shape[0]:
-                    raise ConfigError(
-                        f"the instrument returned {spectra.shape[1]} channels but earlier "
-                        f"spectra have {self._spectra.shape[1]}; one campaign needs one "
-                        "energy axis. Start a new campaign for the new settings."
-                    )
-                self._spectra = spectra
-            else:
-                self._spectra = np.concatenate([self._spectra, spectra], axis=0)
-            pts = _points(measurement.points)[new]
-            if self._mpoints.shape[0] == 0:
-                self._started_at = float(np.min(measurement.acquired_at))
-            self._mpoints = np.concatenate([self._mpoints, pts], axis=0)
-            at = np.asarray(measurement.acquired_at, dtype=np.float64).reshape(-1)[new]
-            self._acquired_at = np.concatenate([self._acquired_at, at])
-            self._msteps = np.concatenate([self._msteps, np.full(len(new), step, np.int64)])
-            self._ids.extend(ids[i] for i in new)
-            self._energy = measurement.energy
-            self._dose_s += float(measurement.dwell_time_s) * len(new)
-        self._forced = [p for p in self._forced if not self._is_measured(p)]
+        first = self.n_measured == 0
+        if self.history.append_measurement(ids, measurement, step) and first:
+            self._started_at = float(np.min(measurement.acquired_at))
+        self._forced = [p for p in self._forced if not self.history.contains(p)]
         self._pending = None
         self._step = step + 1
         return ids
@@ -1241,7 +853,7 @@ class Campaign:
         t3 = time.perf_counter()
         self.tell(measurement)
         if self.is_multi_objective:
-            self._save_pareto_summary()
+            self._pareto.save_summary(self.hypervolume_reference(), self._targets, self.history)
         t4 = time.perf_counter()
         timings = {
             **{k: float(v) for k, v in proposal.timings.items()},
@@ -1361,13 +973,7 @@ class Campaign:
 
     def _set_policy(self, change: SetPolicy) -> tuple[dict[str, Any], dict[str, Any]]:
         old = self.config.policy
-        try:
-            requested = change.changes()
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(
-                f"SetPolicy refused: weights, ref_point and ideal must be sequences of numbers, "
-                f"one per objective; {exc}. Nothing was changed."
-            ) from None
+        requested = change.changes()
         try:
             new = PolicyConfig.model_validate({**old.model_dump(), **requested})
         except ValidationError as exc:
@@ -1385,39 +991,29 @@ class Campaign:
         return old.model_dump(mode="json"), new.model_dump(mode="json")
 
     def _set_scalarizer(self, change: SetScalarizer) -> tuple[dict[str, Any], dict[str, Any]]:
-        spec = parse_scalarizer(change.spec)
-        if self._spectra is not None and self._energy is not None and self._spectra.shape[0]:
-            ok = np.all(np.isfinite(self._spectra), axis=1)
-            spec.apply(self._spectra[ok][:1], self._energy)  # fails early on a bad window
-        old = self.config.scalarizer or {}
-        new = spec.model_dump(mode="json")
-        k_old, k_new = self.n_objectives, int(spec.n_outputs)
-        self._scalarizer = spec
-        self.config = self.config.model_copy(update={"scalarizer": new})
+        new_config = self.config.with_scalarizer(change.spec)  # validated, policy fitted
+        assert new_config.scalarizer is not None
+        spectra, energy = self.history.spectra, self.history.energy
+        if spectra is not None and energy is not None and spectra.shape[0]:
+            ok = np.all(np.isfinite(spectra), axis=1)
+            new_config.scalarizer.apply(spectra[ok][:1], energy)  # fails early on a bad window
+        old_spec, old_policy = self._scalarizer_json(), self.config.policy
+        self.config = new_config
+        self._targets.set(new_config.scalarizer)
         self.versions["scalarizer"] += 1
         self._new_model()  # a new k needs a new model; a new target, fresh hyperparameters
-        policy = self.config.policy
-        if policy.check_objectives(k_new):
-            # The old acquisition (or weights) cannot score the new number of targets:
-            # switch to the default of the new kind, as a recorded SetPolicy follow-up.
-            fixed = policy.model_copy(
-                update={
-                    "acquisition": policy.acquisition
-                    if (policy.acquisition in MO_ACQUISITIONS) == (k_new > 1)
-                    else ("ehvi" if k_new > 1 else ACQUISITIONS[0]),
-                    **{
-                        name: None
-                        for name in ("weights", "ref_point", "ideal")
-                        if k_new != k_old or k_new == 1
-                    },
-                }
-            )
-            self.config = self.config.model_copy(update={"policy": fixed})
+        if new_config.policy != old_policy:
+            # the old acquisition (or weights) could not score the new targets: the policy
+            # fitted to them is a recorded SetPolicy follow-up
             self.versions["policy"] += 1
             self._followups.append(
-                ("SetPolicy", policy.model_dump(mode="json"), fixed.model_dump(mode="json"))
+                (
+                    "SetPolicy",
+                    old_policy.model_dump(mode="json"),
+                    new_config.policy.model_dump(mode="json"),
+                )
             )
-        return {"spec": old}, {"spec": new}
+        return {"spec": old_spec}, {"spec": self._scalarizer_json()}
 
     def _set_descriptor(self, change: SetDescriptor) -> tuple[dict[str, Any], dict[str, Any]]:
         old = self.config.descriptor
@@ -1430,7 +1026,7 @@ class Campaign:
                 f"SetDescriptor refused: patch_size must be a positive integer; got "
                 f"{change.patch_size!r} ({exc.errors()[0]['msg']})."
             ) from None
-        self._set_descriptors(new)  # raises DescriptorError before anything changes
+        self.candidates.set_descriptor(new)  # raises DescriptorError before anything changes
         self.config = self.config.model_copy(update={"descriptor": new})
         self.versions["descriptor"] += 1
         self._new_model()
@@ -1438,7 +1034,7 @@ class Campaign:
 
     def _make_model(self) -> Any:
         """One surrogate, or one per objective when the scalarizer gives several targets."""
-        k = int(self._scalarizer.n_outputs)
+        k = self.n_objectives
         if k > 1:
             return MultiObjectiveSurrogate(self.config.model, k, seed=self.config.seed)
         return make_surrogate(self.config.model, seed=self.config.seed)
@@ -1462,20 +1058,9 @@ class Campaign:
         )
         return {"measurements": old.measurements}, {"measurements": int(n)}
 
-    def _check_points(self, points: tuple[tuple[int, int], ...], kind: str) -> None:
-        if not points:
-            raise ConfigError(f"{kind} refused: no points given; pass points of shape (n, 2).")
-        outside = [p for p in points if not self._inside(p)]
-        if outside:
-            h, w = self._shape
-            raise ConfigError(
-                f"{kind} refused: {outside} lie outside the {h}×{w} overview; positions are "
-                "(row, col) with 0 <= row < H and 0 <= col < W."
-            )
-
     def _add_points(self, change: AddPoints) -> tuple[dict[str, Any], dict[str, Any]]:
-        self._check_points(change.points, "AddPoints")
-        blocked = [p for p in change.points if p in self._vetoed or self._no_go[p[0], p[1]]]
+        self.candidates.check_points(change.points, "AddPoints")
+        blocked = [p for p in change.points if self.candidates.blocked(p)]
         if blocked:
             raise ConfigError(
                 f"AddPoints refused: {blocked} are vetoed or inside a no-go region; "
@@ -1488,10 +1073,10 @@ class Campaign:
         return {"queued": before}, change.to_dict()
 
     def _veto_points(self, change: VetoPoints) -> tuple[dict[str, Any], dict[str, Any]]:
-        self._check_points(change.points, "VetoPoints")
-        before = len(self._vetoed)
-        self._vetoed.update(change.points)
-        self._forced = [p for p in self._forced if p not in self._vetoed]
+        self.candidates.check_points(change.points, "VetoPoints")
+        before = len(self.candidates.vetoed)
+        self.candidates.vetoed.update(change.points)
+        self._forced = [p for p in self._forced if p not in self.candidates.vetoed]
         self._drop_blocked_pending()
         return {"n_vetoed": before}, change.to_dict()
 
@@ -1506,9 +1091,7 @@ class Campaign:
             return
         decision_id, step, points = self._pending
         keep = [
-            i
-            for i, (r, c) in enumerate(points.tolist())
-            if (r, c) not in self._vetoed and not self._no_go[r, c]
+            i for i, (r, c) in enumerate(points.tolist()) if not self.candidates.blocked((r, c))
         ]
         if len(keep) == points.shape[0]:
             return
@@ -1526,17 +1109,17 @@ class Campaign:
             )
 
     def _add_no_go(self, change: AddNoGoRegion) -> tuple[dict[str, Any], dict[str, Any]]:
-        if change.mask.shape != self._shape:
+        if change.mask.shape != self.shape:
             raise ConfigError(
-                f"AddNoGoRegion refused: the mask must cover the overview, shape {self._shape}; "
+                f"AddNoGoRegion refused: the mask must cover the overview, shape {self.shape}; "
                 f"got {change.mask.shape}."
             )
-        before = int(self._no_go.sum())
-        self._no_go |= change.mask
+        before = int(self.candidates.no_go.sum())
+        self.candidates.no_go |= change.mask
         if isinstance(self.instrument, SafeMicroscope):
             # the safety layer enforces the operator's region too, whoever asks for a point
             self.instrument.add_no_go_mask(change.mask)
-        self._forced = [p for p in self._forced if not self._no_go[p[0], p[1]]]
+        self._forced = [p for p in self._forced if not self.candidates.no_go[p[0], p[1]]]
         self._drop_blocked_pending()
         return {"n_no_go_pixels": before}, change.to_dict()
 
@@ -1572,26 +1155,8 @@ class Campaign:
         )
 
 
-def _safety_no_go(limits: SafetyLimits, shape: tuple[int, int]) -> NDArray[np.bool_]:
-    """Pixels of an ``(H, W)`` overview that ``limits`` forbid by position, ``(H, W)`` bool."""
-    mask = np.zeros(shape, dtype=bool)
-    for rect in limits.no_go_rects:
-        mask[rect.row_min : rect.row_max, rect.col_min : rect.col_max] = True
-    region = limits.allowed_region
-    if region is not None:
-        inside = np.zeros(shape, dtype=bool)
-        inside[region.row_min : region.row_max, region.col_min : region.col_max] = True
-        mask |= ~inside
-    if limits.field_of_view_shape is not None:
-        height, width = limits.field_of_view_shape
-        mask[height:, :] = True
-        mask[:, width:] = True
-    return mask
-
-
-def _rounded(values: ArrayLike) -> list[float]:
-    """Four significant digits of each value, for log lines."""
-    return [float(f"{v:.4g}") for v in np.asarray(values, dtype=np.float64).reshape(-1)]
+def _nan(n: int) -> NDArray[np.float64]:
+    return np.full(n, np.nan, dtype=np.float64)
 
 
 def _short(value: dict[str, Any]) -> str:

@@ -55,59 +55,103 @@ def _as_point_tuple(points: ArrayLike, what: str) -> tuple[tuple[int, int], ...]
     return tuple((int(r), int(c)) for r, c in np.rint(arr).astype(np.int64))
 
 
-@dataclass(frozen=True)
 class SetPolicy:
-    """Change the acquisition policy; ``None`` fields stay as they are.
+    """Change the acquisition policy; fields not given (or None) stay as they are.
+
+    Its fields are those of :class:`~steerscope.campaign.PolicyConfig`, read from it
+    (a policy field added there can be set mid-run with no edit here), e.g.
+    ``SetPolicy(beta=4.0)``, ``SetPolicy(acquisition="ei", xi=0.05)``,
+    ``SetPolicy(weights=[2, 1])``. Values are checked by the engine, which records
+    a refused change instead of crashing; an unknown field name fails here.
 
     Parameters
     ----------
-    acquisition : str or None
-        One of ``steerscope.acquisition.ACQUISITIONS``.
-    beta : float or None
-        UCB weight, >= 0.
-    xi : float or None
-        EI margin, >= 0.
-    batch_size : int or None
-        Points per step, >= 1.
-    min_distance : float or None
-        Minimum pixel distance between the points of one batch, >= 0.
-    weights : sequence of float or None
-        Multi-objective weights (``weighted_sum``, ``chebyshev``), one per objective.
-    ref_point : sequence of float or None
-        EHVI reference point in target units, one per objective.
-    ideal : sequence of float or None
-        Chebyshev ideal point in target units, one per objective.
+    **changes
+        Any :class:`~steerscope.campaign.PolicyConfig` field (``acquisition``, ``beta``,
+        ``xi``, ``batch_size``, ``min_distance``, ``weights``, ``ref_point``, ``ideal``, …).
+
+    Raises
+    ------
+    ConfigError
+        For a name that is not a policy field.
     """
 
-    acquisition: str | None = None
-    beta: float | None = None
-    xi: float | None = None
-    batch_size: int | None = None
-    min_distance: float | None = None
-    weights: tuple[float, ...] | None = None
-    ref_point: tuple[float, ...] | None = None
-    ideal: tuple[float, ...] | None = None
+    __slots__ = ("_changes",)
+    _changes: tuple[tuple[str, Any], ...]
+
+    def __init__(self, **changes: Any) -> None:
+        from steerscope.campaign.config import PolicyConfig
+
+        fields = PolicyConfig.model_fields
+        unknown = sorted(set(changes) - set(fields))
+        if unknown:
+            raise ConfigError(
+                f"SetPolicy has no field {', '.join(map(repr, unknown))}; the policy fields are "
+                f"{', '.join(fields)}."
+            )
+        kept = tuple(
+            (name, _frozen(value)) for name in fields if (value := changes.get(name)) is not None
+        )
+        object.__setattr__(self, "_changes", kept)
+
+    def __getattr__(self, name: str) -> Any:
+        from steerscope.campaign.config import PolicyConfig
+
+        if name in PolicyConfig.model_fields:
+            return dict(object.__getattribute__(self, "_changes")).get(name)
+        raise AttributeError(f"SetPolicy has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("SetPolicy is frozen; post a new SetPolicy instead")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SetPolicy) and other._changes == self._changes
+
+    def __hash__(self) -> int:
+        return hash(self._changes)
+
+    def __repr__(self) -> str:
+        return f"SetPolicy({', '.join(f'{k}={v!r}' for k, v in self._changes)})"
 
     def changes(self) -> dict[str, Any]:
-        """The fields this intervention sets (those not None)."""
-        return {
-            k: v
-            for k, v in {
-                "acquisition": self.acquisition,
-                "beta": self.beta,
-                "xi": self.xi,
-                "batch_size": self.batch_size,
-                "min_distance": self.min_distance,
-                "weights": _float_list(self.weights),
-                "ref_point": _float_list(self.ref_point),
-                "ideal": _float_list(self.ideal),
-            }.items()
-            if v is not None
-        }
+        """The fields this intervention sets, JSON-able (vectors as lists of floats).
+
+        Raises
+        ------
+        ConfigError
+            If a vector field (``weights``, ``ref_point``, ``ideal``) holds something
+            that is not a number.
+        """
+        out: dict[str, Any] = {}
+        for name, value in self._changes:
+            if isinstance(value, tuple):
+                try:
+                    value = _float_list(value)
+                except (TypeError, ValueError) as exc:
+                    raise ConfigError(
+                        "SetPolicy refused: vector policy fields must be sequences of numbers, "
+                        f"one per objective; {name} got {list(value)!r} ({exc}). "
+                        "Nothing was changed."
+                    ) from None
+            out[name] = value
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able payload (see :func:`intervention_from_dict`)."""
         return self.changes()
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable copy of a policy value: sequences become tuples."""
+    if isinstance(value, str | bytes):
+        return value
+    if isinstance(value, np.ndarray) or (
+        hasattr(value, "__iter__") and not isinstance(value, dict)
+    ):
+        return tuple(np.asarray(value).reshape(-1).tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def _float_list(values: Any) -> list[float] | None:

@@ -20,6 +20,9 @@ default of the measured points), which an operator may change mid-run.
 
 from __future__ import annotations
 
+import contextlib
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,8 +30,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from steerscope.acquisition import default_reference_point, hypervolume, pareto_front
+from steerscope.campaign.history import MeasuredHistory
+from steerscope.campaign.targets import Targets
+from steerscope.errors import SteerscopeError
+from steerscope.scalarizers import target_maps
 
-__all__ = ["HypervolumeReference", "ReferenceSource", "hypervolume_history", "pareto_mask"]
+__all__ = [
+    "HypervolumeReference",
+    "ParetoTracker",
+    "ReferenceSource",
+    "hypervolume_history",
+    "pareto_mask",
+]
 
 ReferenceSource = Literal["ground_truth", "seed_measurements"]
 
@@ -130,3 +143,129 @@ def hypervolume_history(
         volume = hypervolume(rows, reference) if rows.shape[0] else 0.0
         history.append((int(step), n, float(volume)))
     return history
+
+
+class ParetoTracker:
+    """The fixed reference, the hypervolume per step and the record's summary of one campaign.
+
+    Parameters
+    ----------
+    record : CampaignRecord
+        Where the ``"pareto"`` summary is saved (and a fixed reference is read back).
+    truth_image : SpectrumImage or None
+        The built-in dataset's spectra, whose objectives fix a ground-truth reference.
+    log : callable
+        ``log(kind, text)`` for the ``reference_point`` event.
+    """
+
+    def __init__(self, record: Any, truth_image: Any, log: Callable[[str, str], None]) -> None:
+        self._record = record
+        self._truth_image = truth_image
+        self._log = log
+        self._reference: HypervolumeReference | None = None
+        self._hv_cache: tuple[tuple[Any, ...], list[tuple[int, int, float]]] = ((), [])
+        self._truth: tuple[int, NDArray[np.float64] | None, float] | None = None
+
+    def truth_objectives(self, targets: Targets) -> NDArray[np.float64] | None:
+        """Objectives ``(h*w, k)`` of every spectrum of the built-in dataset (None: unknown)."""
+        if self._truth is not None and self._truth[0] == targets.version:
+            return self._truth[1]
+        values: NDArray[np.float64] | None = None
+        if self._truth_image is not None:
+            with contextlib.suppress(SteerscopeError):
+                maps = target_maps(targets.spec, self._truth_image, grid="spectra")
+                values = maps.reshape(maps.shape[0], -1).T
+        self._truth = (targets.version, values, math.nan)
+        return values
+
+    def reference(
+        self, targets: Targets, history: MeasuredHistory, seeds_measured: bool
+    ) -> HypervolumeReference | None:
+        """The fixed reference point (None until it can be fixed); see the module docstring."""
+        spec = targets.spec.model_dump(mode="json")
+        if self._reference is not None and self._reference.scalarizer == spec:
+            return self._reference
+        reference: HypervolumeReference | None = None
+        truth = self.truth_objectives(targets)
+        saved = self._record.summary("pareto")
+        if truth is not None and np.all(np.isfinite(truth), axis=1).any():
+            reference = HypervolumeReference.from_values(truth, "ground_truth", spec)
+        elif saved.get("scalarizer") == spec and saved.get("ref_point"):
+            reference = HypervolumeReference(
+                np.asarray(saved["ref_point"], dtype=np.float64),
+                "seed_measurements",
+                int(saved.get("n_reference_points", 0)),
+                spec,
+            )
+        else:
+            n_ref = int(saved.get("n_reference_points", 0)) or (
+                len(history) if seeds_measured else 0
+            )
+            Y = targets.objectives(history)[:n_ref]
+            if n_ref and np.all(np.isfinite(Y), axis=1).any():
+                reference = HypervolumeReference.from_values(Y, "seed_measurements", spec)
+        if reference is not None:
+            self._reference = reference
+            where = (
+                "the ground truth (worst value of each objective over the dataset)"
+                if reference.source == "ground_truth"
+                else f"the first {reference.n_points} measurements (nadir minus 10 % of range)"
+            )
+            point = [float(f"{v:.4g}") for v in reference.point]
+            self._log(
+                "reference_point", f"hypervolume reference point fixed at {point} from {where}"
+            )
+        return reference
+
+    def hypervolumes(
+        self, reference: HypervolumeReference, targets: Targets, history: MeasuredHistory
+    ) -> list[tuple[int, int, float]]:
+        """``(step, n_measured, hypervolume)`` after every step, above ``reference``."""
+        key = (targets.version, tuple(reference.point.tolist()))
+        cached_key, cached = self._hv_cache
+        n = len(history)
+        if cached_key == key and cached and cached[-1][1] == n:
+            return list(cached)
+        # Earlier steps' volumes are final (history only grows); the last step may gain
+        # points (a pending decision measured after a resume), so it is recomputed.
+        done = cached[:-1] if cached_key == key else []
+        start = done[-1][1] if done else 0
+        result = done + hypervolume_history(
+            targets.objectives(history), history.steps[:n], reference.point, start=start
+        )
+        self._hv_cache = (key, result)
+        return list(result)
+
+    def truth_hypervolume(self, reference: HypervolumeReference | None, targets: Targets) -> float:
+        """Hypervolume of every dataset spectrum above a ground-truth reference (NaN: none)."""
+        truth = self.truth_objectives(targets)
+        if reference is None or truth is None or reference.source != "ground_truth":
+            return math.nan
+        assert self._truth is not None
+        version, values, volume = self._truth
+        if math.isnan(volume):
+            finite = truth[np.all(np.isfinite(truth), axis=1)]
+            volume = hypervolume(finite, reference.point)
+            self._truth = (version, values, volume)
+        return volume
+
+    def save_summary(
+        self, reference: HypervolumeReference | None, targets: Targets, history: MeasuredHistory
+    ) -> None:
+        """Write objectives, front, hypervolume per step and the reference to the record."""
+        if reference is None:
+            return
+        volumes = self.hypervolumes(reference, targets, history)
+        Y = targets.objectives(history)
+        summary = {
+            **reference.to_dict(),
+            "labels": targets.labels,
+            "measurement_ids": list(history.ids),
+            "objectives": Y,
+            "front_mask": [bool(v) for v in pareto_mask(Y)],
+            "steps": [h[0] for h in volumes],
+            "n_measured": [h[1] for h in volumes],
+            "hypervolume": [h[2] for h in volumes],
+        }
+        with contextlib.suppress(SteerscopeError):  # a summary must never stop a campaign
+            self._record.save_summary("pareto", summary)

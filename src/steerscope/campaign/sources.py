@@ -1,0 +1,123 @@
+"""Where a campaign's spectra come from and where its record goes.
+
+:func:`build_instrument` turns a config's ``source`` into a
+:class:`~steerscope.instruments.base.Microscope` through the builders of
+:mod:`steerscope.instruments.registry` (the engine never imports a driver,
+the simulator or the network client itself) and wraps it in the safety layer;
+:func:`default_record_path` names a new record.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from steerscope.campaign.config import (
+    CampaignConfig,
+    DatasetSource,
+    FileSource,
+    InstanceSource,
+    RemoteSource,
+)
+from steerscope.errors import ConfigError
+from steerscope.instruments.base import Microscope
+from steerscope.instruments.registry import remote_microscope, simulated_microscope
+from steerscope.instruments.safety import SafeMicroscope
+
+__all__ = ["build_instrument", "default_record_path"]
+
+
+def default_record_path(config: CampaignConfig) -> Path:
+    """A new record path ``<records_dir>/<name>-<YYYYmmdd-HHMMSS>.sqlite`` that does not exist."""
+    folder = Path(config.records_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in config.name)
+    path = folder / f"{safe}-{stamp}.sqlite"
+    n = 1
+    while path.exists():
+        n += 1
+        path = folder / f"{safe}-{stamp}-{n}.sqlite"
+    return path
+
+
+def build_instrument(
+    config: CampaignConfig, instrument: Microscope | None = None
+) -> tuple[Microscope, Any]:
+    """The microscope a config asks for, and the built-in dataset behind it (or None).
+
+    Whatever the source, when ``config.safety`` is set the microscope is wrapped
+    in a :class:`~steerscope.instruments.safety.SafeMicroscope`, so the same
+    limits are enforced in one place for the simulator, a file, a remote server
+    and an instrument passed in by the caller.
+
+    Parameters
+    ----------
+    config : CampaignConfig
+    instrument : Microscope, optional
+        Use this microscope instead of building one from ``config.source``
+        (required for an ``{instance: ...}`` source).
+
+    Returns
+    -------
+    (Microscope, Dataset or None)
+        A :class:`~steerscope.instruments.SimulatedMicroscope` over a dataset or
+        a file, a :class:`~steerscope.instruments.client.RemoteMicroscope`, or
+        ``instrument``; inside a ``SafeMicroscope`` when ``config.safety`` is set.
+
+    Raises
+    ------
+    ConfigError
+        For an ``{instance: ...}`` source without ``instrument``.
+    """
+    microscope, dataset = _build_raw_instrument(config, instrument)
+    if config.safety is not None:
+        microscope = SafeMicroscope(microscope, config.safety)
+    return microscope, dataset
+
+
+def _build_raw_instrument(
+    config: CampaignConfig, instrument: Microscope | None
+) -> tuple[Microscope, Any]:
+    source = config.source
+    if instrument is not None:
+        return instrument, None
+    if isinstance(source, InstanceSource):
+        raise ConfigError(
+            f"the config's source is {{instance: {source.instance}}}: a microscope object the "
+            "caller passes in, which cannot be rebuilt from the config; call "
+            "Campaign.create(config, path, instrument=scope) or Campaign.resume(path, "
+            "instrument=scope), or set `source:` to {dataset: ...}, {file: ...} or {remote: ...}."
+        )
+    if isinstance(source, RemoteSource):
+        token = os.environ.get(source.token_env) or None
+        return (
+            remote_microscope(
+                source.remote, token=token, timeout_s=source.timeout_s, retries=source.retries
+            ),
+            None,
+        )
+    dataset = None
+    if isinstance(source, DatasetSource):
+        from steerscope.datasets import get_dataset
+
+        dataset = get_dataset(source.dataset, **source.options)
+        image = dataset.image
+    else:
+        assert isinstance(source, FileSource)
+        from steerscope.data import load
+
+        image = load(source.file, **source.options)
+    opts = config.instrument
+    microscope = simulated_microscope(
+        image,
+        dwell_time_s=opts.dwell_time_s,
+        reference_dwell_s=opts.reference_dwell_s,
+        noise=opts.noise,
+        drift_px_per_step=opts.drift_px_per_step,
+        acquisition_delay_s=opts.acquisition_delay_s,
+        seed=config.seed,
+    )
+    return microscope, dataset
