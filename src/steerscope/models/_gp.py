@@ -1,5 +1,6 @@
-"""Shared pieces of the two surrogates: checks, the GP head, training, batched prediction
-and the public methods both surrogates have alike (:class:`GPSurrogateBase`).
+"""Shared pieces of the two surrogates: checks, the GP head, training, batched prediction.
+
+Also the public methods both surrogates have alike (:class:`GPSurrogateBase`).
 
 Both surrogates are an exact Gaussian process on some features ``z`` of the
 inputs (the inputs themselves for :class:`~steerscope.models.ExactGPSurrogate`,
@@ -463,8 +464,11 @@ class GPSurrogateBase:
 
     @property
     def last_fit_info(self) -> dict[str, Any]:
-        """Facts about the last fit: ``kind`` ("cold"/"warm"), ``iterations``, ``loss``,
-        ``initial_loss``, ``seconds``, ``n_points`` (empty before the first fit)."""
+        """Facts about the last fit (empty before the first fit).
+
+        Keys: ``kind`` ("cold"/"warm"), ``iterations``, ``loss``, ``initial_loss``,
+        ``seconds``, ``n_points``.
+        """
         return dict(getattr(self, "fit_info_", {}))
 
     def refit_full(self) -> Self:

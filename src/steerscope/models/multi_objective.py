@@ -71,8 +71,11 @@ class MultiObjectiveSurrogate:
 
     @property
     def last_fit_info(self) -> dict[str, Any]:
-        """Facts about the last fit: ``seconds`` (all models), ``n_points``, and
-        ``objectives``: each model's own ``last_fit_info`` (empty before the first fit)."""
+        """Facts about the last fit (empty before the first fit).
+
+        Keys: ``seconds`` (all models), ``n_points``, and ``objectives``: each model's
+        own ``last_fit_info``.
+        """
         return dict(getattr(self, "fit_info_", {}))
 
     def fit(self, X: ArrayLike, Y: ArrayLike, *, full: bool = False) -> Self:

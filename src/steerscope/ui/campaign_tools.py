@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from steerscope.errors import ConfigError
+from steerscope.errors import ConfigError, SteerscopeError
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -98,15 +98,17 @@ def acquisition_choices(scalarizer: dict[str, Any] | None) -> tuple[str, ...]:
         else ``ACQUISITIONS``. A spec that does not parse counts as single: the config
         check reports it when the campaign starts.
     """
-    from steerscope.acquisition import ACQUISITIONS, MO_ACQUISITIONS
+    from steerscope.acquisition import acquisitions_for
+    from steerscope.scalarizers import parse_scalarizer
 
-    if (
-        scalarizer
-        and scalarizer.get("kind") == "multi"
-        and len(scalarizer.get("targets") or []) > 1
-    ):
-        return tuple(MO_ACQUISITIONS)
-    return tuple(ACQUISITIONS)
+    n_objectives = 1
+    if scalarizer:
+        try:
+            n_objectives = int(parse_scalarizer(scalarizer).n_outputs)
+        except SteerscopeError:  # a spec still being edited: count its targets
+            if scalarizer.get("kind") == "multi":
+                n_objectives = len(scalarizer.get("targets") or [])
+    return acquisitions_for(n_objectives)
 
 
 @dataclass(frozen=True)
@@ -418,16 +420,21 @@ def settings_summary(
     -------
     str
         E.g. ``"policy: ucb, beta 1, batch 1 · descriptor: 16×16 patches, stride 1,
-        PCA 16 · target: Σ 1.00–1.80"``.
+        PCA 16 · target: Σ 1.00–1.80"``: the policy fields shown are those the
+        acquisition in force declares (``acquisition_info(name).parameters``).
     """
-    parts = [str(policy.get("acquisition", "?"))]
-    if policy.get("acquisition") in ("ucb", "weighted_sum", "chebyshev"):
-        parts.append(f"beta {policy.get('beta', '?'):g}")
-    if policy.get("acquisition") == "ei":
-        parts.append(f"xi {policy.get('xi', '?'):g}")
+    from steerscope.acquisition import acquisition_info
+
+    name = str(policy.get("acquisition", "?"))
+    try:
+        declared = acquisition_info(name).parameters
+    except SteerscopeError:
+        declared = ()
+    scalars = [p for p in declared if isinstance(policy.get(p), int | float)]
+    vectors = [p for p in declared if isinstance(policy.get(p), list | tuple) and policy.get(p)]
+    parts = [name, *(f"{p} {policy[p]:g}" for p in scalars)]
     parts.append(f"batch {policy.get('batch_size', 1)}")
-    if policy.get("weights"):
-        parts.append("weights " + ", ".join(f"{w:g}" for w in policy["weights"]))
+    parts += [f"{p.replace('_', ' ')} " + ", ".join(f"{v:g}" for v in policy[p]) for p in vectors]
     size = descriptor.get("patch_size", "?")
     desc = [f"{size}×{size} patches", f"stride {descriptor.get('stride', 1)}"]
     if descriptor.get("pca_components"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,19 @@ import pydantic
 import streamlit as st
 
 from steerscope.acquisition import ACQUISITIONS, MO_ACQUISITIONS
+from steerscope.campaign import (
+    AddNoGoRegion,
+    AddPoints,
+    Intervention,
+    Pause,
+    Resume,
+    RunSteps,
+    SetBudget,
+    SetDescriptor,
+    SetPolicy,
+    SetScalarizer,
+    Stop,
+)
 from steerscope.errors import SteerscopeError
 from steerscope.ui import campaign_tools, figures, state, widgets
 
@@ -20,30 +34,31 @@ registry = state.registry()
 figure_cache = state.figure_cache()
 
 
-def _post(intervention_name: str, **kwargs: Any) -> None:
-    """Post an intervention to the watched campaign's runner (widget callbacks)."""
-    from steerscope import campaign as campaign_module
+def _post(make: Callable[[], Intervention]) -> None:
+    """Post a typed intervention to the watched campaign's runner (widget callbacks).
 
+    ``make`` builds it, so a value the intervention refuses shows as a toast.
+    """
     entry = registry.get(state.campaign_path())
     if entry is None:
         return
     try:
-        entry.runner.post(getattr(campaign_module, intervention_name)(**kwargs))
+        entry.runner.post(make())
     except (SteerscopeError, pydantic.ValidationError) as exc:
         state.set_value("no_go_draft", None)
         st.toast(str(exc), icon=":material/error:")
 
 
 def _on_beta() -> None:
-    _post("SetPolicy", beta=float(state.widget_value("campaign.beta")))
+    _post(lambda: SetPolicy(beta=float(state.widget_value("campaign.beta"))))
 
 
 def _on_acquisition() -> None:
-    _post("SetPolicy", acquisition=str(state.widget_value("campaign.acquisition")))
+    _post(lambda: SetPolicy(acquisition=str(state.widget_value("campaign.acquisition"))))
 
 
 def _on_acquisition_mo() -> None:
-    _post("SetPolicy", acquisition=str(state.widget_value("campaign.acquisition_mo")))
+    _post(lambda: SetPolicy(acquisition=str(state.widget_value("campaign.acquisition_mo"))))
 
 
 # -- which campaign ----------------------------------------------------------------------
@@ -240,9 +255,9 @@ def live_view() -> None:
 
     b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1, 2])
     if b1.button("Pause", help="Finish the current step, then wait.", key="campaign.pause"):
-        _post("Pause")
+        _post(Pause)
     if b2.button("Resume", help="Continue running steps.", key="campaign.resume_run"):
-        _post("Resume")
+        _post(Resume)
     n_steps = b5.number_input(
         "Steps to run",
         min_value=1,
@@ -252,9 +267,9 @@ def live_view() -> None:
         help="How many steps 'Step N' runs before pausing again.",
     )
     if b3.button("Step N", help="Run N steps, then pause.", key="campaign.step_n"):
-        _post("RunSteps", n=int(n_steps))
+        _post(lambda: RunSteps(n=int(n_steps)))
     if b4.button("Stop", help="End the campaign after the current step.", key="campaign.stop"):
-        _post("Stop")
+        _post(Stop)
 
     left, right = st.columns([1, 1])
     with left:
@@ -498,7 +513,7 @@ if entry_now is not None:
         help="Recompute the descriptors with this patch size.",
     )
     if i2.button("Apply patch size", help="Post SetDescriptor.", key="campaign.apply_patch"):
-        _post("SetDescriptor", patch_size=int(new_patch))
+        _post(lambda: SetDescriptor(patch_size=int(new_patch)))
     new_budget = i2.number_input(
         "Budget",
         min_value=1,
@@ -508,7 +523,7 @@ if entry_now is not None:
         help="Total spectra to acquire; raise it to keep going.",
     )
     if i2.button("Apply budget", help="Post SetBudget.", key="campaign.apply_budget"):
-        _post("SetBudget", measurements=int(new_budget))
+        _post(lambda: SetBudget(measurements=int(new_budget)))
     saved_spec = state.scalarizer()
     if i3.button(
         "Use the saved target",
@@ -517,7 +532,7 @@ if entry_now is not None:
         "every measured spectrum is re-labelled.",
         key="campaign.apply_target",
     ):
-        _post("SetScalarizer", spec=saved_spec)
+        _post(lambda: SetScalarizer(spec=dict(saved_spec or {})))
     added_now = state.get_value("added_points")
     if i3.button(
         f"Measure {len(added_now)} clicked point(s) next",
@@ -525,7 +540,7 @@ if entry_now is not None:
         help="Post AddPoints with the pixels clicked on the live overview.",
         key="campaign.add_points",
     ):
-        _post("AddPoints", points=np.asarray(added_now, dtype=np.int64))
+        _post(lambda: AddPoints(points=tuple((int(r), int(c)) for r, c in added_now)))
         state.set_value("added_points", [])
     draft_now = state.get_value("no_go_draft")
     if i3.button(
@@ -535,7 +550,7 @@ if entry_now is not None:
         key="campaign.add_no_go",
     ):
         shape0 = (int(snap0.overview.shape[0]), int(snap0.overview.shape[1]))
-        _post("AddNoGoRegion", mask=campaign_tools.no_go_mask(shape0, draft_now))
+        _post(lambda: AddNoGoRegion(mask=campaign_tools.no_go_mask(shape0, draft_now)))
         state.set_value("no_go_draft", None)
     if multi_objective and snap0.objectives is not None:
         labels = list(snap0.objective_labels) or [
@@ -576,8 +591,11 @@ if entry_now is not None:
             "next step; logged.",
         ):
             _post(
-                "SetPolicy",
-                weights=tuple(float(state.widget_value(f"campaign.weight.{j}")) for j in range(k)),
+                lambda: SetPolicy(
+                    weights=tuple(
+                        float(state.widget_value(f"campaign.weight.{j}")) for j in range(k)
+                    )
+                )
             )
         if w2.button(
             "Apply reference point",
@@ -586,8 +604,9 @@ if entry_now is not None:
             "logged. The hypervolume plot keeps its fixed reference.",
         ):
             _post(
-                "SetPolicy",
-                ref_point=tuple(
-                    float(state.widget_value(f"campaign.ref.{j}", 0.0) or 0.0) for j in range(k)
-                ),
+                lambda: SetPolicy(
+                    ref_point=tuple(
+                        float(state.widget_value(f"campaign.ref.{j}", 0.0) or 0.0) for j in range(k)
+                    )
+                )
             )
