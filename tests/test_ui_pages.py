@@ -159,3 +159,28 @@ def test_registry_stops_runners_and_keeps_the_newest_first() -> None:
     registry.stop_all(2.0)
     assert second.stopped_with == 2.0 and replacement.stopped_with == 2.0
     assert registry.entries() == []
+
+
+def test_steer_panel_offers_the_numbers_the_acquisition_declares(records: Path) -> None:
+    """EI declares xi: the steer panel draws an xi input from PolicyConfig, which posts it."""
+    at = _app("campaign")
+    at.selectbox(key="campaign.model").set_value("exact_gp")
+    at.selectbox(key="campaign.start_acquisition").set_value("ei")
+    at.number_input(key="campaign.n_seeds").set_value(3)
+    at.number_input(key="campaign.budget").set_value(40)
+    at.number_input(key="campaign.delay").set_value(0.2)
+    next(b for b in at.button if b.label == "Start").click().run()
+    _no_exception(at)
+    entry = state.registry().latest()
+    assert entry is not None
+    entry.runner.wait_for(lambda s: s.n_measured >= 1, 60.0)
+    at.run()
+    _no_exception(at)
+    assert "xi" in [n.label for n in at.number_input]
+    xi = at.number_input(key="campaign.policy.xi")
+    assert xi.value == pytest.approx(0.01) and xi.min == 0.0
+    xi.set_value(0.5).run()
+    _no_exception(at)
+    snap = entry.runner.wait_for(lambda s: s.policy.get("xi") == 0.5 or s.status != "running", 60)
+    assert snap.policy.get("xi") == 0.5
+    assert any(e.kind == "intervention" and "xi" in e.text for e in snap.events)

@@ -28,9 +28,11 @@ __all__ = [
     "SnapshotCache",
     "acquisition_choices",
     "build_config_dict",
+    "field_lower_bound",
     "measured_point",
     "new_record_path",
     "no_go_mask",
+    "policy_number_fields",
     "resumable_records",
     "resume_runner",
     "source_to_config",
@@ -404,6 +406,48 @@ def _folder_signature(paths: list[Path]) -> list[tuple[str, int, int]]:
                 continue
             signature.append((part.name, info.st_size, info.st_mtime_ns))
     return signature
+
+
+def policy_number_fields(
+    acquisition: str, *, exclude: tuple[str, ...] = ()
+) -> list[tuple[str, Any]]:
+    """The numeric ``PolicyConfig`` fields an acquisition declares, for the steer panel.
+
+    Parameters
+    ----------
+    acquisition : str
+        A registered acquisition (an unknown name gives no fields).
+    exclude : tuple of str
+        Fields the page draws itself.
+
+    Returns
+    -------
+    list of (str, pydantic FieldInfo)
+        Name and field (default, bounds, description) of each ``float``/``int`` field.
+    """
+    from steerscope.acquisition import acquisition_info
+    from steerscope.campaign import PolicyConfig
+
+    try:
+        declared = acquisition_info(acquisition).parameters
+    except SteerscopeError:
+        return []
+    fields = PolicyConfig.model_fields
+    return [
+        (name, fields[name])
+        for name in declared
+        if name in fields and name not in exclude and fields[name].annotation in (float, int)
+    ]
+
+
+def field_lower_bound(field: Any) -> float | None:
+    """The ``ge``/``gt`` bound of a pydantic field (None: unbounded), for a number input."""
+    for item in getattr(field, "metadata", []):
+        for attribute in ("ge", "gt"):
+            value = getattr(item, attribute, None)
+            if value is not None:
+                return float(value)
+    return None
 
 
 def settings_summary(

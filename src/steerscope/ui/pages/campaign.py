@@ -14,8 +14,12 @@ from steerscope.acquisition import ACQUISITIONS, MO_ACQUISITIONS
 from steerscope.campaign import (
     AddNoGoRegion,
     AddPoints,
+    BudgetConfig,
+    InstrumentConfig,
     Intervention,
     Pause,
+    PolicyConfig,
+    RandomSeeds,
     Resume,
     RunSteps,
     SetBudget,
@@ -24,6 +28,7 @@ from steerscope.campaign import (
     SetScalarizer,
     Stop,
 )
+from steerscope.descriptors import DescriptorSpec
 from steerscope.errors import SteerscopeError
 from steerscope.ui import campaign_tools, figures, state, widgets
 
@@ -47,6 +52,11 @@ def _post(make: Callable[[], Intervention]) -> None:
     except (SteerscopeError, pydantic.ValidationError) as exc:
         state.set_value("no_go_draft", None)
         st.toast(str(exc), icon=":material/error:")
+
+
+def _default(model: type[pydantic.BaseModel], name: str) -> Any:
+    """The default of a config field: the form starts where a YAML config would."""
+    return model.model_fields[name].default
 
 
 def _on_beta() -> None:
@@ -121,7 +131,7 @@ if not running:
         "Number of seed points",
         min_value=1,
         max_value=500,
-        value=5,
+        value=_default(RandomSeeds, "n"),
         key="campaign.n_seeds",
         help="How many random or grid points to measure first.",
     )
@@ -129,7 +139,7 @@ if not running:
         "Descriptor patch size",
         min_value=2,
         max_value=64,
-        value=16,
+        value=_default(DescriptorSpec, "patch_size"),
         key="campaign.patch_size",
         help="Side of the overview patch describing each candidate pixel (blue square).",
     )
@@ -151,7 +161,7 @@ if not running:
     start_beta = c2.number_input(
         "Initial exploration weight (β)",
         min_value=0.0,
-        value=1.0,
+        value=float(_default(PolicyConfig, "beta")),
         step=0.25,
         key="campaign.start_beta",
         help="UCB: score = mean + sqrt(β) · std; larger explores more.",
@@ -160,7 +170,7 @@ if not running:
         "Batch size",
         min_value=1,
         max_value=64,
-        value=1,
+        value=_default(PolicyConfig, "batch_size"),
         key="campaign.batch_size",
         help="Points measured per step.",
     )
@@ -168,7 +178,7 @@ if not running:
         "Budget (measurements)",
         min_value=1,
         max_value=100000,
-        value=50,
+        value=_default(BudgetConfig, "measurements"),
         key="campaign.budget",
         help="The campaign stops after this many spectra.",
     )
@@ -176,7 +186,7 @@ if not running:
         "Simulated delay per point (s)",
         min_value=0.0,
         max_value=10.0,
-        value=0.0,
+        value=float(_default(InstrumentConfig, "acquisition_delay_s")),
         key="campaign.delay",
         help="Pre-acquired data only: make each acquisition take this long, like a microscope.",
     )
@@ -504,6 +514,20 @@ if entry_now is not None:
         on_change=_on_acquisition_mo if multi_objective else _on_acquisition,
         help="Scoring rule for the next points; takes effect at the next step.",
     )
+    # every other number the acquisition in force declares (EI's xi, ...): one input each,
+    # labelled, bounded and explained by its PolicyConfig field
+    for name, field in campaign_tools.policy_number_fields(in_force, exclude=("beta",)):
+        key = f"campaign.policy.{name}"
+        if state.widget_value(key) is None:
+            state.set_widget_value(key, float(snap0.policy.get(name, field.default)))
+        i1.number_input(
+            name,
+            min_value=campaign_tools.field_lower_bound(field),
+            key=key,
+            on_change=_post,
+            args=(lambda n=name, k=key: SetPolicy(**{n: float(state.widget_value(k))}),),
+            help=f"{field.description} Takes effect at the next step and is logged.",
+        )
     new_patch = i2.number_input(
         "Patch size",
         min_value=2,
