@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Any
 
 import numpy as np
@@ -409,11 +409,8 @@ def _sim_driver(**options: Any) -> SimulatedMicroscope:
 def _sim_on_test_doubles() -> Iterator[tuple[SimulatedMicroscope, bool]]:
     from steerscope.testing import beam_marker_image
 
-    scope = SimulatedMicroscope(beam_marker_image(6, 10))
-    try:
+    with closing(SimulatedMicroscope(beam_marker_image(6, 10))) as scope:
         yield scope, True
-    finally:
-        scope.close()
 
 
 register_driver(

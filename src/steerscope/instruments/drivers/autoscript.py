@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Any
 
 import numpy as np
@@ -266,11 +266,8 @@ def _on_test_doubles() -> Iterator[tuple[AutoScriptMicroscope, bool]]:
 
     with patched_modules() as patcher:
         fake_autoscript.install(patcher, *beam_marker_sample(8, 8, 16))
-        scope = AutoScriptMicroscope.connect(haadf_size=8, eds_exposure_s=0.1)
-        try:
+        with closing(AutoScriptMicroscope.connect(haadf_size=8, eds_exposure_s=0.1)) as scope:
             yield scope, True
-        finally:
-            scope.close()
 
 
 register_driver(

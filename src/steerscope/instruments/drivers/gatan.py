@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -293,11 +293,8 @@ def _on_test_doubles() -> Iterator[tuple[GatanMicroscope, bool]]:
 
     with patched_modules() as patcher:
         fake_digitalmicrograph.install(patcher, *beam_marker_sample(6, 10, 16))
-        scope = GatanMicroscope(overview_size=(6, 10), exposure_s=0.01)
-        try:
+        with closing(GatanMicroscope(overview_size=(6, 10), exposure_s=0.01)) as scope:
             yield scope, True
-        finally:
-            scope.close()
 
 
 register_driver(

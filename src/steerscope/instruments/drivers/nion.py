@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Any
 
 import numpy as np
@@ -299,14 +299,13 @@ class NionMicroscope:
 def _on_test_doubles() -> Iterator[tuple[NionMicroscope, bool]]:
     from steerscope.testing.usim import usim_session  # ImportError without nionswift-usim
 
-    with usim_session(sample_index=0):
-        scope = NionMicroscope.from_registry(
-            overview_size=(24, 32), pixel_time_us=1.0, exposure_ms=2
-        )
-        try:
-            yield scope, False
-        finally:
-            scope.close()
+    with (
+        usim_session(sample_index=0),
+        closing(
+            NionMicroscope.from_registry(overview_size=(24, 32), pixel_time_us=1.0, exposure_ms=2)
+        ) as scope,
+    ):
+        yield scope, False
 
 
 register_driver(
