@@ -102,3 +102,22 @@ def test_example_configs_load(name: str) -> None:
         assert config.policy.acquisition == "ucb"
     else:
         assert isinstance(config.seed_points, GridSeeds)
+
+
+def test_a_file_that_is_not_utf8_is_a_config_error(tmp_path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"is not UTF-8 text .* save it as UTF-8 YAML"):
+        load_config(path)
+
+
+def test_an_empty_config_file_is_refused_not_run_as_the_default(tmp_path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"is empty; a campaign config needs at least"):
+        load_config(path)
+
+
+def test_a_negative_seed_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"seed: Input should be greater than or equal to 0"):
+        load_config({"seed": -1})

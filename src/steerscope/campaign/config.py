@@ -353,7 +353,9 @@ class CampaignConfig(_Strict):
         default_factory=RandomSeeds, description="Points measured before the model decides."
     )
     budget: BudgetConfig = Field(default_factory=BudgetConfig, description="When to stop.")
-    seed: int = Field(default=0, description="Seed of every random choice of the campaign.")
+    seed: int = Field(
+        default=0, ge=0, description="Seed of every random choice of the campaign (>= 0)."
+    )
     records_dir: str = Field(
         default="records", description="Folder where new campaign records are written."
     )
@@ -491,7 +493,20 @@ def load_config(source: str | Path | dict[str, Any] | CampaignConfig) -> Campaig
                 "(see examples/plasmonic.yaml)."
             )
         where = f"config file {str(path)!r}"
-        data = _parse_yaml(path.read_text(encoding="utf-8"), where)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{where} is not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x}); "
+                "save it as UTF-8 YAML (see examples/plasmonic.yaml)."
+            ) from None
+        data = _parse_yaml(text, where)
+        if data is None:
+            raise ConfigError(
+                f"{where} is empty; a campaign config needs at least a `source:` "
+                "(see examples/plasmonic.yaml). An empty file is refused rather than run as "
+                "the default campaign."
+            )
     else:
         data = source
     if data is None:
