@@ -20,6 +20,7 @@ from steerscope.acquisition.registry import (
     acquisition_info,
     acquisitions_for,
     register_acquisition,
+    score_candidates,
 )
 from steerscope.errors import AcquisitionError
 
@@ -296,10 +297,7 @@ def acquisition_scores(
         rng=rng,
         pixels=None if pixels is None else np.asarray(pixels),
     )
-    scores: NDArray[np.float64] = info.score(
-        mean, var, inputs, **{key: {"beta": beta, "xi": xi}[key] for key in info.parameters}
-    )
-    return scores
+    return score_candidates(name, mean, var, inputs, {"beta": beta, "xi": xi})
 
 
 def _ei(mean: ArrayLike, var: ArrayLike, inputs: ScoringInputs, xi: float) -> NDArray[np.float64]:

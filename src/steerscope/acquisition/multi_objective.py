@@ -37,9 +37,9 @@ from steerscope.acquisition.functions import _check_nonnegative
 from steerscope.acquisition.registry import (
     AcquisitionInfo,
     ScoringInputs,
-    acquisition_info,
     acquisitions_for,
     register_acquisition,
+    score_candidates,
 )
 from steerscope.errors import AcquisitionError
 
@@ -647,8 +647,7 @@ def multi_objective_scores(
     scores : ndarray of shape (m,)
         Higher is better; feed them to :func:`steerscope.acquisition.select_points`.
     """
-    info = acquisition_info(name) if name in acquisitions_for(2) else None
-    if info is None:
+    if name not in acquisitions_for(2):
         raise AcquisitionError(
             f"unknown multi-objective acquisition {name!r}; choose one of "
             f"{', '.join(acquisitions_for(2))}."
@@ -661,10 +660,7 @@ def multi_objective_scores(
         )
     inputs = ScoringInputs(Y_measured=np.asarray(Y_measured, dtype=np.float64))
     given = {"ref_point": ref_point, "weights": weights, "beta": beta, "ideal": ideal}
-    scores: NDArray[np.float64] = info.score(
-        mean, var, inputs, **{key: given[key] for key in info.parameters}
-    )
-    return scores
+    return score_candidates(name, mean, var, inputs, given)
 
 
 def _equal_weights(weights: ArrayLike | None, mean: ArrayLike) -> ArrayLike:
