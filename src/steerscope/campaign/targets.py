@@ -56,10 +56,8 @@ class Targets:
     @property
     def labels(self) -> list[str]:
         """Human label of each objective (``k`` of them)."""
-        targets = getattr(self.spec, "targets", None)
-        if self.n_outputs > 1 and targets is not None:
-            return [str(t.label) for t in targets]
-        return [self.label]
+        labels = getattr(self.spec, "labels", None)  # a multi spec's, one per target
+        return [str(label) for label in labels] if labels else [self.label]
 
     def objectives(self, history: MeasuredHistory) -> NDArray[np.float64]:
         """Targets ``(n, k)`` of every measured spectrum; rows with any non-finite value are NaN.

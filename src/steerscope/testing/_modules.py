@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -45,4 +44,3 @@ def patched_modules() -> Iterator[ModulePatcher]:
         yield restorer
     finally:
         restorer.undo()
-        _ = sys.modules  # the fakes patch sys.modules; nothing else is touched

@@ -97,8 +97,9 @@ def acquisition_choices(scalarizer: dict[str, Any] | None) -> tuple[str, ...]:
     -------
     tuple of str
         ``MO_ACQUISITIONS`` (EHVI first, the default) for a spec with several targets,
-        else ``ACQUISITIONS``. A spec that does not parse counts as single: the config
-        check reports it when the campaign starts.
+        else ``ACQUISITIONS``. A ``multi`` spec still being edited (it does not parse
+        yet) counts its targets; any other unparsable spec counts as one, and the
+        config check reports it when the campaign starts.
     """
     from steerscope.acquisition import acquisitions_for
     from steerscope.scalarizers import parse_scalarizer
