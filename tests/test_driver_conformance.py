@@ -90,3 +90,32 @@ def test_close_is_idempotent(built) -> None:
     scope.overview()
     scope.close()
     scope.close()
+
+
+def test_a_campaign_runs_on_the_shipped_fake_microscope(tmp_path) -> None:
+    from steerscope.campaign import Campaign
+    from steerscope.testing import fake_microscope
+
+    config = {
+        "scalarizer": {"kind": "window_sum", "window": [18.0, 22.0]},
+        "model": {"kind": "exact_gp", "exact_iterations": 5},
+        "descriptor": {"patch_size": 4},
+        "seed_points": {"kind": "grid", "n": 4},
+        "budget": {"measurements": 6},
+    }
+    with Campaign.create(config, tmp_path / "r.sqlite", instrument=fake_microscope()) as c:
+        c.run()
+        assert c.n_measured == 6 and c.done
+        # the tiny image's particle carries the 20 eV peak: the window sees it
+        assert c.best_target() > 5 * 10.0
+
+
+def test_steerscope_drivers_lists_every_registered_driver() -> None:
+    from typer.testing import CliRunner
+
+    from steerscope.cli import app
+
+    result = CliRunner().invoke(app, ["drivers"])
+    assert result.exit_code == 0
+    listed = [line.split()[0] for line in result.output.splitlines() if line.strip()]
+    assert listed == list(driver_names())
