@@ -131,6 +131,9 @@ class Measurement:
         Exposure (live time) per spectrum, seconds.
     metadata : dict
         Anything else the instrument reports (beam current, drift, …).
+    started_at : ndarray of shape (n,) or None
+        Unix time at which each spectrum's acquisition started, on this
+        computer's clock (the engine stamps it around ``acquire``); None if not known.
     """
 
     points: NDArray[np.int64]
@@ -140,3 +143,4 @@ class Measurement:
     acquired_at: NDArray[np.float64]
     dwell_time_s: float
     metadata: dict[str, Any] = field(default_factory=dict)
+    started_at: NDArray[np.float64] | None = None

@@ -23,7 +23,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from pydantic import ValidationError
 
-from steerscope.acquisition import ScoringInputs, score_candidates, select_points
+from steerscope.acquisition import select_points
 from steerscope.campaign.candidates import Candidates, safety_no_go
 from steerscope.campaign.config import CampaignConfig, InstanceSource, PolicyConfig, load_config
 from steerscope.campaign.history import MeasuredHistory, as_points
@@ -51,11 +51,20 @@ from steerscope.campaign.interventions import (
     intervention_from_dict,
 )
 from steerscope.campaign.pareto import HypervolumeReference, ParetoTracker, pareto_mask
+from steerscope.campaign.proposals import (
+    ComputedProposal,
+    PosteriorMemo,
+    Proposal,
+    ProposalJob,
+    batch_min_distance,
+    compute_proposal,
+    nan_array,
+)
 from steerscope.campaign.snapshot import EventView
-from steerscope.campaign.sources import build_instrument, default_record_path
+from steerscope.campaign.sources import acquire_timed, build_instrument, default_record_path
 from steerscope.campaign.targets import Targets
 from steerscope.descriptors import DescriptorSpec
-from steerscope.errors import ConfigError, DescriptorError, ModelError, SteerscopeError
+from steerscope.errors import ConfigError, DescriptorError, SteerscopeError
 from steerscope.instruments.base import Microscope
 from steerscope.instruments.safety import SafeMicroscope, SafetyLimits
 from steerscope.models import MultiObjectiveSurrogate, make_surrogate
@@ -66,43 +75,6 @@ __all__ = ["Campaign", "Proposal", "StepResult", "build_instrument", "default_re
 
 _CONTROL = (Pause, Resume, Stop, RunSteps)
 _MIN_TRAIN = 2  # a GP needs at least two finite targets to say anything about variance
-_EHVI_MIN_DISTANCE = 2.0
-"""Pixels between the points of one EHVI batch when the policy sets no ``min_distance``.
-
-EHVI scores each candidate alone, so without a distance the q best of one batch
-are neighbours that tell the model the same thing."""
-
-
-@dataclass(frozen=True, eq=False)
-class Proposal:
-    """The next points and why they were chosen.
-
-    Parameters
-    ----------
-    points : ndarray of shape (q, 2)
-        Overview pixels ``(row, col)`` to measure next.
-    predicted_mean, predicted_var, acquisition_value : ndarray of shape (q,)
-        Posterior and acquisition score at each point (NaN for points not chosen
-        by the model: seed, operator-added, or re-measured pending points).
-    source : str
-        ``"operator"`` (AddPoints), ``"seed"``, ``"model"``, ``"random"`` (the
-        model could not be used yet), or ``"pending"`` (re-measuring a decision
-        whose spectra were lost when the previous run stopped).
-    timings : dict of str to float
-        Seconds spent: ``fit_s``, ``posterior_s``, ``acquisition_s``.
-    objective_mean, objective_var : ndarray of shape (q, k) or None
-        Multi-objective campaigns: the posterior of every objective at each point
-        (``predicted_mean``/``predicted_var`` then hold objective 0's); None otherwise.
-    """
-
-    points: NDArray[np.int64]
-    predicted_mean: NDArray[np.float64]
-    predicted_var: NDArray[np.float64]
-    acquisition_value: NDArray[np.float64]
-    source: str
-    timings: dict[str, float] = field(default_factory=dict)
-    objective_mean: NDArray[np.float64] | None = None
-    objective_var: NDArray[np.float64] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,7 +177,10 @@ class Campaign:
         self._step = 0
         self._started_at = time.time()
         self._followups: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
-        self._posterior_cache: tuple[tuple[int, int, int], tuple[Any, Any]] | None = None
+        self._memo = PosteriorMemo()
+        self.revision = 0
+        self.last_ranking: NDArray[np.float64] | None = None
+        self.in_flight = False
         self._surrogate: Any = self._make_model()
         self._seeds = self.candidates.seed_points(config.seed_points, config.seed)
 
@@ -589,18 +564,68 @@ class Campaign:
         """Spread per-candidate values ``(M,)`` onto the overview grid ``(H, W)``."""
         return self.candidates.to_overview_map(values)
 
-    def _allowed(self, p: tuple[int, int]) -> bool:
+    def _allowed(self, p: tuple[int, int], in_flight: set[tuple[int, int]] | None = None) -> bool:
         return (
             self.candidates.inside(p)
             and not self.candidates.blocked(p)
             and not self.history.contains(p)
+            and (not in_flight or p not in in_flight)
         )
 
     # -- ask / tell ---------------------------------------------------------------------
 
-    def _batch_size(self) -> int:
-        remaining = self.config.budget.measurements - self.n_measured
+    def _batch_size(self, n_in_flight: int = 0) -> int:
+        remaining = self.config.budget.measurements - self.n_measured - n_in_flight
         return max(1, min(self.config.policy.batch_size, remaining))
+
+    def _in_flight_points(self) -> NDArray[np.int64]:
+        if self._pending is None:
+            return np.zeros((0, 2), dtype=np.int64)
+        return self._pending[2]
+
+    def conditioning(self, pending: NDArray[np.int64] | None = None) -> dict[str, Any]:
+        """What a proposal made now knows: see :attr:`Proposal.conditioned_on`."""
+        ids = self.history.ids
+        return {
+            "n_measured": self.n_measured,
+            "last_measurement_id": int(ids[-1]) if len(ids) else None,
+            "pending_points": [] if pending is None else pending.tolist(),
+            "model_version": self.versions["model"],
+            "revision": self.revision,
+        }
+
+    def plan(self, *, in_flight: bool = False) -> Proposal | ProposalJob:
+        """The next points, or the model job that will choose them (nothing recorded or moved).
+
+        Order: points of an unfinished recorded decision, then operator-added
+        points (:class:`AddPoints`), then seed points, then the model's choice,
+        returned as a :class:`ProposalJob` for :func:`compute_proposal`.
+
+        Parameters
+        ----------
+        in_flight : bool
+            The pending decision is being measured now (the pipeline asks ahead):
+            its points are excluded and, for the model, believed at their
+            predicted mean, instead of being proposed again.
+
+        Returns
+        -------
+        Proposal or ProposalJob
+        """
+        flying = self._in_flight_points() if in_flight else None
+        if self._pending is not None and not in_flight:
+            return Proposal.unscored(self._pending[2].copy(), "pending", self.conditioning())
+        n_flying = 0 if flying is None else flying.shape[0]
+        q = self._batch_size(n_flying)
+        taken = set() if flying is None else {(int(r), int(c)) for r, c in flying}
+        forced = [p for p in self._forced if self._allowed(p, taken)][:q]
+        if forced:
+            return Proposal.unscored(as_points(forced), "operator", self.conditioning(flying))
+        seeds = [p for p in self._seeds if self._allowed(p, taken)]
+        seeds = list(dict.fromkeys(seeds))[:q]
+        if seeds:
+            return Proposal.unscored(as_points(seeds), "seed", self.conditioning(flying))
+        return self._model_job(q, flying)
 
     def ask(self) -> Proposal:
         """The next points to measure (nothing is recorded or moved).
@@ -612,123 +637,109 @@ class Campaign:
         -------
         Proposal
         """
-        if self._pending is not None:
-            pts = self._pending[2]
-            n = pts.shape[0]
-            return Proposal(pts.copy(), _nan(n), _nan(n), _nan(n), "pending")
-        q = self._batch_size()
-        forced = [p for p in self._forced if self._allowed(p)][:q]
-        if forced:
-            n = len(forced)
-            return Proposal(as_points(forced), _nan(n), _nan(n), _nan(n), "operator")
-        seeds = [p for p in self._seeds if self._allowed(p)]
-        seeds = list(dict.fromkeys(seeds))[:q]
-        if seeds:
-            n = len(seeds)
-            return Proposal(as_points(seeds), _nan(n), _nan(n), _nan(n), "seed")
-        return self._model_proposal(q)
+        planned = self.plan()
+        if isinstance(planned, Proposal):
+            return planned
+        return self.accept(compute_proposal(planned))
 
-    def _exclusions(self) -> NDArray[np.int64]:
+    def _exclusions(self, flying: NDArray[np.int64] | None = None) -> NDArray[np.int64]:
         measured = self.history.points
         parts = [measured, self.candidates.pixels[self.candidates.nearest(measured)]]
+        if flying is not None and flying.shape[0]:
+            parts += [flying, self.candidates.pixels[self.candidates.nearest(flying)]]
         if self.candidates.vetoed:
             parts.append(self.vetoed_points)
         return np.concatenate(parts, axis=0)
 
-    def _fit_posterior(
-        self, finite: NDArray[np.bool_], targets: NDArray[np.float64]
-    ) -> tuple[Any, Any, float, float] | None:
-        """Fit the surrogate on the measured points with finite targets; predict every candidate.
-
-        Parameters
-        ----------
-        finite : ndarray of bool, shape (n_measured,)
-            Which measured points have finite targets (the ones to train on).
-        targets : ndarray of shape (n_measured,) or (n_measured, k)
-            The measured targets (one column per objective when multi-objective).
-
-        Returns
-        -------
-        (mean, var, fit_s, posterior_s) or None
-            The posterior over all candidates ``(M,)`` or ``(M, k)`` and the seconds
-            spent fitting and predicting; None, logged, when the model fails. Asking
-            again with no new data (e.g. after a policy change) reuses the posterior:
-            only the acquisition changes, and no refit drifts the model in between.
-        """
-        key = (self.versions["model"], self.versions["scalarizer"], self.n_measured)
-        X = self.features[self.candidates.nearest(self.history.points[finite])]
-        try:
-            t0 = time.perf_counter()
-            if self._posterior_cache is not None and self._posterior_cache[0] == key:
-                mean, var = self._posterior_cache[1]
-                t1 = t2 = t0
-            else:
-                self._surrogate.fit(X, targets[finite])
-                t1 = time.perf_counter()
-                mean, var = self._surrogate.posterior(self.features)
-                t2 = time.perf_counter()
-                self._posterior_cache = (key, (mean, var))
-        except ModelError as exc:
-            self._log("model_error", f"the model could not be used ({exc}); choosing randomly")
-            return None
-        self.last_fit_info = dict(getattr(self._surrogate, "last_fit_info", {}) or {})
-        return mean, var, t1 - t0, t2 - t1
-
-    def _model_proposal(self, q: int) -> Proposal:
-        """The acquisition's ``q`` best allowed candidates (random before the model can fit).
-
-        One path for one and for several targets: the posterior is ``(M,)`` or
-        ``(M, k)``, and the acquisition (from the registry) receives exactly the
-        policy fields it declares.
-        """
+    def _model_job(self, q: int, flying: NDArray[np.int64] | None) -> ProposalJob:
+        """The model proposal of ``q`` points as a self-contained job."""
         Y = self.objectives()
         finite = np.all(np.isfinite(Y), axis=1)
-        exclude = self._exclusions()
-        policy = self.config.policy
-        pixels = self.candidates.pixels
-        timings = {"fit_s": 0.0, "posterior_s": 0.0, "acquisition_s": 0.0}
-        fitted = None
-        if int(finite.sum()) >= _MIN_TRAIN:
-            fitted = self._fit_posterior(finite, Y if self.is_multi_objective else Y[:, 0])
-        if fitted is None:
-            scores = self._rng.random(pixels.shape[0])
-            idx = select_points(scores, pixels, q, exclude=exclude, no_go=self.candidates.no_go)
-            n = idx.shape[0]
-            return Proposal(pixels[idx].copy(), _nan(n), _nan(n), _nan(n), "random", timings)
-        mean, var, fit_s, posterior_s = fitted
-        t3 = time.perf_counter()
-        inputs = ScoringInputs(Y_measured=Y[finite], rng=self._rng, pixels=pixels)
-        scores = score_candidates(policy.acquisition, mean, var, inputs, dict(policy))
-        min_distance = policy.min_distance
-        if policy.acquisition == "ehvi" and q > 1 and min_distance == 0:
-            min_distance = _EHVI_MIN_DISTANCE
-        idx = select_points(
-            scores,
-            pixels,
-            q,
-            exclude=exclude,
-            no_go=self.candidates.no_go,
-            min_distance=min_distance,
+        nearest = self.candidates.nearest
+        pending = np.zeros((0, 2), np.int64) if flying is None else flying
+        pending_index = nearest(pending) if pending.shape[0] else np.zeros(0, np.int64)
+        key = (
+            self.versions["model"],
+            self.versions["scalarizer"],
+            self.n_measured,
+            tuple(map(tuple, pending.tolist())),
         )
-        t4 = time.perf_counter()
-        timings = {"fit_s": fit_s, "posterior_s": posterior_s, "acquisition_s": t4 - t3}
-        m = pixels.shape[0]
-        mean_2d = np.asarray(mean, np.float64).reshape(m, -1)
-        var_2d = np.asarray(var, np.float64).reshape(m, -1)
-        scores = np.asarray(scores, np.float64)
-        self.last_posterior = (mean_2d[:, 0], var_2d[:, 0], scores)
-        several = self.is_multi_objective
-        if several:
-            self.last_objective_posterior = (mean_2d, var_2d)
+        return ProposalJob(
+            q=q,
+            surrogate=self._surrogate,
+            features=self.features,
+            pixels=self.candidates.pixels,
+            train_index=nearest(self.history.points[finite]),
+            targets=Y[finite] if self.is_multi_objective else Y[finite, 0],
+            pending_index=np.asarray(pending_index, np.int64),
+            exclude=self._exclusions(flying),
+            no_go=self.candidates.no_go.copy(),
+            policy=self.config.policy,
+            multi_objective=self.is_multi_objective,
+            rng=self._rng,
+            cache_key=key,
+            conditioned_on=self.conditioning(flying),
+            memo=self._memo,
+            min_train=_MIN_TRAIN,
+        )
+
+    def accept(self, computed: ComputedProposal) -> Proposal:
+        """Keep what a computed proposal learnt (posterior maps, fit facts); log its messages."""
+        for kind, text in computed.messages:
+            self._log(kind, text)
+        if computed.posterior is not None and computed.job.surrogate is self._surrogate:
+            mean_2d, var_2d, scores = computed.posterior
+            self.last_fit_info = dict(computed.fit_info)
+            self.last_posterior = (mean_2d[:, 0], var_2d[:, 0], scores)
+            self.last_ranking = scores
+            if self.is_multi_objective:
+                self.last_objective_posterior = (mean_2d, var_2d)
+        return computed.proposal
+
+    def is_current(self, proposal: Proposal) -> bool:
+        """Whether a proposal made ahead may still be measured.
+
+        It may not when an intervention came after it (it was computed under
+        the old settings), or when one of its points is no longer allowed
+        (measured, vetoed, in a no-go region, or being measured now).
+        """
+        if proposal.revision != self.revision or proposal.source == "pending":
+            return False
+        if proposal.points.shape[0] > self._batch_size():
+            return False
+        taken = {(int(r), int(c)) for r, c in self._in_flight_points()}
+        return all(self._allowed((int(r), int(c)), taken) for r, c in proposal.points)
+
+    def queue_proposal(self) -> Proposal | None:
+        """The next points of the last model's ranking, or None before the model ranked any.
+
+        What the beam measures when the proposal for it is not ready yet (a slow
+        refit): no new fit, the last acquisition scores, the usual exclusions.
+        """
+        ranking = self.last_ranking
+        if ranking is None or ranking.shape[0] != self.candidates.pixels.shape[0]:
+            return None
+        flying = self._in_flight_points()
+        q = self._batch_size(flying.shape[0])
+        idx = select_points(
+            ranking,
+            self.candidates.pixels,
+            q,
+            exclude=self._exclusions(flying),
+            no_go=self.candidates.no_go,
+            min_distance=batch_min_distance(self.config.policy, q),
+        )
+        if idx.shape[0] == 0:
+            return None
+        n = idx.shape[0]
         return Proposal(
-            pixels[idx].copy(),
-            mean_2d[idx, 0],
-            var_2d[idx, 0],
-            scores[idx],
-            "model",
-            timings,
-            objective_mean=mean_2d[idx] if several else None,
-            objective_var=var_2d[idx] if several else None,
+            self.candidates.pixels[idx].copy(),
+            nan_array(n),
+            nan_array(n),
+            ranking[idx].copy(),
+            "queue",
+            {"fit_s": 0.0, "posterior_s": 0.0, "acquisition_s": 0.0},
+            conditioned_on=self.conditioning(flying),
         )
 
     def _decision_context(self, proposal: Proposal) -> dict[str, dict[str, Any]]:
@@ -765,6 +776,7 @@ class Campaign:
         return {
             "model": {
                 "spec": self.config.model.model_dump(mode="json"),
+                "conditioned_on": _json_safe(proposal.conditioned_on),
                 "fit": _json_safe(self.last_fit_info) if proposal.source == "model" else {},
                 "n_train": int(np.isfinite(self.targets()).sum()),
                 **objectives,
@@ -849,11 +861,11 @@ class Campaign:
             self.record_decision(proposal)
         t2 = time.perf_counter()
         step = self._step
-        measurement = self.instrument.acquire(proposal.points)
+        measurement = acquire_timed(self.instrument, proposal.points)
         t3 = time.perf_counter()
         self.tell(measurement)
         if self.is_multi_objective:
-            self._pareto.save_summary(self.hypervolume_reference(), self._targets, self.history)
+            self.save_pareto_summary()
         t4 = time.perf_counter()
         timings = {
             **{k: float(v) for k, v in proposal.timings.items()},
@@ -868,11 +880,15 @@ class Campaign:
         return StepResult(
             step=step,
             points=proposal.points,
-            targets=y[-n:].copy() if n <= y.shape[0] else _nan(n),
+            targets=y[-n:].copy() if n <= y.shape[0] else nan_array(n),
             best=self.best_target(),
             source=proposal.source,
             timings=timings,
         )
+
+    def save_pareto_summary(self) -> None:
+        """Write the Pareto summary (front, hypervolume history) of the record's targets."""
+        self._pareto.save_summary(self.hypervolume_reference(), self._targets, self.history)
 
     def run(
         self,
@@ -962,6 +978,7 @@ class Campaign:
             )
         self._followups = []
         before, after = handler(intervention)
+        self.revision += 1  # a proposal made before this one is superseded
         changes = [(type(intervention).__name__, before, after), *self._followups]
         self._followups = []
         if record:
@@ -1087,8 +1104,8 @@ class Campaign:
         (a safety limit on the server, say): veto its points, then Resume. If no
         point of the decision is left, the step counts as done with nothing measured.
         """
-        if self._pending is None:
-            return
+        if self._pending is None or self.in_flight:
+            return  # points being measured now are measured; the record says so
         decision_id, step, points = self._pending
         keep = [
             i for i, (r, c) in enumerate(points.tolist()) if not self.candidates.blocked((r, c))
@@ -1153,10 +1170,6 @@ class Campaign:
             f"Campaign({self.config.name!r}, step={self._step}, measured={self.n_measured}/"
             f"{self.config.budget.measurements}, record={str(self.record.path)!r})"
         )
-
-
-def _nan(n: int) -> NDArray[np.float64]:
-    return np.full(n, np.nan, dtype=np.float64)
 
 
 def _short(value: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ come from a live acquisition or from the record on resume.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 from steerscope.errors import ConfigError
 from steerscope.types import EnergyAxis, Measurement
 
-__all__ = ["MeasuredHistory", "as_points"]
+__all__ = ["MeasuredHistory", "as_points", "beam_idle_fraction"]
 
 
 def as_points(values: ArrayLike) -> NDArray[np.int64]:
@@ -50,6 +51,7 @@ class MeasuredHistory:
         self.points = np.zeros((0, 2), dtype=np.int64)
         self.spectra: NDArray[np.float64] | None = None
         self.acquired_at = np.zeros(0, dtype=np.float64)
+        self.acquisition_started_at = np.zeros(0, dtype=np.float64)
         self.steps = np.zeros(0, dtype=np.int64)
         self.energy: EnergyAxis | None = None
         self.dose_s = 0.0
@@ -77,6 +79,7 @@ class MeasuredHistory:
         steps: ArrayLike,
         energy: EnergyAxis | None,
         dwell_time_s: ArrayLike,
+        acquisition_started_at: ArrayLike | None = None,
     ) -> int:
         """Add spectra not seen before (by record id); returns how many were new.
 
@@ -88,6 +91,8 @@ class MeasuredHistory:
         spectra : array_like of shape (n, C)
         acquired_at, steps, dwell_time_s : array_like of shape (n,) or scalars
         energy : EnergyAxis or None
+        acquisition_started_at : array_like of shape (n,), optional
+            When each acquisition started (NaN: not known).
 
         Raises
         ------
@@ -114,6 +119,13 @@ class MeasuredHistory:
         self.acquired_at = np.concatenate(
             [self.acquired_at, np.broadcast_to(np.asarray(acquired_at, np.float64), (n,))[new]]
         )
+        started = np.nan if acquisition_started_at is None else acquisition_started_at
+        self.acquisition_started_at = np.concatenate(
+            [
+                self.acquisition_started_at,
+                np.broadcast_to(np.asarray(started, np.float64), (n,))[new],
+            ]
+        )
         self.steps = np.concatenate(
             [self.steps, np.broadcast_to(np.asarray(steps, np.int64), (n,))[new]]
         )
@@ -137,6 +149,7 @@ class MeasuredHistory:
             step,
             measurement.energy,
             measurement.dwell_time_s,
+            measurement.started_at,
         )
 
     @classmethod
@@ -152,5 +165,40 @@ class MeasuredHistory:
                 np.asarray(measured.steps).reshape(-1),
                 measured.energy,
                 measured.dwell_time_s,
+                measured.started_at,
             )
         return history
+
+
+def beam_idle_fraction(started_at: ArrayLike, ended_at: ArrayLike) -> float:
+    """The fraction of the time from the first start to the last end the beam was not acquiring.
+
+    Parameters
+    ----------
+    started_at, ended_at : array_like of shape (n,)
+        Unix times each acquisition started and ended; pairs with a NaN are skipped.
+
+    Returns
+    -------
+    float
+        ``1 - busy / span`` in ``[0, 1]``, where busy is the union of the
+        acquisition intervals; NaN when fewer than one interval is known.
+    """
+    start = np.asarray(started_at, np.float64).reshape(-1)
+    end = np.asarray(ended_at, np.float64).reshape(-1)
+    known = np.isfinite(start) & np.isfinite(end) & (end >= start)
+    if not np.any(known):
+        return math.nan
+    start, end = start[known], end[known]
+    order = np.argsort(start)
+    start, end = start[order], end[order]
+    busy, reach = 0.0, -math.inf
+    for a, b in zip(start.tolist(), end.tolist(), strict=True):
+        a = max(a, reach)
+        if b > a:
+            busy += b - a
+        reach = max(reach, b)
+    span = float(end.max() - start.min())
+    if span <= 0:
+        return 0.0
+    return float(min(1.0, max(0.0, 1.0 - busy / span)))

@@ -35,6 +35,7 @@ __all__ = [
     "SetScalarizer",
     "Stop",
     "VetoPoints",
+    "describe_intervention",
     "intervention_from_dict",
 ]
 
@@ -390,3 +391,54 @@ def intervention_from_dict(kind: str, payload: dict[str, Any]) -> Intervention:
             f"intervention {kind} cannot be rebuilt from {payload!r:.200}: {exc}"
         ) from exc
     return result
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    return str(value)
+
+
+def describe_intervention(intervention: Intervention, policy: dict[str, Any] | None = None) -> str:
+    """A one-line account of an intervention for the operator, e.g. ``"beta 0.25 → 1"``.
+
+    Parameters
+    ----------
+    intervention : Intervention
+    policy : dict, optional
+        The policy in force, to show a policy change as ``old → new``.
+
+    Returns
+    -------
+    str
+    """
+    if isinstance(intervention, SetPolicy):
+        now = policy or {}
+        parts = []
+        for name, value in intervention.changes().items():
+            old = f"{_value(now[name])} → " if name in now else ""
+            parts.append(f"{name} {old}{_value(value)}")
+        return ", ".join(parts) or "policy unchanged"
+    if isinstance(intervention, SetScalarizer):
+        return f"target → {intervention.spec.get('kind', 'new scalarizer')}"
+    if isinstance(intervention, SetDescriptor):
+        return f"patch size → {intervention.patch_size}"
+    if isinstance(intervention, SetBudget):
+        return f"budget → {intervention.measurements} spectra"
+    if isinstance(intervention, AddPoints):
+        return f"measure {len(intervention.points)} point(s) next"
+    if isinstance(intervention, VetoPoints):
+        return f"forbid {len(intervention.points)} point(s)"
+    if isinstance(intervention, AddNoGoRegion):
+        return f"no-go region of {int(intervention.mask.sum())} pixel(s)"
+    if isinstance(intervention, Pause):
+        return "pause after the spectrum in flight"
+    if isinstance(intervention, Resume):
+        return "resume"
+    if isinstance(intervention, Stop):
+        return "stop after the spectrum in flight"
+    if isinstance(intervention, RunSteps):
+        return f"run {intervention.n} step(s)"
+    return type(intervention).__name__

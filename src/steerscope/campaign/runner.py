@@ -1,9 +1,12 @@
 """The background runner: drives a :class:`Campaign` on its own thread, steered through a queue.
 
 Operators (UI tabs, scripts) :meth:`CampaignRunner.post` interventions to a
-thread-safe queue; the runner applies them between two steps and publishes an
-immutable :class:`CampaignSnapshot` after every change, which any number of
-observers read with :meth:`CampaignRunner.snapshot` without locks.
+thread-safe queue. A posted intervention shows in the snapshot at once, as
+*queued*; the runner thread applies it as soon as it reaches it (it never waits
+for a fit or an acquisition to end, see :mod:`~steerscope.campaign.pipeline`),
+and the next proposal is made under it. The runner publishes an immutable
+:class:`CampaignSnapshot` after every change, which any number of observers
+read with :meth:`CampaignRunner.snapshot` without locks.
 
 An instrument error during a step pauses the run with the reason shown;
 nothing is lost (the decision stays pending in the record) and
@@ -15,6 +18,7 @@ again, veto them (or add a no-go region over them) before resuming.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import queue
 import threading
@@ -26,7 +30,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from steerscope.campaign.engine import Campaign
-from steerscope.campaign.interventions import Intervention, Pause, Resume, RunSteps, Stop
+from steerscope.campaign.interventions import (
+    Intervention,
+    Pause,
+    Resume,
+    RunSteps,
+    Stop,
+    describe_intervention,
+)
+from steerscope.campaign.pipeline import STALL_FACTOR, BeamDone, Pipeline, ProposalDone
 from steerscope.campaign.snapshot import (
     CampaignSnapshot,
     SnapshotStatus,
@@ -129,6 +141,9 @@ class CampaignRunner:
         down when the overview is large), so a UI can scrub history.
     idle_poll_s : float
         How long the thread waits for a message when it has nothing to do.
+    stall_factor : float
+        See :class:`~steerscope.campaign.pipeline.Pipeline`; ``inf`` always waits
+        for the model (no ``queue`` points, deterministic runs).
 
     Examples
     --------
@@ -139,12 +154,19 @@ class CampaignRunner:
     """
 
     def __init__(
-        self, campaign: Campaign, *, save_maps: bool = True, idle_poll_s: float = 0.05
+        self,
+        campaign: Campaign,
+        *,
+        save_maps: bool = True,
+        idle_poll_s: float = 0.05,
+        stall_factor: float = STALL_FACTOR,
     ) -> None:
         self.campaign = campaign
         self.save_maps = save_maps
         self.idle_poll_s = idle_poll_s
-        self._queue: queue.Queue[Intervention] = queue.Queue()
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._queued: list[tuple[Intervention, str]] = []
+        self._pipeline = Pipeline(campaign, self._queue.put, stall_factor=stall_factor)
         self._thread: threading.Thread | None = None
         self._changed = threading.Condition()
         self._status: SnapshotStatus = "idle"
@@ -169,7 +191,14 @@ class CampaignRunner:
         return self
 
     def post(self, intervention: Intervention) -> None:
-        """Queue an intervention; applied by the runner thread between two steps."""
+        """Queue an intervention; it shows in the snapshot at once and governs the next proposal."""
+        text = describe_intervention(intervention, self._snapshot.policy)
+        with self._changed:
+            self._queued.append((intervention, text))
+            self._snapshot = dataclasses.replace(
+                self._snapshot, queued=tuple(t for _, t in self._queued)
+            )
+            self._changed.notify_all()
         self._queue.put(intervention)
 
     def snapshot(self) -> CampaignSnapshot:
@@ -230,17 +259,14 @@ class CampaignRunner:
     # -- the thread ---------------------------------------------------------------------
 
     def _loop(self) -> None:
+        pipeline = self._pipeline
         try:
             self.campaign.record.set_status(self._status, self._reason)
             while self._status != "stopped":
                 self._drain()
                 if self._status == "stopped":
                     break
-                if self._status == "running" and not self.campaign.done:
-                    self._one_step()
-                    continue
-                if self._status == "running" and self.campaign.done:
-                    self._set_status("finished", self.campaign.done_reason())
+                self._advance()
                 try:
                     message = self._queue.get(timeout=self.idle_poll_s)
                 except queue.Empty:
@@ -250,7 +276,35 @@ class CampaignRunner:
             log.exception("campaign runner failed")
             self._set_status("error", f"{type(exc).__name__}: {exc}")
         finally:
+            with contextlib.suppress(Exception):  # spectra in flight are recorded, not lost
+                self._step_done(pipeline.finish(timeout=60.0))
+            pipeline.close()
             self._publish()
+
+    def _advance(self) -> None:
+        """Send the next points to the beam when running; compute ahead when running or paused."""
+        c, pipeline = self.campaign, self._pipeline
+        if self._status not in ("running", "paused"):
+            return
+        may_send = self._status == "running" and (self._steps_left is None or self._steps_left > 0)
+        was_busy = pipeline.beam_busy
+        try:
+            pipeline.advance(start_beam=may_send)
+        except SteerscopeError as exc:
+            c.log("step_error", str(exc))
+            self._set_status("paused", f"{type(exc).__name__}: {exc}. Fix it, then Resume.")
+            return
+        if pipeline.beam_busy and not was_busy:
+            if self._steps_left is not None:
+                self._steps_left -= 1
+            self._publish()  # the points in flight show as next points
+        if pipeline.beam_busy:
+            return
+        if self._status == "running" and c.done:
+            self._set_status("finished", c.done_reason())
+        elif self._status == "running" and self._steps_left == 0:
+            self._steps_left = None
+            self._set_status("paused", "ran the requested steps")
 
     def _drain(self) -> None:
         while True:
@@ -262,7 +316,11 @@ class CampaignRunner:
             if self._status == "stopped":
                 return
 
-    def _handle(self, message: Intervention) -> None:
+    def _handle(self, message: Any) -> None:
+        if isinstance(message, BeamDone | ProposalDone):
+            self._pipeline_event(message)
+            return
+        self._dequeue(message)
         before = self._status
         if isinstance(message, Stop):
             self.campaign.note_control(message, before, "stopped")
@@ -290,13 +348,21 @@ class CampaignRunner:
             # a refused intervention is recorded as an event by the engine; the run goes on
             with contextlib.suppress(SteerscopeError):
                 self.campaign.apply(message)
+                self._pipeline.supersede(f"{type(message).__name__} came after it")
             if self._status == "finished" and not self.campaign.done:
                 self._set_status("running", "")
             self._publish()
 
-    def _one_step(self) -> None:
+    def _dequeue(self, message: Intervention) -> None:
+        with self._changed:
+            for i, (queued, _) in enumerate(self._queued):
+                if queued is message:
+                    del self._queued[i]
+                    break
+
+    def _pipeline_event(self, event: BeamDone | ProposalDone) -> None:
         try:
-            result = self.campaign.step()
+            result = self._pipeline.handle(event)
         except SafetyLimitError as exc:
             reason = (
                 f"safety limit refused the step: {exc}. Nothing was acquired and the points "
@@ -315,15 +381,12 @@ class CampaignRunner:
             self.campaign.log("step_error", str(exc))
             self._set_status("paused", f"{type(exc).__name__}: {exc}. Fix it, then Resume.")
             return
+        self._step_done(result)
+        self._publish()
+
+    def _step_done(self, result: Any) -> None:
         if result is not None:
             self._save_maps(result.step)
-        if self._steps_left is not None:
-            self._steps_left -= 1
-            if self._steps_left <= 0:
-                self._steps_left = None
-                self._set_status("paused", "ran the requested steps")
-                return
-        self._publish()
 
     def _save_maps(self, step: int) -> None:
         maps = self._maps()
@@ -402,11 +465,13 @@ class CampaignRunner:
             scalarizer=settings["scalarizer"],
             descriptor=settings["descriptor"],
             record_path=str(c.record.path),
+            beam_idle=self._pipeline.summary().beam_idle if hasattr(self, "_pipeline") else np.nan,
             **mo,
         )
 
     def _publish(self) -> None:
         snap = self._build_snapshot()
         with self._changed:
-            self._snapshot = snap
+            queued = tuple(text for _, text in self._queued)
+            self._snapshot = dataclasses.replace(snap, queued=queued)
             self._changed.notify_all()

@@ -87,13 +87,20 @@ class CampaignSnapshot:
         multi-objective campaign on a built-in dataset, ``(n_measured, hypervolume of the
         measured points / hypervolume of every pixel of the dataset)``.
     step_timings : list of dict
-        One dict of seconds per step (fit, posterior, acquisition, instrument, record, total).
+        One dict of seconds per step (fit, posterior, acquisition, instrument, record,
+        beam wait).
     events : tuple of EventView
         The campaign log, oldest first.
     policy, scalarizer, descriptor : dict
         Settings in force (with their version counters).
     record_path : str
         Path of the campaign record.
+    queued : tuple of str
+        Interventions posted and not applied yet, each in one line for the
+        operator (``"beta 0.25 → 1"``); shown the moment they are posted.
+    beam_idle : float
+        Fraction of the time since the runner started that the beam was not
+        acquiring (NaN before two acquisitions).
     objectives : ndarray of shape (n, k) or None
         Multi-objective campaigns: every objective of the measured points (``targets``
         is column 0); None for a single target.
@@ -128,6 +135,8 @@ class CampaignSnapshot:
     scalarizer: dict[str, Any] = field(default_factory=dict)
     descriptor: dict[str, Any] = field(default_factory=dict)
     record_path: str = ""
+    queued: tuple[str, ...] = ()
+    beam_idle: float = float("nan")
     objectives: NDArray[np.float64] | None = None
     pareto_mask: NDArray[np.bool_] | None = None
     hypervolume_history: list[tuple[int, float]] = field(default_factory=list)

@@ -9,10 +9,15 @@ the simulator or the network client itself) and wraps it in the safety layer;
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
 
 from steerscope.campaign.config import (
     CampaignConfig,
@@ -25,8 +30,9 @@ from steerscope.errors import ConfigError
 from steerscope.instruments.base import Microscope
 from steerscope.instruments.registry import remote_microscope, simulated_microscope
 from steerscope.instruments.safety import SafeMicroscope
+from steerscope.types import Measurement
 
-__all__ = ["build_instrument", "default_record_path"]
+__all__ = ["acquire_timed", "build_instrument", "default_record_path"]
 
 
 def default_record_path(config: CampaignConfig) -> Path:
@@ -121,3 +127,45 @@ def _build_raw_instrument(
         seed=config.seed,
     )
     return microscope, dataset
+
+
+_CLOCK_SLACK_S = 0.5
+"""How far an instrument's end times may lie outside this computer's call window."""
+
+
+def acquire_timed(instrument: Microscope, points: ArrayLike) -> Measurement:
+    """``instrument.acquire(points)`` with each spectrum's start time stamped.
+
+    The first spectrum starts when the call starts; each next one when the one
+    before it ended, if the instrument's end times fall inside the call (the
+    same clock); otherwise (a remote clock) the call's duration is split
+    evenly over the points.
+
+    Parameters
+    ----------
+    instrument : Microscope
+    points : array_like of shape (n, 2)
+
+    Returns
+    -------
+    Measurement
+        With ``started_at`` ``(n,)``.
+    """
+    begun = time.time()
+    measurement = instrument.acquire(points)
+    ended = time.time()
+    if not isinstance(measurement, Measurement):
+        return measurement  # the record refuses it with a clear message
+    n = np.asarray(measurement.points).reshape(-1, 2).shape[0]
+    done = np.asarray(measurement.acquired_at, np.float64).reshape(-1)
+    same_clock = (
+        done.shape == (n,)
+        and bool(np.all(np.isfinite(done)))
+        and done.min(initial=begun) >= begun - _CLOCK_SLACK_S
+        and done.max(initial=ended) <= ended + _CLOCK_SLACK_S
+    )
+    if same_clock and n:
+        started = np.concatenate([[begun], np.maximum(done[:-1], begun)])
+    else:
+        started = begun + (ended - begun) * np.arange(n) / max(n, 1)
+    return dataclasses.replace(measurement, started_at=started)

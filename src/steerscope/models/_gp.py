@@ -479,13 +479,20 @@ class GPSurrogateBase:
             )
         return self.fit(self.X_train_, self.y_train_, full=True)
 
-    def posterior(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def posterior(
+        self, X: ArrayLike, *, pending: ArrayLike | None = None
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Posterior mean and variance of the latent target, in batches of 4096 rows.
 
         Parameters
         ----------
         X : array_like of shape (m, n_features)
             Candidate features (patches, or other descriptors, as at fit).
+        pending : array_like of shape (p, n_features), optional
+            Features of points being measured now. The posterior is conditioned
+            on them at their predicted mean (the *kriging believer*), with the
+            fitted hyperparameters: the mean does not move, the variance near
+            them drops, so the next proposal does not repeat what is in flight.
 
         Returns
         -------
@@ -498,9 +505,25 @@ class GPSurrogateBase:
             raise not_fitted(type(self).__name__)
         X_arr = check_query(X, self.n_features_in_, type(self).__name__)
         with torch_threads(self.n_threads):
+            cache = self.cache_
+            if pending is not None:
+                cache = self._believer_cache(
+                    check_query(pending, self.n_features_in_, type(self).__name__)
+                )
             return batched_posterior(
-                self._features, self.head_, self.cache_, X_arr, self.y_mean_, self.y_std_
+                self._features, self.head_, cache, X_arr, self.y_mean_, self.y_std_
             )
+
+    def _believer_cache(self, pending: NDArray[np.float64]) -> PosteriorCache:
+        """The posterior cache with ``pending (p, d)`` added at their predicted mean."""
+        if pending.shape[0] == 0:
+            return self.cache_
+        with torch.no_grad():
+            z_pending = self._features(torch.from_numpy(pending))
+            believed, _ = self.head_.predict(self.cache_, z_pending)
+            y_train = torch.from_numpy((self.y_train_ - self.y_mean_) / self.y_std_)
+            z = torch.cat([self.cache_.z_train, z_pending])
+            return self.head_.condition(z, torch.cat([y_train, believed]))
 
     def _record_fit(
         self,

@@ -126,13 +126,18 @@ class MultiObjectiveSurrogate:
             )
         return self.fit(self.X_train_, self.Y_train_, full=True)
 
-    def posterior(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def posterior(
+        self, X: ArrayLike, *, pending: ArrayLike | None = None
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Posterior mean and variance of every objective.
 
         Parameters
         ----------
         X : array_like of shape (m, n_features)
             Candidate features.
+        pending : array_like of shape (p, n_features), optional
+            Points being measured now: every objective's model is conditioned on
+            them at its predicted mean (kriging believer).
 
         Returns
         -------
@@ -150,7 +155,7 @@ class MultiObjectiveSurrogate:
         means: list[NDArray[np.float64]] = []
         variances: list[NDArray[np.float64]] = []
         for model in self.models_:
-            mean, var = model.posterior(X_arr)
+            mean, var = model.posterior(X_arr, pending=pending)  # type: ignore[call-arg]
             means.append(mean)
             variances.append(var)
         return np.stack(means, axis=1), np.stack(variances, axis=1)

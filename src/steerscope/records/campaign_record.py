@@ -110,6 +110,16 @@ class MeasuredSpectra:
     signal_kind: SignalKind | None = None
     metadata: tuple[dict[str, Any], ...] = ()
 
+    @property
+    def started_at(self) -> NDArray[np.float64]:
+        """Unix time each acquisition started, ``(n,)``; NaN where the record does not say."""
+        return np.array(
+            [float(m.get("started_at", np.nan)) for m in self.metadata]
+            if len(self.metadata) == len(self.acquired_at)
+            else np.full(len(self.acquired_at), np.nan),
+            dtype=np.float64,
+        )
+
     def __len__(self) -> int:
         return int(self.points.shape[0])
 
@@ -735,10 +745,12 @@ class CampaignRecord:
         energy_json = _energy_to_json(energy)
         base_meta = _mapping(measurement.metadata, "measurement metadata")
         kind = SignalKind(measurement.signal_kind).value
+        started = _started_at(measurement, n)
         rows = []
         for i in range(n):
             blob, dtype, _ = array_to_blob(spectra[i])
-            meta = to_json({**base_meta, "batch_position": i}, "measurement metadata")
+            timing = {} if started is None else {"started_at": started[i]}
+            meta = to_json({**base_meta, "batch_position": i, **timing}, "measurement metadata")
             rows.append((blob, dtype, meta))
 
         with self._write("add a measurement") as conn:
@@ -1134,3 +1146,13 @@ class CampaignRecord:
         mode = "read-only" if self.read_only else "read-write"
         state = "closed" if self._closed else mode
         return f"CampaignRecord({str(self.path)!r}, {state})"
+
+
+def _started_at(measurement: Measurement, n: int) -> list[float] | None:
+    """The measurement's start times as ``n`` floats, or None when it has none."""
+    if measurement.started_at is None:
+        return None
+    started = np.asarray(measurement.started_at, dtype=np.float64).reshape(-1)
+    if started.shape != (n,):
+        raise RecordError(f"measurement started_at must have shape ({n},); got {started.shape}")
+    return [float(t) for t in started]

@@ -1,0 +1,303 @@
+"""Model proposals as self-contained jobs, so they can be computed while the beam works.
+
+:class:`ProposalJob` holds copies of everything one model proposal needs (the
+training data, the points being measured now, the exclusions, the policy, the
+surrogate to fit); :func:`compute_proposal` turns it into a
+:class:`ComputedProposal` without touching the campaign, its record or its
+history. The engine builds the job on its own thread and accepts the result
+there; the pipeline (:mod:`~steerscope.campaign.pipeline`) runs the computation
+on a worker thread in between, while the instrument acquires.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from steerscope.acquisition import ScoringInputs, score_candidates, select_points
+from steerscope.campaign.config import PolicyConfig
+from steerscope.errors import ModelError
+
+__all__ = [
+    "EHVI_MIN_DISTANCE",
+    "ComputedProposal",
+    "PosteriorMemo",
+    "Proposal",
+    "ProposalJob",
+    "batch_min_distance",
+    "compute_proposal",
+    "nan_array",
+]
+
+EHVI_MIN_DISTANCE = 2.0
+"""Pixels between the points of one EHVI batch when the policy sets no ``min_distance``.
+
+EHVI scores each candidate alone, so without a distance the q best of one batch
+are neighbours that tell the model the same thing."""
+
+
+def batch_min_distance(policy: PolicyConfig, q: int) -> float:
+    """Pixels between the points of one batch: the policy's, or EHVI's own default."""
+    if policy.acquisition == "ehvi" and q > 1 and policy.min_distance == 0:
+        return EHVI_MIN_DISTANCE
+    return float(policy.min_distance)
+
+
+def nan_array(n: int) -> NDArray[np.float64]:
+    """``n`` NaNs: the prediction of a point no model chose."""
+    return np.full(n, np.nan, dtype=np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class Proposal:
+    """The next points and why they were chosen.
+
+    Parameters
+    ----------
+    points : ndarray of shape (q, 2)
+        Overview pixels ``(row, col)`` to measure next.
+    predicted_mean, predicted_var, acquisition_value : ndarray of shape (q,)
+        Posterior and acquisition score at each point (NaN for points not chosen
+        by the model: seed, operator-added, or re-measured pending points).
+    source : str
+        ``"operator"`` (AddPoints), ``"seed"``, ``"model"``, ``"random"`` (the
+        model could not be used yet), ``"pending"`` (re-measuring a decision
+        whose spectra were lost when the previous run stopped) or ``"queue"``
+        (the next points of the last model's ranking, taken while a slow refit
+        would otherwise have left the beam waiting).
+    timings : dict of str to float
+        Seconds spent: ``fit_s``, ``posterior_s``, ``acquisition_s``.
+    objective_mean, objective_var : ndarray of shape (q, k) or None
+        Multi-objective campaigns: the posterior of every objective at each point
+        (``predicted_mean``/``predicted_var`` then hold objective 0's); None otherwise.
+    conditioned_on : dict
+        What the choice knew: ``n_measured`` (spectra told to the model),
+        ``last_measurement_id``, ``pending_points`` (points being measured, believed
+        at their predicted mean), ``model_version``, ``revision`` (the campaign's
+        intervention count). Written into the decision's model JSON.
+    """
+
+    points: NDArray[np.int64]
+    predicted_mean: NDArray[np.float64]
+    predicted_var: NDArray[np.float64]
+    acquisition_value: NDArray[np.float64]
+    source: str
+    timings: dict[str, float] = field(default_factory=dict)
+    objective_mean: NDArray[np.float64] | None = None
+    objective_var: NDArray[np.float64] | None = None
+    conditioned_on: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def revision(self) -> int:
+        """The campaign revision the proposal was computed under (-1 if unknown)."""
+        return int(self.conditioned_on.get("revision", -1))
+
+    @classmethod
+    def unscored(
+        cls, points: NDArray[np.int64], source: str, conditioned_on: dict[str, Any]
+    ) -> Proposal:
+        """Points chosen without a model (seed, operator, pending): NaN predictions."""
+        n = points.shape[0]
+        return cls(
+            points, nan_array(n), nan_array(n), nan_array(n), source, conditioned_on=conditioned_on
+        )
+
+
+class PosteriorMemo:
+    """The last posterior over every candidate and the key of the fit that made it."""
+
+    def __init__(self) -> None:
+        self.key: tuple[Any, ...] | None = None
+        self.value: tuple[Any, Any] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class ProposalJob:
+    """Everything one model proposal needs, copied off the campaign.
+
+    Parameters
+    ----------
+    q : int
+        Points to choose.
+    surrogate : object
+        The model to fit (only the job's computation touches it while it runs).
+    features : ndarray of shape (M, d)
+        Descriptors of every candidate.
+    pixels : ndarray of shape (M, 2)
+        The candidates' overview pixels.
+    train_index : ndarray of shape (n,)
+        Candidate index of each measured point with finite targets.
+    targets : ndarray of shape (n,) or (n, k)
+        Their targets (one column per objective when multi-objective).
+    pending_index : ndarray of shape (p,)
+        Candidate index of each point being measured now.
+    exclude : ndarray of shape (e, 2)
+        Pixels not to choose (measured, vetoed, in flight).
+    no_go : ndarray of bool, shape (H, W)
+        The no-go mask.
+    policy : PolicyConfig
+        The policy in force.
+    multi_objective : bool
+        Whether ``targets`` has one column per objective.
+    rng : numpy.random.Generator
+        Random numbers for a random choice and for stochastic acquisitions.
+    cache_key : tuple
+        Identifies the fit: the same key reuses the posterior kept in ``memo``.
+    conditioned_on : dict
+        See :attr:`Proposal.conditioned_on`.
+    memo : PosteriorMemo
+        The campaign's last posterior (written by the computation only).
+    min_train : int
+        Fewest finite targets the model is fitted on (a GP needs two to say
+        anything about variance).
+    """
+
+    q: int
+    surrogate: Any
+    features: NDArray[np.float32]
+    pixels: NDArray[np.int64]
+    train_index: NDArray[np.int64]
+    targets: NDArray[np.float64]
+    pending_index: NDArray[np.int64]
+    exclude: NDArray[np.int64]
+    no_go: NDArray[np.bool_]
+    policy: PolicyConfig
+    multi_objective: bool
+    rng: np.random.Generator
+    cache_key: tuple[Any, ...]
+    conditioned_on: dict[str, Any]
+    memo: PosteriorMemo
+    min_train: int = 2
+
+
+@dataclass(frozen=True, eq=False)
+class ComputedProposal:
+    """A computed job: the proposal and what the engine keeps from it.
+
+    Parameters
+    ----------
+    job : ProposalJob
+        The job it answers.
+    proposal : Proposal
+        The chosen points.
+    posterior : tuple of (mean (M, k), var (M, k), scores (M,)) or None
+        Over every candidate; None when the model was not used.
+    fit_info : dict
+        The surrogate's ``last_fit_info``.
+    messages : list of (kind, text)
+        Events to log (a model that could not be used).
+    seconds : float
+        Wall time of the computation.
+    """
+
+    job: ProposalJob
+    proposal: Proposal
+    posterior: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None
+    fit_info: dict[str, Any]
+    messages: list[tuple[str, str]]
+    seconds: float
+
+
+def compute_proposal(job: ProposalJob) -> ComputedProposal:
+    """Fit, predict every candidate, score and select: the job's ``q`` best allowed points.
+
+    One path for one and for several targets: the posterior is ``(M,)`` or
+    ``(M, k)``, and the acquisition (from the registry) receives exactly the
+    policy fields it declares. Points in flight are believed at their predicted
+    mean (kriging believer) so the choice moves away from them. Asking again
+    with the same training data and points in flight (e.g. after a policy
+    change) reuses the posterior: only the acquisition changes, and no refit
+    drifts the model in between. Before the model can be fitted, or when it
+    fails, the points are random and a message says why.
+
+    Parameters
+    ----------
+    job : ProposalJob
+
+    Returns
+    -------
+    ComputedProposal
+    """
+    start = time.perf_counter()
+    messages: list[tuple[str, str]] = []
+    fitted = None
+    if job.train_index.shape[0] >= job.min_train:
+        fitted = _fit_posterior(job, messages)
+    pixels = job.pixels
+    if fitted is None:
+        noise = job.rng.random(pixels.shape[0])
+        idx = select_points(noise, pixels, job.q, exclude=job.exclude, no_go=job.no_go)
+        n = idx.shape[0]
+        proposal = Proposal(
+            pixels[idx].copy(),
+            nan_array(n),
+            nan_array(n),
+            nan_array(n),
+            "random",
+            {"fit_s": 0.0, "posterior_s": 0.0, "acquisition_s": 0.0},
+            conditioned_on=job.conditioned_on,
+        )
+        info = dict(getattr(job.surrogate, "last_fit_info", {}) or {})
+        return ComputedProposal(job, proposal, None, info, messages, time.perf_counter() - start)
+    mean, var, fit_s, posterior_s = fitted
+    t3 = time.perf_counter()
+    policy = job.policy
+    Y_measured = job.targets.reshape(job.targets.shape[0], -1)
+    inputs = ScoringInputs(Y_measured=Y_measured, rng=job.rng, pixels=pixels)
+    scored = score_candidates(policy.acquisition, mean, var, inputs, dict(policy))
+    scores: NDArray[np.float64] = np.asarray(scored, np.float64)
+    min_distance = batch_min_distance(policy, job.q)
+    idx = select_points(
+        scores, pixels, job.q, exclude=job.exclude, no_go=job.no_go, min_distance=min_distance
+    )
+    t4 = time.perf_counter()
+    m = pixels.shape[0]
+    mean_2d = np.asarray(mean, np.float64).reshape(m, -1)
+    var_2d = np.asarray(var, np.float64).reshape(m, -1)
+    several = job.multi_objective
+    proposal = Proposal(
+        pixels[idx].copy(),
+        mean_2d[idx, 0],
+        var_2d[idx, 0],
+        scores[idx],
+        "model",
+        {"fit_s": fit_s, "posterior_s": posterior_s, "acquisition_s": t4 - t3},
+        objective_mean=mean_2d[idx] if several else None,
+        objective_var=var_2d[idx] if several else None,
+        conditioned_on=job.conditioned_on,
+    )
+    info = dict(getattr(job.surrogate, "last_fit_info", {}) or {})
+    return ComputedProposal(
+        job, proposal, (mean_2d, var_2d, scores), info, messages, time.perf_counter() - start
+    )
+
+
+def _fit_posterior(
+    job: ProposalJob, messages: list[tuple[str, str]]
+) -> tuple[Any, Any, float, float] | None:
+    """Fit on the job's training data, predict every candidate; None (and a message) if it fails."""
+    memo = job.memo
+    X = job.features[job.train_index]
+    pending = job.features[job.pending_index] if job.pending_index.shape[0] else None
+    try:
+        t0 = time.perf_counter()
+        if memo.key == job.cache_key and memo.value is not None:
+            mean, var = memo.value
+            t1 = t2 = t0
+        else:
+            job.surrogate.fit(X, job.targets)
+            t1 = time.perf_counter()
+            if pending is None:
+                mean, var = job.surrogate.posterior(job.features)
+            else:
+                mean, var = job.surrogate.posterior(job.features, pending=pending)
+            t2 = time.perf_counter()
+            memo.key, memo.value = job.cache_key, (mean, var)
+    except ModelError as exc:
+        messages.append(("model_error", f"the model could not be used ({exc}); choosing randomly"))
+        return None
+    return mean, var, t1 - t0, t2 - t1
