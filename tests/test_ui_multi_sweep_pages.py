@@ -103,8 +103,9 @@ def test_multi_objective_campaign_takes_weights_and_shows_the_pick(records: Path
     _no_exception(at)
     entry = state.registry().latest()
     assert entry is not None
+    entry.runner.wait_for(lambda s: s.n_measured >= 5, 60.0)
     entry.runner.post(Pause())
-    snap = entry.runner.wait_for(lambda s: s.status != "running" and s.n_measured >= 5, 60.0)
+    snap = entry.runner.wait_for(lambda s: s.status != "running", 60.0)
     assert snap.status == "paused" and snap.is_multi_objective
     at.run()
     _no_exception(at)

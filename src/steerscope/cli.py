@@ -62,13 +62,14 @@ def _fmt(value: float) -> str:
 
 
 def _run_campaign(campaign: Any, steps: int | None) -> None:
-    """Step with a progress bar and one summary line per step, then a final summary."""
+    """Run pipelined with a progress bar and one line per step, then two summary lines."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from steerscope.campaign.pipeline import run_pipelined
+
     console = Console(stderr=False, highlight=False)
     budget = campaign.config.budget.measurements
-    campaign.record.set_status("running")
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -90,12 +91,13 @@ def _run_campaign(campaign: Any, steps: int | None) -> None:
             )
             progress.update(task, completed=campaign.n_measured)
 
-        campaign.run(n_steps=steps, callback=show)
+        _, summary = run_pipelined(campaign, n_steps=steps, callback=show)
     state = "finished" if campaign.done else "paused"
     typer.echo(
         f"{state}: {campaign.n_measured}/{budget} spectra, best target "
         f"{_fmt(campaign.best_target())}, record {campaign.record.path}"
     )
+    typer.echo(summary.line())
 
 
 @app.command()

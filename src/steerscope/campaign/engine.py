@@ -816,9 +816,11 @@ class Campaign:
     def tell(self, measurement: Measurement) -> list[int]:
         """Record the spectra of a measurement (durably, before returning) and learn from them.
 
-        If a recorded decision is pending, the measurement is tied to it and
-        completes it; otherwise it is stored without a decision. Either way the
-        step index advances by one.
+        If a recorded decision is pending, the measurement is tied to it; the
+        decision is complete (and the step index advances by one) once every one
+        of its points is measured, so a batch may be told point by point. A
+        measurement with no decision pending is stored without one, and the
+        step index advances.
 
         Parameters
         ----------
@@ -831,16 +833,21 @@ class Campaign:
             The record's measurement ids.
         """
         if self._pending is not None:
-            decision_id, step, _ = self._pending
+            decision_id, step, points = self._pending
         else:
-            decision_id, step = None, self._step
+            decision_id, step, points = None, self._step, np.zeros((0, 2), np.int64)
         ids = self.record.add_measurement(measurement, step=step, decision_id=decision_id)
         first = self.n_measured == 0
         if self.history.append_measurement(ids, measurement, step) and first:
             self._started_at = float(np.min(measurement.acquired_at))
         self._forced = [p for p in self._forced if not self.history.contains(p)]
-        self._pending = None
-        self._step = step + 1
+        told = {(int(r), int(c)) for r, c in np.asarray(measurement.points).reshape(-1, 2)}
+        left = [(int(r), int(c)) for r, c in points if (int(r), int(c)) not in told]
+        if decision_id is not None and left:
+            self._pending = (decision_id, step, as_points(left))  # part of a batch so far
+        else:
+            self._pending = None
+            self._step = step + 1
         return ids
 
     def step(self) -> StepResult | None:

@@ -46,7 +46,7 @@ from steerscope.campaign.proposals import ComputedProposal, Proposal, ProposalJo
 from steerscope.campaign.sources import acquire_timed
 from steerscope.types import Measurement
 
-__all__ = ["BeamDone", "Pipeline", "ProposalDone", "RunSummary", "run_pipelined"]
+__all__ = ["BeamDone", "BeamPoint", "Pipeline", "ProposalDone", "RunSummary", "run_pipelined"]
 
 STALL_FACTOR = 3.0
 """A refit counts as stalled once it has run this many times its recent median."""
@@ -56,13 +56,26 @@ MIN_STALL_S = 0.25
 
 @dataclass(frozen=True, eq=False)
 class BeamDone:
-    """The instrument finished (or failed) a decision's acquisition."""
+    """The instrument finished (or failed) a decision's acquisition.
 
-    future: Future[Measurement]
+    ``arrived`` holds the spectra acquired so far, one point at a time, so
+    the owner records each as it comes (a batch cut short keeps what it got);
+    :class:`BeamPoint` says one more is there.
+    """
+
+    future: Future[float]
     proposal: Proposal
     step: int
     started: float
     waited_s: float
+    arrived: queue.SimpleQueue[Measurement]
+
+
+@dataclass(frozen=True, eq=False)
+class BeamPoint:
+    """One more spectrum of the decision in flight is in ``beam.arrived``."""
+
+    beam: BeamDone
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,6 +141,7 @@ class Pipeline:
         self.n_told = 0
         self.beam_busy_s = 0.0
         self.beam_wait_s = 0.0
+        self._told: list[Measurement] = []
 
     # -- state --------------------------------------------------------------------------
 
@@ -183,6 +197,10 @@ class Pipeline:
         """
         if isinstance(event, ProposalDone):
             self._proposal_done(event)
+            return None
+        if isinstance(event, BeamPoint):
+            if event.beam is self._beam_event:
+                self._tell_arrived(event.beam)
             return None
         if isinstance(event, BeamDone):
             return self._beam_done(event)
@@ -251,28 +269,51 @@ class Pipeline:
         if self._beam_free_since is not None:
             waited = now - self._beam_free_since
         c.in_flight = True
-        future = self._beam.submit(acquire_timed, c.instrument, points)
-        event = BeamDone(future, proposal, c.step_index, now, waited)
+        arrived: queue.SimpleQueue[Measurement] = queue.SimpleQueue()
+        future: Future[float] = Future()
+        event = BeamDone(future, proposal, c.step_index, now, waited, arrived)
         self._beam_event = event
+        self._told = []
+        self._beam.submit(_acquire_points, c.instrument, points, event, self.notify)
         future.add_done_callback(lambda _: self.notify(event))
+
+    def _tell_arrived(self, event: BeamDone) -> None:
+        """Record every spectrum that has arrived (durably, each before the next beam move)."""
+        c = self.campaign
+        while True:
+            try:
+                measurement = event.arrived.get_nowait()
+            except queue.Empty:
+                return
+            c.tell(measurement)
+            self._told.append(measurement)
 
     def _beam_done(self, event: BeamDone) -> StepResult | None:
         if self._beam_event is not event:
             return None  # already handled (finish() then the queued event)
         c = self.campaign
+        t0 = time.perf_counter()
+        self._tell_arrived(event)
         self._beam_event = None
         c.in_flight = False
-        ended = time.perf_counter()
-        self._beam_free_since = ended
-        measurement = event.future.result()  # raises the instrument's error
-        t0 = time.perf_counter()
-        c.tell(measurement)
-        if c.is_multi_objective:
-            c.save_pareto_summary()
+        try:
+            ended = event.future.result()
+        except BaseException:
+            self._beam_free_since = None  # a failed acquisition pauses the run
+            raise
+        finally:
+            if self._told and c.is_multi_objective:
+                c.save_pareto_summary()
         t1 = time.perf_counter()
+        self._beam_free_since = ended
         self.beam_busy_s += ended - event.started
         self.beam_wait_s += event.waited_s
-        n = measurement.points.shape[0]
+        points = (
+            np.concatenate([m.points for m in self._told])
+            if self._told
+            else event.proposal.points[:0]
+        )
+        n = points.shape[0]
         self.n_told += n
         timings = {
             **{k: float(v) for k, v in event.proposal.timings.items()},
@@ -284,8 +325,8 @@ class Pipeline:
         y = c.targets()
         return StepResult(
             step=event.step,
-            points=measurement.points,
-            targets=y[-n:].copy() if n <= y.shape[0] else np.full(n, np.nan),
+            points=points,
+            targets=y[-n:].copy() if 0 < n <= y.shape[0] else np.full(n, np.nan),
             best=c.best_target(),
             source=event.proposal.source,
             timings=timings,
@@ -332,6 +373,24 @@ class Pipeline:
     def _log_superseded(self, proposal: Proposal, reason: str) -> None:
         pts = ", ".join(f"({int(r)}, {int(col)})" for r, col in proposal.points)
         self.campaign.log("proposal_superseded", f"proposal {pts} not measured: {reason}")
+
+
+def _acquire_points(
+    instrument: Any, points: Any, event: BeamDone, notify: Callable[[Any], None]
+) -> None:
+    """The beam thread's job: acquire one point at a time, handing each spectrum over at once.
+
+    Sets ``event.future`` to the ``perf_counter`` time the last spectrum ended,
+    or to the instrument's error (the spectra before it are kept).
+    """
+    try:
+        for i in range(len(points)):
+            event.arrived.put(acquire_timed(instrument, points[i : i + 1]))
+            notify(BeamPoint(event))
+    except BaseException as exc:
+        event.future.set_exception(exc)
+        return
+    event.future.set_result(time.perf_counter())
 
 
 def run_pipelined(

@@ -38,7 +38,7 @@ from steerscope.campaign.interventions import (
     Stop,
     describe_intervention,
 )
-from steerscope.campaign.pipeline import STALL_FACTOR, BeamDone, Pipeline, ProposalDone
+from steerscope.campaign.pipeline import STALL_FACTOR, BeamDone, BeamPoint, Pipeline, ProposalDone
 from steerscope.campaign.snapshot import (
     CampaignSnapshot,
     SnapshotStatus,
@@ -317,7 +317,7 @@ class CampaignRunner:
                 return
 
     def _handle(self, message: Any) -> None:
-        if isinstance(message, BeamDone | ProposalDone):
+        if isinstance(message, BeamDone | BeamPoint | ProposalDone):
             self._pipeline_event(message)
             return
         self._dequeue(message)
@@ -360,7 +360,7 @@ class CampaignRunner:
                     del self._queued[i]
                     break
 
-    def _pipeline_event(self, event: BeamDone | ProposalDone) -> None:
+    def _pipeline_event(self, event: BeamDone | BeamPoint | ProposalDone) -> None:
         try:
             result = self._pipeline.handle(event)
         except SafetyLimitError as exc:
