@@ -151,6 +151,11 @@ class Pipeline:
         return self._beam_event is not None
 
     @property
+    def ready(self) -> Proposal | None:
+        """The proposal computed ahead for the next beam move, if any."""
+        return self._ready
+
+    @property
     def computing(self) -> bool:
         """Whether a proposal job is running."""
         return self._computing is not None

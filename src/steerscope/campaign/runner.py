@@ -145,6 +145,11 @@ class CampaignRunner:
         See :class:`~steerscope.campaign.pipeline.Pipeline`; ``inf`` always waits
         for the model (no ``queue`` points, deterministic runs).
 
+    Attributes
+    ----------
+    pipeline : Pipeline
+        The beam and model threads this runner drives (read-only for observers).
+
     Examples
     --------
     >>> runner = CampaignRunner(campaign).start()          # doctest: +SKIP
@@ -166,7 +171,7 @@ class CampaignRunner:
         self.idle_poll_s = idle_poll_s
         self._queue: queue.Queue[Any] = queue.Queue()
         self._queued: list[tuple[Intervention, str]] = []
-        self._pipeline = Pipeline(campaign, self._queue.put, stall_factor=stall_factor)
+        self.pipeline = Pipeline(campaign, self._queue.put, stall_factor=stall_factor)
         self._thread: threading.Thread | None = None
         self._changed = threading.Condition()
         self._status: SnapshotStatus = "idle"
@@ -259,7 +264,7 @@ class CampaignRunner:
     # -- the thread ---------------------------------------------------------------------
 
     def _loop(self) -> None:
-        pipeline = self._pipeline
+        pipeline = self.pipeline
         try:
             self.campaign.record.set_status(self._status, self._reason)
             while self._status != "stopped":
@@ -283,7 +288,7 @@ class CampaignRunner:
 
     def _advance(self) -> None:
         """Send the next points to the beam when running; compute ahead when running or paused."""
-        c, pipeline = self.campaign, self._pipeline
+        c, pipeline = self.campaign, self.pipeline
         if self._status not in ("running", "paused"):
             return
         may_send = self._status == "running" and (self._steps_left is None or self._steps_left > 0)
@@ -348,7 +353,7 @@ class CampaignRunner:
             # a refused intervention is recorded as an event by the engine; the run goes on
             with contextlib.suppress(SteerscopeError):
                 self.campaign.apply(message)
-                self._pipeline.supersede(f"{type(message).__name__} came after it")
+                self.pipeline.supersede(f"{type(message).__name__} came after it")
             if self._status == "finished" and not self.campaign.done:
                 self._set_status("running", "")
             self._publish()
@@ -362,7 +367,7 @@ class CampaignRunner:
 
     def _pipeline_event(self, event: BeamDone | BeamPoint | ProposalDone) -> None:
         try:
-            result = self._pipeline.handle(event)
+            result = self.pipeline.handle(event)
         except SafetyLimitError as exc:
             reason = (
                 f"safety limit refused the step: {exc}. Nothing was acquired and the points "
@@ -465,7 +470,7 @@ class CampaignRunner:
             scalarizer=settings["scalarizer"],
             descriptor=settings["descriptor"],
             record_path=str(c.record.path),
-            beam_idle=self._pipeline.summary().beam_idle if hasattr(self, "_pipeline") else np.nan,
+            beam_idle=self.pipeline.summary().beam_idle if hasattr(self, "_pipeline") else np.nan,
             **mo,
         )
 

@@ -1,0 +1,228 @@
+"""The pipelined loop: the model works while the beam acquires, and the record stays honest."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from numpy.typing import ArrayLike
+
+from steerscope.campaign import Campaign, CampaignRunner, SetPolicy
+from steerscope.campaign.history import beam_idle_fraction
+from steerscope.campaign.pipeline import run_pipelined
+from steerscope.campaign.sources import acquire_timed
+from steerscope.errors import InstrumentError
+from steerscope.models import ExactGPSurrogate
+from steerscope.records import CampaignRecord
+from steerscope.types import Measurement
+
+WAIT_S = 60.0
+
+
+def small_config(**overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "name": "pipeline",
+        "source": {"dataset": "plasmonic_nanoparticles"},
+        "descriptor": {"patch_size": 4},
+        "model": {"kind": "exact_gp", "exact_iterations": 5},
+        "seed_points": {"kind": "grid", "n": 4},
+        "budget": {"measurements": 12},
+    }
+    config.update(overrides)
+    return config
+
+
+class GatedInstrument:
+    """Wraps a microscope; with ``hold`` set, each point waits until ``gate`` opens."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.gate = threading.Event()
+        self.gate.set()
+        self.waiting = threading.Event()
+        self.calls: list[list[list[int]]] = []
+        self.fail_at: int | None = None
+
+    def acquire(self, points: ArrayLike) -> Measurement:
+        self.calls.append(np.asarray(points).tolist())
+        if self.fail_at is not None and len(self.calls) == self.fail_at:
+            raise InstrumentError("the detector did not answer")
+        if not self.gate.is_set():
+            self.waiting.set()
+            assert self.gate.wait(WAIT_S), "the test never opened the gate"
+        result: Measurement = self.inner.acquire(points)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def _exactly_once(record_path: Path, budget: int) -> CampaignRecord:
+    record = CampaignRecord.open(record_path, read_only=True)
+    measured = record.measurements()
+    points = [tuple(p) for p in measured.points.tolist()]
+    assert len(points) == budget and len(set(points)) == budget
+    return record
+
+
+def test_pipelined_run_measures_each_point_once_and_records_what_each_choice_knew(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "p.sqlite"
+    with Campaign.create(small_config(), path) as campaign:
+        results, summary = run_pipelined(campaign)
+        assert campaign.done
+    assert summary.n_spectra == 12 and sum(len(r.points) for r in results) == 12
+    assert "beam idle" in summary.line()
+    with _exactly_once(path, 12) as record:
+        decisions = record.decisions()
+        model = [d for d in decisions if d.policy["source"] == "model"]
+        assert model, "no model decision"
+        for d in model:
+            known = d.model["conditioned_on"]
+            # computed while the previous decision was in flight: it knew that point as pending
+            assert known["pending_points"], d.model
+            assert known["n_measured"] < sum(len(x.points) for x in decisions if x.id <= d.id)
+        measured = record.measurements()
+        started, ended = measured.started_at, measured.acquired_at
+        assert np.all(np.isfinite(started)) and np.all(started <= ended)
+        assert record.status().status == "finished"
+
+
+def test_pending_points_are_believed_so_the_next_choice_moves_away() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 3))
+    y = np.sin(X[:, 0]) + 0.1 * rng.normal(size=12)
+    model = ExactGPSurrogate(seed=0).fit(X, y)
+    query = rng.normal(size=(5, 3))
+    mean, var = model.posterior(query)
+    mean_b, var_b = model.posterior(query, pending=query[:1])
+    np.testing.assert_allclose(mean_b[0], mean[0], rtol=1e-6, atol=1e-9)  # the believer
+    assert var_b[0] < 0.5 * var[0]  # …but it is no longer uncertain there
+    assert np.all(var_b <= var + 1e-12)
+
+
+def test_an_intervention_is_applied_while_the_beam_works_and_supersedes_the_ready_proposal(
+    tmp_path: Path,
+) -> None:
+    campaign = Campaign.create(small_config(policy={"beta": 0.25}), tmp_path / "s.sqlite")
+    gated = GatedInstrument(campaign.instrument)
+    campaign.instrument = gated
+    runner = CampaignRunner(campaign, save_maps=False, stall_factor=float("inf")).start()
+    try:
+        runner.wait_for(lambda s: s.n_measured >= 6, WAIT_S)
+        gated.gate.clear()
+        gated.waiting.clear()
+        assert gated.waiting.wait(WAIT_S), "the beam never started another point"
+        deadline = time.monotonic() + WAIT_S
+        while runner.pipeline.ready is None:  # the next proposal, made under beta 0.25
+            assert time.monotonic() < deadline, "no proposal was computed ahead"
+            time.sleep(0.01)
+        stale = runner.pipeline.ready.points.tolist()
+        runner.post(SetPolicy(beta=9.0))
+        # applied while the spectrum is still being acquired, not after the step
+        snap = runner.wait_for(lambda s: s.policy.get("beta") == 9.0, WAIT_S)
+        assert snap.n_measured == 6 or snap.n_measured == 7
+        assert not gated.gate.is_set()
+        gated.gate.set()
+        snap = runner.wait_for(lambda s: s.status == "finished", WAIT_S)
+    finally:
+        runner.stop()
+        campaign.close()
+    with CampaignRecord.open(tmp_path / "s.sqlite", read_only=True) as record:
+        (change,) = [i for i in record.interventions() if i.kind == "SetPolicy"]
+        later = [d for d in record.decisions() if d.step > change.step]
+        assert later and all(d.policy["beta"] == 9.0 for d in later)
+        superseded = [e for e in record.events() if e.kind == "proposal_superseded"]
+        assert superseded and str(tuple(stale[0])) in superseded[0].message
+
+
+def test_a_posted_change_shows_as_queued_before_the_runner_applies_it(tmp_path: Path) -> None:
+    campaign = Campaign.create(small_config(policy={"beta": 0.25}), tmp_path / "q.sqlite")
+    runner = CampaignRunner(campaign, save_maps=False)
+    try:
+        runner.post(SetPolicy(beta=1.0))
+        assert runner.snapshot().queued == ("beta 0.25 → 1",)  # not started: nothing applied
+        runner.start(paused=True)
+        snap = runner.wait_for(lambda s: s.policy.get("beta") == 1.0, WAIT_S)
+        snap = runner.wait_for(lambda s: not s.queued, WAIT_S)
+        assert snap.policy["beta"] == 1.0
+    finally:
+        runner.stop()
+        campaign.close()
+
+
+def test_a_slow_refit_never_stops_the_beam(tmp_path: Path) -> None:
+    config = small_config(instrument={"acquisition_delay_s": 0.05}, budget={"measurements": 14})
+    path = tmp_path / "stall.sqlite"
+    with Campaign.create(config, path) as campaign:
+        surrogate = campaign._surrogate
+        fit = surrogate.fit
+        calls = {"n": 0}
+
+        def slow_fourth_fit(X: Any, y: Any, **kw: Any) -> Any:
+            calls["n"] += 1
+            if calls["n"] == 4:
+                time.sleep(3.0)
+            return fit(X, y, **kw)
+
+        surrogate.fit = slow_fourth_fit
+        run_pipelined(campaign)
+        assert campaign.done
+    with _exactly_once(path, 14) as record:
+        sources = [d.policy["source"] for d in record.decisions()]
+        assert "queue" in sources
+        stalls = [e for e in record.events() if e.kind == "model_stall"]
+        assert stalls and "last model's ranking" in stalls[0].message
+
+
+def test_a_batch_cut_short_keeps_its_first_spectra_and_resume_measures_only_the_rest(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "batch.sqlite"
+    config = small_config(policy={"batch_size": 3}, seed_points={"kind": "grid", "n": 3})
+    campaign = Campaign.create(config, path)
+    gated = GatedInstrument(campaign.instrument)
+    gated.fail_at = 2  # the second point of the first batch fails
+    campaign.instrument = gated
+    with pytest.raises(InstrumentError):
+        run_pipelined(campaign)
+    assert campaign.n_measured == 1
+    first_batch = campaign.record.decisions()[0].points.tolist()
+    campaign.close()  # as if the process ended here
+
+    with Campaign.resume(path) as resumed:
+        np.testing.assert_array_equal(resumed.pending_points, first_batch[1:])
+        run_pipelined(resumed)
+        assert resumed.done
+    with _exactly_once(path, 12) as record:
+        measured = record.measurements()
+        first = measured.decision_ids == record.decisions()[0].id
+        assert sorted(measured.points[first].tolist()) == sorted(first_batch)
+
+
+def test_acquire_timed_chains_the_start_of_each_point_to_the_end_of_the_one_before() -> None:
+    class Clocked:
+        def acquire(self, points: ArrayLike) -> Measurement:
+            now = time.time()
+            pts = np.asarray(points).reshape(-1, 2)
+            from steerscope.types import EnergyAxis, SignalKind
+
+            return Measurement(
+                pts,
+                np.ones((len(pts), 4)),
+                EnergyAxis(4, 0.0, 1.0, "eV"),
+                SignalKind.EELS,
+                now + 0.01 * np.arange(1, len(pts) + 1),
+                0.01,
+            )
+
+    m = acquire_timed(Clocked(), [[0, 0], [0, 1], [0, 2]])  # type: ignore[arg-type]
+    assert m.started_at is not None
+    np.testing.assert_allclose(m.started_at[1:], m.acquired_at[:-1])
+    assert beam_idle_fraction([0, 2, 4], [1, 3, 5]) == pytest.approx(0.4)
+    assert beam_idle_fraction([0, 0.5], [1, 2]) == 0.0  # overlapping intervals are merged
