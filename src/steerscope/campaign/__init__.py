@@ -42,8 +42,10 @@ from steerscope.campaign.interventions import (
     SetScalarizer,
     Stop,
     VetoPoints,
+    describe_intervention,
     intervention_from_dict,
 )
+from steerscope.campaign.pipeline import Pipeline, RunSummary, run_pipelined
 from steerscope.campaign.replay import apply_config_changes, fork_record, replay
 from steerscope.campaign.runner import CampaignRunner, discovery_curve
 from steerscope.campaign.snapshot import CampaignSnapshot, EventView
@@ -65,12 +67,14 @@ __all__ = [
     "Intervention",
     "ListSeeds",
     "Pause",
+    "Pipeline",
     "PolicyConfig",
     "Proposal",
     "RandomSeeds",
     "RemoteSource",
     "Resume",
     "RunSteps",
+    "RunSummary",
     "SetBudget",
     "SetDescriptor",
     "SetPolicy",
@@ -81,9 +85,11 @@ __all__ = [
     "apply_config_changes",
     "build_instrument",
     "default_record_path",
+    "describe_intervention",
     "discovery_curve",
     "fork_record",
     "intervention_from_dict",
     "load_config",
     "replay",
+    "run_pipelined",
 ]

@@ -26,6 +26,7 @@ __all__ = [
     "ACTIVE_STATUSES",
     "MeasuredPoint",
     "SnapshotCache",
+    "acknowledgement",
     "acquisition_choices",
     "build_config_dict",
     "field_lower_bound",
@@ -486,3 +487,19 @@ def settings_summary(
         desc.append(f"PCA {descriptor['pca_components']}")
     target = scalarizer.get("label") or scalarizer.get("spec", {}).get("kind", "?")
     return f"policy: {', '.join(parts)} · descriptor: {', '.join(desc)} · target: {target}"
+
+
+def acknowledgement(intervention: Any, policy: dict[str, Any]) -> str:
+    """What the page says the moment a change is posted: ``"Queued: beta 0.25 → 1 — …"``.
+
+    Parameters
+    ----------
+    intervention : Intervention
+        The change just posted.
+    policy : dict
+        The policy in force (to show ``old → new``).
+    """
+    from steerscope.campaign import describe_intervention
+
+    text = describe_intervention(intervention, policy)
+    return f"Queued: {text} — applies to the next point"

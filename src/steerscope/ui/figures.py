@@ -525,14 +525,35 @@ def target_figure(targets: ArrayLike, *, label: str = "target", height: int = 30
     return fig
 
 
-def timing_figure(step_timings: Sequence[Mapping[str, Any]], *, height: int = 300) -> go.Figure:
-    """Stacked bars of where each step's time went (fit, predict, acquire, record, …).
+_TIMING_PHASES = {
+    "instrument_s": "instrument",
+    "fit_s": "training",
+    "posterior_s": "acquisition",
+    "acquisition_s": "acquisition",
+    "record_s": "record",
+    "beam_wait_s": "beam waiting",
+}
+"""Engine timing keys → the phases of the per-step chart (the seed group's categories)."""
+
+
+def timing_figure(
+    step_timings: Sequence[Mapping[str, Any]],
+    *,
+    beam_idle: float | None = None,
+    height: int = 300,
+) -> go.Figure:
+    """Stacked bars of where each step's time went: instrument, training, acquisition, waiting.
 
     Parameters
     ----------
     step_timings : sequence of mapping
         One mapping per step, as in ``CampaignSnapshot.step_timings``: numeric entries are
-        seconds per phase; a ``"step"`` entry, if present, labels the bar.
+        seconds per phase (the engine's ``*_s`` keys are grouped into instrument /
+        training / acquisition / record / beam waiting; other keys stay as they are;
+        ``ask_s`` and ``total*`` are sums of the others and are not stacked); a
+        ``"step"`` entry, if present, labels the bar.
+    beam_idle : float, optional
+        Fraction of the time the beam waited, shown in the title.
     height : int
         Figure height in CSS pixels.
     """
@@ -542,18 +563,21 @@ def timing_figure(step_timings: Sequence[Mapping[str, Any]], *, height: int = 30
         steps.append(int(timing.get("step", i)))
     for i, timing in enumerate(step_timings):
         for key, value in timing.items():
-            # "total" is the sum of the phases; stacking it too would double the bar.
-            if key == "step" or key.startswith("total") or isinstance(value, bool):
+            if key in ("step", "ask_s") or key.startswith("total") or isinstance(value, bool):
                 continue
             if not isinstance(value, int | float):
                 continue
-            phases.setdefault(key, [0.0] * len(step_timings))[i] = float(value)
+            phase = _TIMING_PHASES.get(key, key)
+            phases.setdefault(phase, [0.0] * len(step_timings))[i] += float(value)
     fig = go.Figure([go.Bar(x=steps, y=v, name=k) for k, v in phases.items()])
+    title = "Step timing"
+    if beam_idle is not None and np.isfinite(beam_idle):
+        title += f" · beam idle {100 * beam_idle:.1f} %"
     fig.update_layout(
         barmode="stack",
-        title={"text": "Step timing"},
+        title={"text": title},
         xaxis_title="step",
-        yaxis_title="seconds",
+        yaxis_title="time (s)",
         height=height,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         legend={"orientation": "h", "y": -0.3},

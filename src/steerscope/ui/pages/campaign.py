@@ -48,10 +48,14 @@ def _post(make: Callable[[], Intervention]) -> None:
     if entry is None:
         return
     try:
-        entry.runner.post(make())
+        intervention = make()
+        entry.runner.post(intervention)
     except (SteerscopeError, pydantic.ValidationError) as exc:
         state.set_value("no_go_draft", None)
         st.toast(str(exc), icon=":material/error:")
+        return
+    queued = campaign_tools.acknowledgement(intervention, entry.runner.snapshot().policy)
+    st.toast(queued, icon=":material/schedule:")
 
 
 def _default(model: type[pydantic.BaseModel], name: str) -> Any:
@@ -262,9 +266,11 @@ def live_view() -> None:
         f"best target {snap.best_target:.4g}"
     )
     st.progress(min(1.0, snap.n_measured / max(snap.budget, 1)), text="measurements vs budget")
+    for text in snap.queued:
+        st.info(f"Queued: {text} — applies to the next point", icon=":material/schedule:")
 
     b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1, 2])
-    if b1.button("Pause", help="Finish the current step, then wait.", key="campaign.pause"):
+    if b1.button("Pause", help="Finish the spectrum in flight, then wait.", key="campaign.pause"):
         _post(Pause)
     if b2.button("Resume", help="Continue running steps.", key="campaign.resume_run"):
         _post(Resume)
@@ -278,7 +284,9 @@ def live_view() -> None:
     )
     if b3.button("Step N", help="Run N steps, then pause.", key="campaign.step_n"):
         _post(lambda: RunSteps(n=int(n_steps)))
-    if b4.button("Stop", help="End the campaign after the current step.", key="campaign.stop"):
+    if b4.button(
+        "Stop", help="End the campaign after the spectrum in flight.", key="campaign.stop"
+    ):
         _post(Stop)
 
     left, right = st.columns([1, 1])
@@ -384,7 +392,11 @@ def live_view() -> None:
     with g3:
         if snap.step_timings:
             st.plotly_chart(
-                figure_cache.get(snap, "timing", lambda: figures.timing_figure(snap.step_timings)),
+                figure_cache.get(
+                    snap,
+                    "timing",
+                    lambda: figures.timing_figure(snap.step_timings, beam_idle=snap.beam_idle),
+                ),
                 key="campaign.timing",
             )
 
