@@ -32,7 +32,11 @@ EXAMPLE = Path(__file__).parent.parent / "examples" / "plasmonic.yaml"
 MODEL_SOURCES = {"model", "queue"}
 
 
-def _config(dataset: str, dwell_s: float, budget: int, seed: int) -> Any:
+MODES = ("sequential", "pipelined", "pipelined_auto")
+"""The sequential loop; pipelined with one point a step; pipelined with ``batch_size: auto``."""
+
+
+def _config(dataset: str, dwell_s: float, budget: int, seed: int, mode: str) -> Any:
     cfg = load_config(EXAMPLE)
     update: dict[str, Any] = {
         "name": f"pipeline-{dataset}",
@@ -42,6 +46,9 @@ def _config(dataset: str, dwell_s: float, budget: int, seed: int) -> Any:
         ),
         "seed": seed,
         "seed_points": cfg.seed_points.model_copy(update={"n": 5}),
+        "policy": cfg.policy.model_copy(
+            update={"batch_size": "auto" if mode == "pipelined_auto" else 1}
+        ),
     }
     if dataset != "plasmonic_nanoparticles":
         update["source"] = cfg.source.model_copy(update={"dataset": dataset, "options": {}})
@@ -52,8 +59,8 @@ def _config(dataset: str, dwell_s: float, budget: int, seed: int) -> Any:
 def _run(dataset: str, dwell_s: float, budget: int, seed: int, mode: str) -> dict[str, Any]:
     path = Path(tempfile.mkdtemp()) / "run.sqlite"
     start = time.perf_counter()
-    with Campaign.create(_config(dataset, dwell_s, budget, seed), path) as campaign:
-        if mode == "pipelined":
+    with Campaign.create(_config(dataset, dwell_s, budget, seed, mode), path) as campaign:
+        if mode.startswith("pipelined"):
             run_pipelined(campaign)
         else:
             campaign.run()
@@ -78,6 +85,7 @@ def _run(dataset: str, dwell_s: float, budget: int, seed: int, mode: str) -> dic
         "beam_busy_model_phase": 1.0 - idle,
         "found": curve.get(budget, float("nan")),
         "queue_decisions": n_queue,
+        "decisions": len(sources),
     }
 
 
@@ -89,7 +97,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument(
         "--discovery-datasets",
-        nargs="+",
+        nargs="*",
         default=["core_loss_two_phase", "jeol_fes"],
         help="extra datasets run at the shortest dwell (jeol_fes is held out)",
     )
@@ -99,14 +107,14 @@ def main() -> None:
         budget = args.budget_slow if dwell >= 1.0 else args.budget
         seeds = args.seeds[:1] if dwell >= 1.0 else args.seeds
         for seed in seeds:
-            for mode in ("sequential", "pipelined"):
+            for mode in MODES:
                 run = _run("plasmonic_nanoparticles", dwell, budget, seed, mode)
                 print(json.dumps(run))
                 runs.append(run)
     fast = min(args.dwells)
     for dataset in args.discovery_datasets:
         for seed in args.seeds:
-            for mode in ("sequential", "pipelined"):
+            for mode in MODES:
                 run = _run(dataset, fast, args.budget, seed, mode)
                 print(json.dumps(run))
                 runs.append(run)

@@ -226,3 +226,34 @@ def test_acquire_timed_chains_the_start_of_each_point_to_the_end_of_the_one_befo
     np.testing.assert_allclose(m.started_at[1:], m.acquired_at[:-1])
     assert beam_idle_fraction([0, 2, 4], [1, 3, 5]) == pytest.approx(0.4)
     assert beam_idle_fraction([0, 0.5], [1, 2]) == 0.0  # overlapping intervals are merged
+
+
+def test_auto_batch_size_keeps_a_fast_beam_busy_and_stays_within_its_bounds(
+    tmp_path: Path,
+) -> None:
+    from steerscope.campaign.config import AUTO_BATCH_MAX
+
+    config = small_config(
+        policy={"batch_size": "auto"},
+        instrument={"acquisition_delay_s": 0.002},
+        budget={"measurements": 40},
+    )
+    with Campaign.create(config, tmp_path / "auto.sqlite") as campaign:
+        assert campaign.auto_batch_size() == 1  # nothing measured yet
+        run_pipelined(campaign)
+        assert campaign.done and campaign.n_measured == 40
+        sizes = [len(d.points) for d in campaign.record.decisions()]
+    assert max(sizes) > 1  # a fit takes far longer than 2 ms a point
+    assert max(sizes) <= AUTO_BATCH_MAX
+    with _exactly_once(tmp_path / "auto.sqlite", 40):
+        pass
+
+
+def test_batch_size_refuses_anything_but_a_positive_integer_or_auto() -> None:
+    from steerscope.campaign import PolicyConfig
+    from steerscope.errors import ConfigError
+
+    assert PolicyConfig(batch_size="auto").batch_size == "auto"
+    for bad in (0, "fast", -2):
+        with pytest.raises((ConfigError, ValueError)):
+            PolicyConfig(batch_size=bad)

@@ -135,6 +135,10 @@ DEFAULT_MO_ACQUISITION = default_acquisition(2)
 _VECTOR_FIELDS = ("weights", "ref_point", "ideal")
 
 
+AUTO_BATCH_MAX = 32
+"""The largest batch ``batch_size: auto`` chooses."""
+
+
 class PolicyConfig(_Strict):
     """How the next points are chosen from the posterior.
 
@@ -155,7 +159,24 @@ class PolicyConfig(_Strict):
         description="UCB exploration weight: score = mean + sqrt(beta) * std (>= 0).",
     )
     xi: float = Field(default=0.01, ge=0, description="Expected-improvement margin (>= 0).")
-    batch_size: int = Field(default=1, ge=1, description="Points measured per step (q >= 1).")
+    batch_size: int | Literal["auto"] = Field(
+        default=1,
+        description="Points measured per step (q >= 1), or 'auto': as many as the beam "
+        f"measures while the model computes one proposal (measured as the campaign runs; at "
+        f"most {AUTO_BATCH_MAX}), so the beam stays busy at millisecond dwells.",
+    )
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _batch_size_is_positive_or_auto(cls, value: Any) -> Any:
+        if value == "auto":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 1:
+            raise ValueError(f"batch_size must be an integer >= 1 or 'auto'; got {value!r}")
+        if value != int(value):
+            raise ValueError(f"batch_size must be a whole number of points; got {value!r}")
+        return int(value)
+
     min_distance: float = Field(
         default=0.0, ge=0, description="Minimum pixel distance between points of one batch."
     )

@@ -33,7 +33,13 @@ from pydantic import ValidationError
 
 from steerscope.acquisition import select_points
 from steerscope.campaign.candidates import Candidates, safety_no_go
-from steerscope.campaign.config import CampaignConfig, InstanceSource, PolicyConfig, load_config
+from steerscope.campaign.config import (
+    AUTO_BATCH_MAX,
+    CampaignConfig,
+    InstanceSource,
+    PolicyConfig,
+    load_config,
+)
 from steerscope.campaign.history import MeasuredHistory, as_points
 from steerscope.campaign.interventions import (
     AddNoGoRegion,
@@ -181,6 +187,7 @@ class Campaign:
         self.revision = 0
         self.last_ranking: NDArray[np.float64] | None = None
         self.in_flight = False
+        self._compute_seconds: list[float] = []
         self._surrogate: Any = self._make_model()
         self._seeds = self.candidates.seed_points(config.seed_points, config.seed)
 
@@ -576,7 +583,24 @@ class Campaign:
 
     def _batch_size(self, n_in_flight: int = 0) -> int:
         remaining = self.config.budget.measurements - self.n_measured - n_in_flight
-        return max(1, min(self.config.policy.batch_size, remaining))
+        q = self.config.policy.batch_size
+        return max(1, min(self.auto_batch_size() if q == "auto" else q, remaining))
+
+    def auto_batch_size(self) -> int:
+        """The batch ``batch_size: auto`` picks now: compute time over beam time per point.
+
+        As many points as the beam measures while the model computes one
+        proposal (the median of the last three), so the beam need not wait;
+        1 until both have been measured, at most ``AUTO_BATCH_MAX``.
+        """
+        hist = self.history
+        durations = (hist.acquired_at - hist.acquisition_started_at)[-5:]
+        durations = durations[np.isfinite(durations) & (durations > 0)]
+        if not self._compute_seconds or durations.size == 0:
+            return 1
+        compute = float(np.median(self._compute_seconds[-3:]))
+        per_point = float(np.median(durations))
+        return int(min(AUTO_BATCH_MAX, max(1, math.ceil(compute / per_point))))
 
     def _in_flight_points(self) -> NDArray[np.int64]:
         if self._pending is None:
@@ -687,6 +711,8 @@ class Campaign:
         """Keep what a computed proposal learnt (posterior maps, fit facts); log its messages."""
         for kind, text in computed.messages:
             self._log(kind, text)
+        if computed.posterior is not None:
+            self._compute_seconds = [*self._compute_seconds[-4:], computed.seconds]
         if computed.posterior is not None and computed.job.surrogate is self._surrogate:
             mean_2d, var_2d, scores = computed.posterior
             self.last_fit_info = dict(computed.fit_info)
@@ -705,8 +731,8 @@ class Campaign:
         """
         if proposal.revision != self.revision or proposal.source == "pending":
             return False
-        if proposal.points.shape[0] > self._batch_size():
-            return False
+        if proposal.points.shape[0] > self.config.budget.measurements - self.n_measured:
+            return False  # the budget was lowered
         taken = {(int(r), int(c)) for r, c in self._in_flight_points()}
         return all(self._allowed((int(r), int(c)), taken) for r, c in proposal.points)
 
