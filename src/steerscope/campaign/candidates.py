@@ -73,6 +73,15 @@ class Candidates:
         _, idx = self._tree.query(pts.astype(np.float64))
         return np.asarray(idx, dtype=np.int64).reshape(-1)
 
+    def within(self, points: ArrayLike, radius: float) -> NDArray[np.int64]:
+        """Indices of the candidates within ``radius`` pixels of any of ``points`` ``(n, 2)``."""
+        pts = as_points(points)
+        if pts.shape[0] == 0 or radius <= 0:
+            return np.zeros(0, dtype=np.int64)
+        found = self._tree.query_ball_point(pts.astype(np.float64), r=float(radius))
+        hits = {int(i) for group in found for i in group}
+        return np.array(sorted(hits), dtype=np.int64)
+
     def index_map(self) -> NDArray[np.int64]:
         """``(H, W)`` index of the nearest candidate of every overview pixel."""
         if self._index_map is None:

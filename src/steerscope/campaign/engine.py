@@ -62,7 +62,6 @@ from steerscope.campaign.proposals import (
     PosteriorMemo,
     Proposal,
     ProposalJob,
-    batch_min_distance,
     compute_proposal,
     nan_array,
 )
@@ -70,7 +69,7 @@ from steerscope.campaign.snapshot import EventView
 from steerscope.campaign.sources import acquire_timed, build_instrument, default_record_path
 from steerscope.campaign.targets import Targets
 from steerscope.descriptors import DescriptorSpec
-from steerscope.errors import ConfigError, DescriptorError, SteerscopeError
+from steerscope.errors import AcquisitionError, ConfigError, DescriptorError, SteerscopeError
 from steerscope.instruments.base import Microscope
 from steerscope.instruments.safety import SafeMicroscope, SafetyLimits
 from steerscope.models import MultiObjectiveSurrogate, make_surrogate
@@ -81,6 +80,7 @@ __all__ = ["Campaign", "Proposal", "StepResult", "build_instrument", "default_re
 
 _CONTROL = (Pause, Resume, Stop, RunSteps)
 _MIN_TRAIN = 2  # a GP needs at least two finite targets to say anything about variance
+_AUTO_MIN_DECISIONS = 10  # an automatic batch takes at most 1/10 of the budget left
 
 
 @dataclass(frozen=True, eq=False)
@@ -188,6 +188,7 @@ class Campaign:
         self.last_ranking: NDArray[np.float64] | None = None
         self.in_flight = False
         self._compute_seconds: list[float] = []
+        self._ranked_at = 0
         self._surrogate: Any = self._make_model()
         self._seeds = self.candidates.seed_points(config.seed_points, config.seed)
 
@@ -367,6 +368,11 @@ class Campaign:
     def step_index(self) -> int:
         """Index of the next step (= number of steps completed)."""
         return self._step
+
+    @property
+    def spread(self) -> float:
+        """Pixels kept between points chosen without a refit: half a patch, at least 2."""
+        return max(2.0, self.config.descriptor.patch_size / 2)
 
     @property
     def n_measured(self) -> int:
@@ -583,15 +589,22 @@ class Campaign:
 
     def _batch_size(self, n_in_flight: int = 0) -> int:
         remaining = self.config.budget.measurements - self.n_measured - n_in_flight
-        q = self.config.policy.batch_size
-        return max(1, min(self.auto_batch_size() if q == "auto" else q, remaining))
+        setting = self.config.policy.batch_size
+        if setting == "auto":
+            # a batch never takes more than a tenth of what is left: the model still
+            # gets to learn from most of the budget
+            q = min(self.auto_batch_size(), math.ceil(remaining / _AUTO_MIN_DECISIONS))
+        else:
+            q = setting
+        return max(1, min(q, remaining))
 
     def auto_batch_size(self) -> int:
         """The batch ``batch_size: auto`` picks now: compute time over beam time per point.
 
         As many points as the beam measures while the model computes one
         proposal (the median of the last three), so the beam need not wait;
-        1 until both have been measured, at most ``AUTO_BATCH_MAX``.
+        1 until both have been measured, at most ``AUTO_BATCH_MAX`` (and, when
+        a step is planned, at most a tenth of the budget left).
         """
         hist = self.history
         durations = (hist.acquired_at - hist.acquisition_started_at)[-5:]
@@ -705,6 +718,7 @@ class Campaign:
             conditioned_on=self.conditioning(flying),
             memo=self._memo,
             min_train=_MIN_TRAIN,
+            spread=self.spread,
         )
 
     def accept(self, computed: ComputedProposal) -> Proposal:
@@ -718,6 +732,7 @@ class Campaign:
             self.last_fit_info = dict(computed.fit_info)
             self.last_posterior = (mean_2d[:, 0], var_2d[:, 0], scores)
             self.last_ranking = scores
+            self._ranked_at = int(computed.job.conditioned_on.get("n_measured", self.n_measured))
             if self.is_multi_objective:
                 self.last_objective_posterior = (mean_2d, var_2d)
         return computed.proposal
@@ -747,14 +762,26 @@ class Campaign:
             return None
         flying = self._in_flight_points()
         q = self._batch_size(flying.shape[0])
-        idx = select_points(
-            ranking,
-            self.candidates.pixels,
-            q,
-            exclude=self._exclusions(flying),
-            no_go=self.candidates.no_go,
-            min_distance=batch_min_distance(self.config.policy, q),
-        )
+        # the ranking does not know the points measured since it was made: keep away from
+        # them (and from those in flight), as a model told about them would
+        unknown = np.concatenate([self.history.points[self._ranked_at :], flying])
+        exclude = self._exclusions(flying)
+        near = self.candidates.within(unknown, self.spread)
+        if near.shape[0]:
+            exclude = np.concatenate([exclude, self.candidates.pixels[near]])
+        if int(self.candidates.n - near.shape[0]) < q + exclude.shape[0]:
+            exclude = self._exclusions(flying)  # too crowded to keep away: take the ranking
+        try:
+            idx = select_points(
+                ranking,
+                self.candidates.pixels,
+                q,
+                exclude=exclude,
+                no_go=self.candidates.no_go,
+                min_distance=max(self.spread, self.config.policy.min_distance) if q > 1 else 0.0,
+            )
+        except AcquisitionError:
+            return None
         if idx.shape[0] == 0:
             return None
         n = idx.shape[0]

@@ -22,9 +22,10 @@ Rules that keep the record honest:
 - an intervention makes every proposal made before it *superseded*: it is
   logged and never measured, and the next proposal is computed under the new
   settings;
-- a refit that runs long past its usual time never stops the beam: the next
-  points of the last model's ranking are measured instead (source ``queue``)
-  and the event log says so.
+- a refit that runs long past its usual time never stops the beam: after
+  waiting that long, the beam measures the next points of the last model's
+  ranking (source ``queue``, kept away from what was measured since), then
+  waits as long again before the next such choice; the event log says so.
 """
 
 from __future__ import annotations
@@ -373,7 +374,12 @@ class Pipeline:
             return False  # nothing to compare with: the first fit is always waited for
         usual = statistics.median(self._compute_seconds)
         limit = max(self.stall_factor * usual, self.min_stall_s)
-        return time.perf_counter() - self._computing.started > limit
+        now = time.perf_counter()
+        started = self._computing.started
+        waiting_since = started if self._beam_free_since is None else self._beam_free_since
+        # the beam waits ``limit`` before each fallback: a long stall is bridged, while a
+        # short one at millisecond dwells does not fill the record with stale choices
+        return now - started > limit and now - max(waiting_since, started) > limit
 
     def _log_superseded(self, proposal: Proposal, reason: str) -> None:
         pts = ", ".join(f"({int(r)}, {int(col)})" for r, col in proposal.points)

@@ -40,11 +40,21 @@ EHVI scores each candidate alone, so without a distance the q best of one batch
 are neighbours that tell the model the same thing."""
 
 
-def batch_min_distance(policy: PolicyConfig, q: int) -> float:
-    """Pixels between the points of one batch: the policy's, or EHVI's own default."""
-    if policy.acquisition == "ehvi" and q > 1 and policy.min_distance == 0:
+def batch_min_distance(policy: PolicyConfig, q: int, spread: float = 0.0) -> float:
+    """Pixels between the points of one batch.
+
+    The policy's ``min_distance`` when set; otherwise EHVI's own default, or
+    ``spread`` for a ``batch_size: auto`` batch (its points would otherwise be
+    neighbours on the same peak of the acquisition, which tell the model the
+    same thing), or 0.
+    """
+    if policy.min_distance > 0 or q <= 1:
+        return float(policy.min_distance)
+    if policy.acquisition == "ehvi":
         return EHVI_MIN_DISTANCE
-    return float(policy.min_distance)
+    if policy.batch_size == "auto":
+        return float(spread)
+    return 0.0
 
 
 def nan_array(n: int) -> NDArray[np.float64]:
@@ -154,6 +164,8 @@ class ProposalJob:
     min_train : int
         Fewest finite targets the model is fitted on (a GP needs two to say
         anything about variance).
+    spread : float
+        Pixels between the points of an automatic batch (see :func:`batch_min_distance`).
     """
 
     q: int
@@ -172,6 +184,7 @@ class ProposalJob:
     conditioned_on: dict[str, Any]
     memo: PosteriorMemo
     min_train: int = 2
+    spread: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -250,7 +263,7 @@ def compute_proposal(job: ProposalJob) -> ComputedProposal:
     inputs = ScoringInputs(Y_measured=Y_measured, rng=job.rng, pixels=pixels)
     scored = score_candidates(policy.acquisition, mean, var, inputs, dict(policy))
     scores: NDArray[np.float64] = np.asarray(scored, np.float64)
-    min_distance = batch_min_distance(policy, job.q)
+    min_distance = batch_min_distance(policy, job.q, job.spread)
     idx = select_points(
         scores, pixels, job.q, exclude=job.exclude, no_go=job.no_go, min_distance=min_distance
     )

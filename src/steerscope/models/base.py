@@ -21,6 +21,12 @@ class Surrogate(Protocol):
         """Fit to ``X`` of shape ``(n, d)`` and ``y`` of shape ``(n,)``; warm-start if refitted."""
         ...
 
-    def posterior(self, X: NDArray[np.floating]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Posterior mean and variance of the latent target at ``X`` ``(m, d)``, each ``(m,)``."""
+    def posterior(
+        self, X: NDArray[np.floating], *, pending: NDArray[np.floating] | None = None
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Posterior mean and variance of the latent target at ``X`` ``(m, d)``, each ``(m,)``.
+
+        ``pending`` ``(p, d)``: points being measured, believed at their predicted
+        mean (kriging believer) so that a proposal made meanwhile moves away from them.
+        """
         ...

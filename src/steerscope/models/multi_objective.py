@@ -152,10 +152,11 @@ class MultiObjectiveSurrogate:
                 "at least 2 measured points first."
             )
         X_arr = np.asarray(X, dtype=np.float64)
+        believed = None if pending is None else np.asarray(pending, dtype=np.float64)
         means: list[NDArray[np.float64]] = []
         variances: list[NDArray[np.float64]] = []
         for model in self.models_:
-            mean, var = model.posterior(X_arr, pending=pending)  # type: ignore[call-arg]
+            mean, var = model.posterior(X_arr, pending=believed)
             means.append(mean)
             variances.append(var)
         return np.stack(means, axis=1), np.stack(variances, axis=1)

@@ -1,0 +1,120 @@
+"""Acknowledgement latency in Chromium: click → the page shows the queued change, while DKL runs.
+
+Starts the real app (``python -m streamlit run``, what ``steerscope demo`` runs)
+on a loopback port, starts a DKL campaign on the built-in plasmonic dataset
+from the Campaign page (0.5 s simulated dwell, a budget that outlasts the
+clicks), then changes beta ``--clicks`` times with real keyboard events and
+times each change until the page acknowledges it (the "Queued: beta …" toast
+or line, or the settings line already showing the new value). This is the
+timing the browser test used to assert; tests assert behaviour only.
+
+Writes ``results/ui_ack.json``. Needs ``/usr/bin/chromium`` and Playwright.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from common import machine, save
+from playwright.sync_api import expect, sync_playwright
+
+from steerscope.ui import APP_PATH
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(records: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = dict(os.environ, STEERSCOPE_DEMO_DATASET="plasmonic_nanoparticles")
+    env["STEERSCOPE_RECORDS"] = str(records)
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP_PATH), "--server.headless", "true"]
+    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
+    cmd += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return process, url
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise SystemExit("the Streamlit server did not start in 60 s")
+
+
+def _fill(page, label: str, value: str) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(value)
+    box.press("Enter")
+    page.wait_for_timeout(400)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clicks", type=int, default=20)
+    args = parser.parse_args()
+    records = Path(tempfile.mkdtemp()) / "records"
+    process, url = _serve(records)
+    latencies: list[float] = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(url)
+            page.get_by_role("link", name="Campaign").click()
+            expect(page.get_by_label("Initial exploration weight (β)", exact=True)).to_be_visible()
+            _fill(page, "Number of seed points", "3")
+            _fill(page, "Budget (measurements)", "400")
+            _fill(page, "Simulated delay per point (s)", "0.5")
+            page.get_by_role("button", name="Start").click()
+            beta = page.get_by_label("beta", exact=True)
+            expect(beta).to_be_visible(timeout=60_000)
+            expect(page.get_by_text(re.compile(r"([6-9]|\d\d+)/400 measured"))).to_be_visible(
+                timeout=120_000
+            )
+            for i in range(args.clicks):
+                value = f"{1 + i % 7}.{i}"
+                shown = re.compile(rf"(Queued: beta [^\n]*→ {re.escape(value)}|beta {value},)")
+                beta.fill(value)
+                start = time.perf_counter()
+                beta.press("Enter")
+                expect(page.get_by_text(shown).first).to_be_visible(timeout=30_000)
+                latencies.append(time.perf_counter() - start)
+                page.wait_for_timeout(300)
+            browser.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    result = {
+        "machine": machine(),
+        "clicks": len(latencies),
+        "median_s": statistics.median(latencies),
+        "max_s": max(latencies),
+        "latencies_s": latencies,
+    }
+    print(result)
+    save("ui_ack", result)
+
+
+if __name__ == "__main__":
+    main()
