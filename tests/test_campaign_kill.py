@@ -90,3 +90,76 @@ def test_sigkill_then_resume_keeps_every_spectrum_exactly_once(tmp_path: Path) -
         assert set(points) <= decided
         assert record.pending_points().shape == (0, 2)
         assert record.status().status == "finished"
+
+
+def _partial_model_batch(path: Path) -> bool:
+    """Whether the record's last decision is a model batch with some, not all, points measured."""
+    try:
+        with CampaignRecord.open(path, read_only=True, verify=False) as record:
+            decisions = record.decisions()
+            if not decisions or decisions[-1].policy.get("source") != "model":
+                return False
+            pending = record.pending_points().shape[0]
+            return 0 < pending < len(decisions[-1].points)
+    except RecordError:
+        return False
+
+
+def test_sigkill_with_a_batch_half_acquired_and_a_proposal_in_flight(tmp_path: Path) -> None:
+    budget = 18
+    config = {
+        "name": "kill-batch",
+        "source": {"dataset": "plasmonic_nanoparticles"},
+        "instrument": {"acquisition_delay_s": 0.25},
+        "descriptor": {"patch_size": 4},
+        "model": {"kind": "exact_gp", "exact_iterations": 5},
+        "seed_points": {"kind": "grid", "n": 4},
+        "policy": {"batch_size": 3},
+        "budget": {"measurements": budget},
+    }
+    config_path = tmp_path / "kill.yaml"
+    config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    record_path = tmp_path / "kill.sqlite"
+    command = [sys.executable, "-m", "steerscope.cli", "run", str(config_path)]
+    process = subprocess.Popen(
+        [*command, "--record", str(record_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _partial_model_batch(record_path):
+            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+            assert time.monotonic() < deadline, "never saw a model batch half acquired"
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+        if process.stderr:
+            process.stderr.close()
+
+    with CampaignRecord.open(record_path, read_only=True) as record:
+        cut = record.decisions()[-1]
+        left = record.pending_points()
+        killed_at = len(record.measurements())
+    assert 0 < left.shape[0] < len(cut.points)
+
+    from steerscope.campaign import run_pipelined
+
+    with Campaign.resume(record_path) as campaign:
+        assert campaign.n_measured == killed_at
+        np.testing.assert_array_equal(campaign.pending_points, left)  # only the rest
+        run_pipelined(campaign)
+        assert campaign.done and campaign.n_measured == budget
+
+    with CampaignRecord.open(record_path, read_only=True) as record:
+        measured = record.measurements()
+        points = [tuple(p) for p in measured.points.tolist()]
+        assert len(points) == budget and len(set(points)) == budget
+        of_cut = sorted(measured.points[measured.decision_ids == cut.id].tolist())
+        assert of_cut == sorted(cut.points.tolist())  # the cut batch completed, nothing twice
+        assert record.pending_points().shape == (0, 2)

@@ -257,3 +257,35 @@ def test_batch_size_refuses_anything_but_a_positive_integer_or_auto() -> None:
     for bad in (0, "fast", -2):
         with pytest.raises((ConfigError, ValueError)):
             PolicyConfig(batch_size=bad)
+
+
+def test_pause_takes_effect_after_the_spectrum_in_flight_not_after_the_batch(
+    tmp_path: Path,
+) -> None:
+    from steerscope.campaign import Pause, Resume
+
+    config = small_config(policy={"batch_size": 3}, seed_points={"kind": "grid", "n": 3})
+    campaign = Campaign.create(config, tmp_path / "pause.sqlite")
+    gated = GatedInstrument(campaign.instrument)
+    gated.gate.clear()  # the very first spectrum waits
+    campaign.instrument = gated
+    runner = CampaignRunner(campaign, save_maps=False, stall_factor=float("inf")).start()
+    try:
+        assert gated.waiting.wait(WAIT_S), "the beam never started"
+        runner.post(Pause())
+        runner.wait_for(lambda s: not s.queued, WAIT_S)  # Pause handled while acquiring
+        gated.gate.set()
+        snap = runner.wait_for(lambda s: s.status == "paused" and s.n_measured >= 1, WAIT_S)
+        time.sleep(0.3)  # would be enough for the beam to go on, if it did
+        snap = runner.snapshot()
+        assert snap.n_measured == 1 and len(gated.calls) == 1
+        assert len(snap.next_points) == 2  # the rest of the batch stays pending
+        runner.post(Resume())
+        snap = runner.wait_for(lambda s: s.status == "finished", WAIT_S)
+    finally:
+        runner.stop()
+        campaign.close()
+    with _exactly_once(tmp_path / "pause.sqlite", 12) as record:
+        first = record.decisions()[0]
+        measured = record.measurements()
+        assert (measured.decision_ids == first.id).sum() == 3

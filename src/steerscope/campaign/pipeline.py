@@ -34,6 +34,7 @@ import contextlib
 import math
 import queue
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -61,7 +62,8 @@ class BeamDone:
 
     ``arrived`` holds the spectra acquired so far, one point at a time, so
     the owner records each as it comes (a batch cut short keeps what it got);
-    :class:`BeamPoint` says one more is there.
+    :class:`BeamPoint` says one more is there. Setting ``halt`` ends the
+    acquisition after the spectrum in flight (the rest stays pending).
     """
 
     future: Future[float]
@@ -70,6 +72,7 @@ class BeamDone:
     started: float
     waited_s: float
     arrived: queue.SimpleQueue[Measurement]
+    halt: threading.Event
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,6 +221,15 @@ class Pipeline:
             self._log_superseded(self._ready, reason)
             self._ready = None
 
+    def halt(self) -> None:
+        """End the acquisition in flight after its current spectrum (Pause, Stop).
+
+        The decision's other points stay pending in the record and are measured
+        first when the beam is sent again.
+        """
+        if self._beam_event is not None:
+            self._beam_event.halt.set()
+
     def finish(self, timeout: float | None = None) -> StepResult | None:
         """Wait for the acquisition in flight and record it (before a stop or a pause)."""
         event = self._beam_event
@@ -277,7 +289,7 @@ class Pipeline:
         c.in_flight = True
         arrived: queue.SimpleQueue[Measurement] = queue.SimpleQueue()
         future: Future[float] = Future()
-        event = BeamDone(future, proposal, c.step_index, now, waited, arrived)
+        event = BeamDone(future, proposal, c.step_index, now, waited, arrived, threading.Event())
         self._beam_event = event
         self._told = []
         self._beam.submit(_acquire_points, c.instrument, points, event, self.notify)
@@ -396,6 +408,8 @@ def _acquire_points(
     """
     try:
         for i in range(len(points)):
+            if event.halt.is_set():
+                break
             event.arrived.put(acquire_timed(instrument, points[i : i + 1]))
             notify(BeamPoint(event))
     except BaseException as exc:
@@ -458,6 +472,7 @@ def run_pipelined(
                 if callback is not None:
                     callback(result)
     except BaseException:
+        pipeline.halt()  # Ctrl-C: the spectrum in flight is recorded, the rest stays pending
         with contextlib.suppress(Exception):
             pipeline.finish()
         raise

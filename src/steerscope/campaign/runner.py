@@ -327,6 +327,8 @@ class CampaignRunner:
             return
         self._dequeue(message)
         before = self._status
+        if isinstance(message, Pause | Stop):
+            self.pipeline.halt()  # after the spectrum in flight, not the whole batch
         if isinstance(message, Stop):
             self.campaign.note_control(message, before, "stopped")
             self._set_status("stopped", "stopped by the operator")
