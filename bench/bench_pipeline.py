@@ -32,8 +32,9 @@ EXAMPLE = Path(__file__).parent.parent / "examples" / "plasmonic.yaml"
 MODEL_SOURCES = {"model", "queue"}
 
 
-MODES = ("sequential", "pipelined", "pipelined_auto")
-"""The sequential loop; pipelined with one point a step; pipelined with ``batch_size: auto``."""
+MODES = ("sequential", "pipelined", "pipelined_auto", "pipelined_auto_believer")
+"""The sequential loop; pipelined with one point a step; pipelined with ``batch_size: auto``,
+its batches spread by distance (half a patch) or chosen by the kriging believer."""
 
 
 def _config(dataset: str, dwell_s: float, budget: int, seed: int, mode: str) -> Any:
@@ -47,7 +48,10 @@ def _config(dataset: str, dwell_s: float, budget: int, seed: int, mode: str) -> 
         "seed": seed,
         "seed_points": cfg.seed_points.model_copy(update={"n": 5}),
         "policy": cfg.policy.model_copy(
-            update={"batch_size": "auto" if mode == "pipelined_auto" else 1}
+            update={
+                "batch_size": "auto" if "auto" in mode else 1,
+                "batch_diversity": "believer" if mode.endswith("believer") else "distance",
+            }
         ),
     }
     if dataset != "plasmonic_nanoparticles":

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
-from steerscope.campaign import Campaign, CampaignRunner, SetPolicy
+from steerscope.campaign import Campaign, CampaignRunner, Proposal, SetPolicy
 from steerscope.campaign.history import beam_idle_fraction
 from steerscope.campaign.pipeline import run_pipelined
 from steerscope.campaign.sources import acquire_timed
@@ -289,3 +289,29 @@ def test_pause_takes_effect_after_the_spectrum_in_flight_not_after_the_batch(
         first = record.decisions()[0]
         measured = record.measurements()
         assert (measured.decision_ids == first.id).sum() == 3
+
+
+def test_a_believer_batch_spreads_where_the_plain_ranking_clusters(tmp_path: Path) -> None:
+    from steerscope.campaign.proposals import compute_proposal
+
+    def batch(diversity: str) -> NDArray[np.int64]:
+        config = small_config(
+            name=diversity,
+            policy={"batch_size": 4, "beta": 100.0, "batch_diversity": diversity},
+            seed_points={"kind": "grid", "n": 9},
+            budget={"measurements": 20},
+        )
+        with Campaign.create(config, tmp_path / f"{diversity}.sqlite") as campaign:
+            campaign.run(n_steps=3)  # the 9 grid seeds
+            job = campaign.plan()
+            assert not isinstance(job, Proposal)
+            return compute_proposal(job).proposal.points
+
+    def closest_pair(points: NDArray[np.int64]) -> float:
+        d = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=-1)
+        return float(d[np.triu_indices(len(points), 1)].min())
+
+    plain, believer = batch("distance"), batch("believer")
+    assert len({tuple(p) for p in believer.tolist()}) == 4
+    assert closest_pair(believer) > closest_pair(plain)
+    assert closest_pair(believer) >= 4  # not the next-door pixels of one uncertainty peak

@@ -181,6 +181,13 @@ class PolicyConfig(_Strict):
     min_distance: float = Field(
         default=0.0, ge=0, description="Minimum pixel distance between points of one batch."
     )
+    batch_diversity: Literal["distance", "believer"] = Field(
+        default="distance",
+        description="How the points of one batch are kept apart: 'distance' (the best "
+        "candidates at least min_distance apart, half a patch for batch_size auto) or "
+        "'believer' (chosen one by one, each earlier one believed at its predicted mean, so "
+        "the uncertainty near it drops; single target only).",
+    )
     weights: tuple[float, ...] | None = Field(
         default=None,
         description="Multi-objective weights of weighted_sum / chebyshev, one per objective, "

@@ -263,10 +263,13 @@ def compute_proposal(job: ProposalJob) -> ComputedProposal:
     inputs = ScoringInputs(Y_measured=Y_measured, rng=job.rng, pixels=pixels)
     scored = score_candidates(policy.acquisition, mean, var, inputs, dict(policy))
     scores: NDArray[np.float64] = np.asarray(scored, np.float64)
-    min_distance = batch_min_distance(policy, job.q, job.spread)
-    idx = select_points(
-        scores, pixels, job.q, exclude=job.exclude, no_go=job.no_go, min_distance=min_distance
-    )
+    if job.q > 1 and policy.batch_diversity == "believer" and not job.multi_objective:
+        idx = _believer_batch(job, mean, var, scores, inputs)
+    else:
+        min_distance = batch_min_distance(policy, job.q, job.spread)
+        idx = select_points(
+            scores, pixels, job.q, exclude=job.exclude, no_go=job.no_go, min_distance=min_distance
+        )
     t4 = time.perf_counter()
     m = pixels.shape[0]
     mean_2d = np.asarray(mean, np.float64).reshape(m, -1)
@@ -287,6 +290,39 @@ def compute_proposal(job: ProposalJob) -> ComputedProposal:
     return ComputedProposal(
         job, proposal, (mean_2d, var_2d, scores), info, messages, time.perf_counter() - start
     )
+
+
+def _believer_batch(
+    job: ProposalJob,
+    mean: NDArray[np.float64],
+    var: NDArray[np.float64],
+    scores: NDArray[np.float64],
+    inputs: ScoringInputs,
+) -> NDArray[np.int64]:
+    """``q`` points chosen one at a time, each earlier one believed at its predicted mean.
+
+    The believed points leave the posterior mean where it is and shrink the
+    variance around them, so the next choice goes where the model is still
+    uncertain instead of next door (kriging believer). Costs one posterior over
+    the candidates per point.
+    """
+    policy = job.policy
+    chosen: list[int] = []
+    pending = list(job.pending_index.tolist())
+    current = scores
+    for _ in range(job.q):
+        exclude = job.exclude
+        if chosen:
+            exclude = np.concatenate([exclude, job.pixels[chosen]])
+        (best,) = select_points(current, job.pixels, 1, exclude=exclude, no_go=job.no_go)
+        chosen.append(int(best))
+        if len(chosen) == job.q:
+            break
+        believed = job.features[np.asarray(pending + chosen, dtype=np.int64)]
+        _, var = job.surrogate.posterior(job.features, pending=believed)
+        scored = score_candidates(policy.acquisition, mean, var, inputs, dict(policy))
+        current = np.asarray(scored, np.float64)
+    return np.asarray(chosen, dtype=np.int64)
 
 
 def _fit_posterior(

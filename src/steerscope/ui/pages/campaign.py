@@ -261,9 +261,10 @@ def live_view() -> None:
         return
     snap = entry.runner.snapshot()
     status_line = f"**{snap.status}**" + (f" — {snap.reason}" if snap.reason else "")
+    idle = f" · beam idle {100 * snap.beam_idle:.0f} %" if np.isfinite(snap.beam_idle) else ""
     st.markdown(
         f"Status: {status_line} · step {snap.step} · {snap.n_measured}/{snap.budget} measured · "
-        f"best target {snap.best_target:.4g}"
+        f"best target {snap.best_target:.4g}{idle}"
     )
     st.progress(min(1.0, snap.n_measured / max(snap.budget, 1)), text="measurements vs budget")
     for text in snap.queued:
