@@ -97,31 +97,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dwells", type=float, nargs="+", default=[2.0, 0.1, 0.01])
     parser.add_argument("--budget-slow", type=int, default=30, help="spectra at dwell >= 1 s")
-    parser.add_argument("--budget", type=int, default=60, help="spectra at shorter dwells")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--budget", type=int, default=100, help="spectra at shorter dwells")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
         "--discovery-datasets",
         nargs="*",
         default=["core_loss_two_phase", "jeol_fes"],
-        help="extra datasets run at the shortest dwell (jeol_fes is held out)",
+        help="datasets besides plasmonic run at the shortest dwell (jeol_fes is held out)",
     )
     args = parser.parse_args()
     runs: list[dict[str, Any]] = []
-    for dwell in args.dwells:
-        budget = args.budget_slow if dwell >= 1.0 else args.budget
-        seeds = args.seeds[:1] if dwell >= 1.0 else args.seeds
-        for seed in seeds:
-            for mode in MODES:
-                run = _run("plasmonic_nanoparticles", dwell, budget, seed, mode)
-                print(json.dumps(run))
-                runs.append(run)
     fast = min(args.dwells)
-    for dataset in args.discovery_datasets:
+
+    def record(run: dict[str, Any]) -> None:
+        print(json.dumps(run), flush=True)
+        runs.append(run)
+
+    for dwell in sorted(args.dwells, reverse=True):
+        if dwell == fast:
+            continue  # run below, with every seed and dataset
+        budget = args.budget_slow if dwell >= 1.0 else args.budget
+        for mode in MODES:
+            record(_run("plasmonic_nanoparticles", dwell, budget, args.seeds[0], mode))
+    for dataset in ["plasmonic_nanoparticles", *args.discovery_datasets]:
         for seed in args.seeds:
             for mode in MODES:
-                run = _run(dataset, fast, args.budget, seed, mode)
-                print(json.dumps(run))
-                runs.append(run)
+                record(_run(dataset, fast, args.budget, seed, mode))
     out = save("pipeline", {"machine": machine(), "runs": runs})
     print(f"wrote {out}")
 

@@ -315,3 +315,14 @@ def test_a_believer_batch_spreads_where_the_plain_ranking_clusters(tmp_path: Pat
     assert len({tuple(p) for p in believer.tolist()}) == 4
     assert closest_pair(believer) > closest_pair(plain)
     assert closest_pair(believer) >= 4  # not the next-door pixels of one uncertainty peak
+
+
+def test_a_batch_is_ordered_as_a_short_beam_path() -> None:
+    from steerscope.campaign.proposals import short_path
+
+    points = np.array([[0, 90], [0, 10], [0, 50], [0, 30], [0, 70]])
+    order = short_path(points, np.array([0, 0]))
+    assert points[order, 1].tolist() == [10, 30, 50, 70, 90]
+    travel = np.abs(np.diff(np.concatenate([[0], points[order, 1]]))).sum()
+    assert travel == 90  # against 250 in the ranking's order
+    assert short_path(points[:1], None).tolist() == [0]

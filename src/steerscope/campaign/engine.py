@@ -719,6 +719,7 @@ class Campaign:
             memo=self._memo,
             min_train=_MIN_TRAIN,
             spread=self.spread,
+            start=self.history.points[-1].copy() if len(self.history) else None,
         )
 
     def accept(self, computed: ComputedProposal) -> Proposal:

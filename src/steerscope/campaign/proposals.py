@@ -31,6 +31,7 @@ __all__ = [
     "batch_min_distance",
     "compute_proposal",
     "nan_array",
+    "short_path",
 ]
 
 EHVI_MIN_DISTANCE = 2.0
@@ -55,6 +56,27 @@ def batch_min_distance(policy: PolicyConfig, q: int, spread: float = 0.0) -> flo
     if policy.batch_size == "auto":
         return float(spread)
     return 0.0
+
+
+def short_path(points: NDArray[np.int64], start: NDArray[np.int64] | None) -> NDArray[np.int64]:
+    """The order ``(q,)`` that visits ``points`` ``(q, 2)`` along a short beam path.
+
+    Greedy nearest neighbour from ``start`` (the last measured pixel; the first
+    point when None): travel costs settling time on a real scan coil and lets
+    drift build up between neighbours.
+    """
+    q = points.shape[0]
+    if q <= 2 and start is None:
+        return np.arange(q)
+    left = list(range(q))
+    here = points[0].astype(np.float64) if start is None else start.astype(np.float64)
+    order: list[int] = []
+    while left:
+        d = np.linalg.norm(points[left].astype(np.float64) - here, axis=1)
+        nxt = left.pop(int(np.argmin(d)))
+        order.append(nxt)
+        here = points[nxt].astype(np.float64)
+    return np.asarray(order, dtype=np.int64)
 
 
 def nan_array(n: int) -> NDArray[np.float64]:
@@ -166,6 +188,9 @@ class ProposalJob:
         anything about variance).
     spread : float
         Pixels between the points of an automatic batch (see :func:`batch_min_distance`).
+    start : ndarray of shape (2,) or None
+        Where the beam is (the last measured pixel): a batch is ordered as a
+        short path from there (:func:`short_path`).
     """
 
     q: int
@@ -185,6 +210,7 @@ class ProposalJob:
     memo: PosteriorMemo
     min_train: int = 2
     spread: float = 0.0
+    start: NDArray[np.int64] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -270,6 +296,8 @@ def compute_proposal(job: ProposalJob) -> ComputedProposal:
         idx = select_points(
             scores, pixels, job.q, exclude=job.exclude, no_go=job.no_go, min_distance=min_distance
         )
+    if idx.shape[0] > 1:
+        idx = idx[short_path(pixels[idx], job.start)]
     t4 = time.perf_counter()
     m = pixels.shape[0]
     mean_2d = np.asarray(mean, np.float64).reshape(m, -1)
