@@ -100,6 +100,44 @@ def _run_campaign(campaign: Any, steps: int | None) -> None:
     typer.echo(summary.line())
 
 
+def _run_served(campaign: Any, steps: int | None, host: str, port: int, token: str | None) -> None:
+    """Run on a CampaignRunner whose state and queue other processes reach over Pyro5."""
+    from steerscope.campaign import CampaignRunner, RunSteps
+    from steerscope.service import SteeringServer
+
+    runner = CampaignRunner(campaign)
+    with SteeringServer(runner, host, port, token) as server:
+        typer.echo(f"steering: {server.uri}")
+        runner.start(paused=steps is not None)
+        if steps is not None:
+            runner.post(RunSteps(n=steps))
+        shown = [-1]
+
+        def changed(s: Any) -> bool:
+            return bool(s.n_measured != shown[0] or s.status in ("finished", "error"))
+
+        try:
+            while True:
+                try:
+                    snap = runner.wait_for(changed, 1.0)
+                except TimeoutError:
+                    continue
+                if snap.n_measured != shown[0]:
+                    shown[0] = snap.n_measured
+                    typer.echo(f"{snap.n_measured}/{snap.budget} spectra, {snap.status}")
+                done = snap.status in ("finished", "stopped", "error")
+                if done or (steps is not None and snap.reason == "ran the requested steps"):
+                    break
+        finally:
+            runner.stop()
+    snap = runner.snapshot()
+    idle = "n/a" if snap.beam_idle != snap.beam_idle else f"{100 * snap.beam_idle:.1f} %"
+    typer.echo(
+        f"{snap.status}: {snap.n_measured}/{snap.budget} spectra, best target "
+        f"{_fmt(snap.best_target)}, beam idle {idle}, record {snap.record_path}"
+    )
+
+
 @app.command()
 @_clean_errors
 def run(
@@ -110,13 +148,83 @@ def run(
     steps: Annotated[
         int | None, typer.Option(min=1, help="Run at most this many steps (default: the budget).")
     ] = None,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="Let other processes watch and steer this run (`steerscope steer URI`); "
+            "prints the URI.",
+        ),
+    ] = False,
+    host: Annotated[str, typer.Option(help="With --serve: address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="With --serve: port (0: any free one).")] = 0,
+    token: Annotated[
+        str | None,
+        typer.Option(help="With --serve: token clients must present (needed off loopback)."),
+    ] = None,
 ) -> None:
     """Run a campaign headless from a config file, writing its record."""
     from steerscope.campaign import Campaign
 
     with Campaign.create(config, record) as campaign:
         typer.echo(f"record: {campaign.record.path}")
-        _run_campaign(campaign, steps)
+        if serve:
+            _run_served(campaign, steps, host, port, token)
+        else:
+            _run_campaign(campaign, steps)
+
+
+@app.command()
+@_clean_errors
+def steer(
+    uri: Annotated[str, typer.Argument(help="PYRO:steerscope.campaign@host:port")],
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Policy change key=value (beta=1, acquisition=ei, batch_size=4) or "
+            "budget=N / patch_size=N. Values are YAML scalars.",
+        ),
+    ] = None,
+    action: Annotated[
+        str | None, typer.Option(help="pause, resume or stop (after the spectrum in flight).")
+    ] = None,
+    token: Annotated[str | None, typer.Option(help="The server's token, if it has one.")] = None,
+) -> None:
+    """Steer a campaign run with `steerscope run --serve`: post changes, print its state."""
+    from steerscope.campaign import Pause, Resume, SetBudget, SetDescriptor, SetPolicy, Stop
+    from steerscope.errors import ConfigError
+    from steerscope.service import SteeringClient
+
+    client = SteeringClient(uri, token=token)
+    messages: list[Any] = []
+    policy: dict[str, Any] = {}
+    for path, value in _parse_settings(settings or []).items():
+        if path == "budget.measurements":
+            messages.append(SetBudget(measurements=value))
+        elif path == "descriptor.patch_size":
+            messages.append(SetDescriptor(patch_size=value))
+        elif path.startswith("policy."):
+            policy[path.removeprefix("policy.")] = value
+        else:
+            raise ConfigError(
+                f"steer cannot change {path!r} while the campaign runs; use a policy field "
+                "(beta, acquisition, xi, batch_size, min_distance, ...), budget or patch_size"
+            )
+    if policy:
+        messages.insert(0, SetPolicy(**policy))
+    controls = {"pause": Pause, "resume": Resume, "stop": Stop}
+    if action is not None:
+        if action not in controls:
+            raise ConfigError(f"--action must be pause, resume or stop; got {action!r}")
+        messages.append(controls[action]())
+    for message in messages:
+        typer.echo(f"queued: {client.post(message)}")
+    state = client.status()
+    typer.echo(
+        f"{state['status']}: step {state['step']}, {state['n_measured']}/{state['budget']} "
+        f"spectra, record {state['record_path']}"
+    )
 
 
 @app.command()

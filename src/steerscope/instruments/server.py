@@ -52,6 +52,7 @@ __all__ = [
     "TOKEN_ENV",
     "TOKEN_REJECTED",
     "MicroscopeServer",
+    "TokenDaemon",
     "check_exposure",
     "is_loopback",
     "make_driver",
@@ -108,8 +109,11 @@ def check_exposure(host: str, token: str | None) -> str | None:
     return token
 
 
-class _TokenDaemon(Pyro5.api.Daemon):
-    """A Pyro5 daemon that checks a shared token in the connection handshake."""
+class TokenDaemon(Pyro5.api.Daemon):
+    """A Pyro5 daemon that checks a shared token in the connection handshake.
+
+    Also serves the campaign's steering object (:mod:`steerscope.service`).
+    """
 
     def __init__(self, *args: Any, token: str | None, **kwargs: Any) -> None:
         self._token = token
@@ -118,12 +122,14 @@ class _TokenDaemon(Pyro5.api.Daemon):
         super().__init__(*args, **kwargs)
 
     def validateHandshake(self, conn: Any, data: Any) -> Any:
+        """Accept the connection if it presents the token (Pyro5 hook)."""
         self._check_token(conn, data)
         with self._connections_lock:
             self._connections.add(conn)
         return "hello"
 
     def clientDisconnect(self, conn: Any) -> None:
+        """Forget a closed connection (Pyro5 hook)."""
         with self._connections_lock:
             self._connections.discard(conn)
 
@@ -267,7 +273,7 @@ class MicroscopeServer:
         self.read_only = read_only
         self.object_id = object_id
         self._token = token
-        self._daemon: _TokenDaemon | None = None
+        self._daemon: TokenDaemon | None = None
         self._uri: str | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -289,7 +295,7 @@ class MicroscopeServer:
         if self._daemon is not None:
             return self
         try:
-            daemon = _TokenDaemon(host=self.host, port=self.port, token=self._token)
+            daemon = TokenDaemon(host=self.host, port=self.port, token=self._token)
         except OSError as exc:
             raise InstrumentError(
                 f"cannot bind the microscope server to {self.host}:{self.port}: {exc}; choose "

@@ -1,0 +1,263 @@
+"""Watch and steer a running campaign from other processes: a small Pyro5 channel.
+
+The process that runs the campaign (``steerscope run CONFIG --serve``, or any
+script holding a :class:`~steerscope.campaign.CampaignRunner`) is the only one
+that writes its record. :class:`SteeringServer` lets other processes — a
+notebook, a second terminal, another UI — read its state and post
+interventions through one object; they read the measured spectra and maps
+from the record itself (SQLite in WAL mode reads concurrently).
+
+Same rules as ``steerscope serve`` (it reuses its daemon): loopback unless a
+token is given, the token checked in the handshake in constant time, serpent
+only, plain values on the wire.
+
+Examples
+--------
+>>> with SteeringServer(runner) as server:          # doctest: +SKIP
+...     client = SteeringClient(server.uri)
+...     client.post(SetPolicy(beta=4.0))              # "beta 1 → 4"
+...     client.status()["policy"]["beta"]
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any, Self
+
+import numpy as np
+import Pyro5.api
+import Pyro5.errors
+
+from steerscope.campaign import CampaignRunner, describe_intervention, intervention_from_dict
+from steerscope.campaign.interventions import Intervention
+from steerscope.errors import ConfigError, InstrumentError, SteerscopeError
+from steerscope.instruments.server import TOKEN_REJECTED, TokenDaemon, check_exposure
+
+__all__ = ["STEERING_OBJECT_ID", "SteeringClient", "SteeringServer"]
+
+STEERING_OBJECT_ID = "steerscope.campaign"
+"""Pyro5 object id; the URI is ``PYRO:steerscope.campaign@host:port``."""
+EVENTS_SHOWN = 50
+"""How many of the latest events :meth:`SteeringClient.status` returns."""
+
+
+def _plain(value: Any) -> Any:
+    """A JSON/serpent-safe copy: NaN and inf become None, numpy scalars Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class _SteeringObject:
+    """What Pyro5 serves: plain values in and out."""
+
+    def __init__(self, runner: CampaignRunner) -> None:
+        self._runner = runner
+
+    @Pyro5.api.expose
+    def status(self) -> dict[str, Any]:
+        snap = self._runner.snapshot()
+        return _plain(
+            {
+                "status": snap.status,
+                "reason": snap.reason,
+                "step": snap.step,
+                "n_measured": snap.n_measured,
+                "budget": snap.budget,
+                "best_target": snap.best_target,
+                "beam_idle": snap.beam_idle,
+                "queued": list(snap.queued),
+                "next_points": snap.next_points.tolist(),
+                "policy": snap.policy,
+                "scalarizer": snap.scalarizer,
+                "descriptor": snap.descriptor,
+                "record_path": snap.record_path,
+                "events": [
+                    {"step": e.step, "time": e.time, "kind": e.kind, "text": e.text}
+                    for e in snap.events[-EVENTS_SHOWN:]
+                ],
+            }
+        )
+
+    @Pyro5.api.expose
+    def post(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            intervention = intervention_from_dict(str(kind), dict(payload))
+            text = describe_intervention(intervention, self._runner.snapshot().policy)
+            self._runner.post(intervention)
+        except SteerscopeError as exc:
+            return {"ok": False, "error_type": type(exc).__name__, "message": str(exc)}
+        except (TypeError, ValueError) as exc:
+            message = f"{kind} with {payload!r} is not a valid intervention: {exc}"
+            return {"ok": False, "error_type": "ConfigError", "message": message}
+        return {"ok": True, "queued": text}
+
+
+class SteeringServer:
+    """Serve a :class:`CampaignRunner`'s state and intervention queue over Pyro5.
+
+    Parameters
+    ----------
+    runner : CampaignRunner
+        The running campaign (this process keeps driving it).
+    host : str
+        Address to bind; loopback by default. Any other needs a token.
+    port : int
+        0: any free port (see :attr:`uri`).
+    token : str, optional
+        Shared secret clients present; falls back to ``$STEERSCOPE_TOKEN``.
+
+    Raises
+    ------
+    InstrumentError
+        For a non-loopback host without a token, a short token, or a port in use.
+    """
+
+    def __init__(
+        self,
+        runner: CampaignRunner,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+    ) -> None:
+        self._token = check_exposure(host, token)
+        if not 0 <= int(port) <= 65535:
+            raise InstrumentError(f"port must be in 0..65535; got {port}")
+        self.runner = runner
+        self.host = host
+        self.port = int(port)
+        self._daemon: TokenDaemon | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._uri: str | None = None
+
+    @property
+    def uri(self) -> str:
+        """``PYRO:steerscope.campaign@<host>:<port>``, once started."""
+        if self._uri is None:
+            raise InstrumentError("the steering server is not started; call start() first")
+        return self._uri
+
+    def start(self) -> Self:
+        """Bind and serve in a background thread; returns at once."""
+        if self._daemon is not None:
+            return self
+        try:
+            daemon = TokenDaemon(host=self.host, port=self.port, token=self._token)
+        except OSError as exc:
+            raise InstrumentError(
+                f"cannot bind the steering server to {self.host}:{self.port}: {exc}; choose "
+                "another port or stop the program using it"
+            ) from exc
+        self._uri = str(daemon.register(_SteeringObject(self.runner), STEERING_OBJECT_ID))
+        self._daemon = daemon
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=lambda: daemon.requestLoop(loopCondition=lambda: not self._stop.is_set()),
+            name="steerscope-steering-server",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop serving and release the port (the campaign goes on). Idempotent."""
+        self._stop.set()
+        daemon, self._daemon = self._daemon, None
+        if daemon is not None:
+            daemon.shutdown()
+            daemon.drop_clients()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if daemon is not None:
+            daemon.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+class SteeringClient:
+    """Read a served campaign's state and post interventions to it.
+
+    Parameters
+    ----------
+    uri : str
+        ``PYRO:steerscope.campaign@host:port`` as printed by ``steerscope run --serve``.
+    token : str, optional
+        The server's token, if it has one.
+    timeout_s : float
+        Seconds to wait for an answer.
+    """
+
+    def __init__(self, uri: str, *, token: str | None = None, timeout_s: float = 10.0) -> None:
+        self.uri = uri
+        self.token = token
+        self.timeout_s = float(timeout_s)
+        self._lock = threading.Lock()
+
+    def _call(self, method: str, *args: Any) -> Any:
+        with self._lock:
+            try:
+                proxy = Pyro5.api.Proxy(self.uri)
+            except Pyro5.errors.PyroError as exc:
+                raise ConfigError(
+                    f"{self.uri!r} is not a steering URI; expected "
+                    f"PYRO:{STEERING_OBJECT_ID}@host:port as printed by `steerscope run --serve`"
+                ) from exc
+            proxy._pyroSerializer = "serpent"
+            proxy._pyroTimeout = self.timeout_s
+            if self.token is not None:
+                proxy._pyroHandshake = self.token
+            try:
+                with proxy:
+                    return getattr(proxy, method)(*args)
+            except Pyro5.errors.CommunicationError as exc:
+                if TOKEN_REJECTED in str(exc):
+                    raise InstrumentError(
+                        f"the steering server at {self.uri} refused the token; pass the token "
+                        "it was started with"
+                    ) from None
+                raise InstrumentError(
+                    f"cannot reach the campaign at {self.uri}: {exc}; is `steerscope run "
+                    "--serve` still running?"
+                ) from None
+
+    def status(self) -> dict[str, Any]:
+        """The campaign's state: status, step, spectra, policy, queued changes, recent events.
+
+        Returns
+        -------
+        dict
+            ``status``, ``reason``, ``step``, ``n_measured``, ``budget``,
+            ``best_target``, ``beam_idle``, ``queued`` (list of str), ``next_points``,
+            ``policy``, ``scalarizer``, ``descriptor``, ``record_path`` (read the
+            spectra from it), ``events`` (the latest 50 as dicts).
+        """
+        result: dict[str, Any] = self._call("status")
+        return result
+
+    def post(self, intervention: Intervention) -> str:
+        """Post an intervention; returns the acknowledgement (``"beta 1 → 4"``).
+
+        Raises
+        ------
+        ConfigError
+            (or the server's error type) if the server refused it.
+        """
+        reply = self._call("post", type(intervention).__name__, intervention.to_dict())
+        if not reply.get("ok"):
+            from steerscope.instruments.client import error_class
+
+            raise error_class(str(reply.get("error_type")))(str(reply.get("message")))
+        return str(reply["queued"])
