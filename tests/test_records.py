@@ -483,3 +483,83 @@ def test_export_hspy_round_trip(tmp_path: Path, record: CampaignRecord) -> None:
     overview = hs.load(overview_path)
     assert overview.data.shape == (3, 4)
     assert overview.axes_manager.signal_axes[0].scale == 0.25
+
+
+def test_one_writer_at_a_time_in_this_process_and_readers_always(tmp_path: Path) -> None:
+    path = tmp_path / "locked.sqlite"
+    with new_record(path):
+        with pytest.raises(
+            RecordError, match=rf"being written by another process \(process {os.getpid()} on"
+        ):
+            CampaignRecord.open(path)
+        with CampaignRecord.open(path, read_only=True) as reader:  # watching is always fine
+            assert reader.status().status == "idle"
+    with CampaignRecord.open(path) as writer:  # released on close
+        writer.set_status("paused", "")
+
+
+def test_a_second_process_cannot_resume_a_record_being_written(tmp_path: Path) -> None:
+    from steerscope.campaign import Campaign
+    from steerscope.records.writer_lock import locked_by
+
+    config = {
+        "name": "locked",
+        "source": {"dataset": "plasmonic_nanoparticles"},
+        "descriptor": {"patch_size": 4},
+        "model": {"kind": "exact_gp", "exact_iterations": 5},
+        "seed_points": {"kind": "grid", "n": 4},
+        "budget": {"measurements": 6},
+    }
+    path = tmp_path / "c.sqlite"
+    campaign = Campaign.create(config, path)
+    try:
+        campaign.run(n_steps=2)
+        assert locked_by(path) is not None
+        result = subprocess.run(
+            [sys.executable, "-m", "steerscope.cli", "resume", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode != 0
+        assert "being written by another process" in result.stderr + result.stdout
+        assert f"process {os.getpid()}" in result.stderr + result.stdout
+    finally:
+        campaign.close()
+    assert locked_by(path) is None
+    with Campaign.resume(path) as resumed:  # the holder is gone: free again
+        resumed.run()
+        assert resumed.n_measured == 6
+
+
+def test_a_killed_writer_leaves_no_stale_lock(tmp_path: Path) -> None:
+    from steerscope.records.writer_lock import locked_by
+
+    path = tmp_path / "k.sqlite"
+    new_record(path).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from steerscope.records import CampaignRecord\n"
+            f"record = CampaignRecord.open({str(path)!r})\n"
+            "print('held', flush=True)\n"
+            "time.sleep(120)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert f"process {holder.pid}" in (locked_by(path) or "")
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(timeout=30)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(timeout=30)
+        if holder.stdout is not None:
+            holder.stdout.close()
+    assert locked_by(path) is None
+    CampaignRecord.open(path).close()

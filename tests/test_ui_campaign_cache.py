@@ -68,3 +68,33 @@ def test_resumable_records_reads_records_only_when_the_folder_changed(
         record.set_status("finished", "done elsewhere")
     assert campaign_tools.resumable_records(folder, set()) == []  # the change is seen
     assert opened == [folder / "a.sqlite"]
+
+
+def test_a_record_another_process_is_writing_is_not_offered_for_resume(folder: Path) -> None:
+    import subprocess
+    import sys
+
+    path = folder / "a.sqlite"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\n"
+            "from steerscope.records import CampaignRecord\n"
+            f"record = CampaignRecord.open({str(path)!r})\n"
+            "record.set_status('running', 'elsewhere')\n"
+            "print('held', flush=True)\n"
+            "time.sleep(120)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert campaign_tools.resumable_records(folder, set()) == []
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+        if holder.stdout is not None:
+            holder.stdout.close()
+    assert campaign_tools.resumable_records(folder, set()) == [(path, "running")]

@@ -49,6 +49,7 @@ from steerscope.records.schema import (
     map_to_blob,
     to_json,
 )
+from steerscope.records.writer_lock import WriterLock
 from steerscope.types import EnergyAxis, Measurement, Overview, SignalKind
 
 __all__ = [
@@ -319,12 +320,16 @@ class CampaignRecord:
     path : Path
         The record file.
     read_only : bool
-        Whether writes are refused.
+        Whether writes are refused. A writable record holds the record's writer
+        lock until :meth:`close` (:mod:`~steerscope.records.writer_lock`): a
+        second writer, in this process or another, gets a :class:`RecordError`.
     """
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = bool(read_only)
+        # one writing process per record, for as long as it is open (raises if taken)
+        self._writer = None if self.read_only else WriterLock(self.path)
         self._connections: dict[int, _ThreadConnection] = {}
         self._connections_lock = threading.Lock()
         self._write_lock = threading.RLock()
@@ -1135,6 +1140,8 @@ class CampaignRecord:
                 with suppress(sqlite3.Error):
                     entry.connection.close()
             self._connections.clear()
+            if self._writer is not None:
+                self._writer.release()
 
     def __enter__(self) -> CampaignRecord:
         return self

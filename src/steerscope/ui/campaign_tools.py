@@ -353,7 +353,7 @@ def resume_runner(record_path: Path) -> Any:
 
 
 def resumable_records(folder: Path, active: set[str]) -> list[tuple[Path, str]]:
-    """Records in ``folder`` whose campaign did not finish and that no runner holds.
+    """Records in ``folder`` whose campaign did not finish and that no process is writing.
 
     Parameters
     ----------
@@ -379,7 +379,7 @@ def resumable_records(folder: Path, active: set[str]) -> list[tuple[Path, str]]:
     with _resumable_lock:
         cached = _resumable_cache.get(cache_key)
     if cached is not None and cached[0] == signature:
-        return list(cached[1])
+        return _not_locked(cached[1])
     found: list[tuple[Path, str]] = []
     for path in paths:
         try:
@@ -394,7 +394,14 @@ def resumable_records(folder: Path, active: set[str]) -> list[tuple[Path, str]]:
             _resumable_cache.clear()
         # taken after the scan: closing a WAL record can touch its files
         _resumable_cache[cache_key] = (_folder_signature(paths), list(found))
-    return found
+    return _not_locked(found)
+
+
+def _not_locked(found: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
+    """Drop the records another process is writing (a lock, checked on every call)."""
+    from steerscope.records.writer_lock import locked_by
+
+    return [(path, status) for path, status in found if locked_by(path) is None]
 
 
 def _folder_signature(paths: list[Path]) -> list[tuple[str, int, int]]:
