@@ -163,7 +163,7 @@ class PolicyConfig(_Strict):
         default=1,
         description="Points measured per step (q >= 1), or 'auto': as many as the beam "
         f"measures while the model computes one proposal (measured as the campaign runs; at "
-        f"most {AUTO_BATCH_MAX}, and at most a tenth of the budget left), so the beam stays "
+        f"most {AUTO_BATCH_MAX} and 1/20 of the budget), so the beam stays "
         "busy at millisecond dwells.",
     )
 

@@ -80,7 +80,7 @@ __all__ = ["Campaign", "Proposal", "StepResult", "build_instrument", "default_re
 
 _CONTROL = (Pause, Resume, Stop, RunSteps)
 _MIN_TRAIN = 2  # a GP needs at least two finite targets to say anything about variance
-_AUTO_MIN_DECISIONS = 10  # an automatic batch takes at most 1/10 of the budget left
+_AUTO_MIN_DECISIONS = 20  # an automatic batch takes at most 1/20 of the budget
 
 
 @dataclass(frozen=True, eq=False)
@@ -591,9 +591,10 @@ class Campaign:
         remaining = self.config.budget.measurements - self.n_measured - n_in_flight
         setting = self.config.policy.batch_size
         if setting == "auto":
-            # a batch never takes more than a tenth of what is left: the model still
-            # gets to learn from most of the budget
-            q = min(self.auto_batch_size(), math.ceil(remaining / _AUTO_MIN_DECISIONS))
+            # a batch never takes more than 1/20 of the budget: the model still learns
+            # from most of what is measured
+            budget = self.config.budget.measurements
+            q = min(self.auto_batch_size(), max(1, budget // _AUTO_MIN_DECISIONS))
         else:
             q = setting
         return max(1, min(q, remaining))
@@ -604,7 +605,7 @@ class Campaign:
         As many points as the beam measures while the model computes one
         proposal (the median of the last three), so the beam need not wait;
         1 until both have been measured, at most ``AUTO_BATCH_MAX`` (and, when
-        a step is planned, at most a tenth of the budget left).
+        a step is planned, at most 1/20 of the budget).
         """
         hist = self.history
         durations = (hist.acquired_at - hist.acquisition_started_at)[-5:]
