@@ -96,14 +96,15 @@ def test_runner_steps_pauses_resumes_and_finishes(tmp_path: Path) -> None:
         snap = runner.wait_for(lambda s: s.status == "finished" and s.n_measured == 8, WAIT_S)
         # maps of model steps were saved for history
         assert campaign.record.maps(7)["mean"].shape == (128, 128)
-        runner.post(Pause())
-        runner.wait_for(lambda s: s.status == "paused", WAIT_S)
+        runner.post(Pause())  # a finished campaign is not paused (it stays finished)
+        snap = runner.wait_for(lambda s: "Pause ignored" in s.events[-1].text, WAIT_S)
+        assert snap.status == "finished"
     finally:
         assert runner.stop(timeout=WAIT_S)
     assert runner.snapshot().status == "stopped"
-    assert campaign.record.status().status == "stopped"
+    assert campaign.record.status().status == "finished"
     kinds = [i.kind for i in campaign.record.interventions()]
-    assert kinds == ["RunSteps", "SetPolicy", "Resume", "SetBudget", "Pause", "Stop"]
+    assert kinds == ["RunSteps", "SetPolicy", "Resume", "SetBudget"]
     campaign.close()
 
 
@@ -139,3 +140,30 @@ def test_stop_is_bounded_and_idempotent(tmp_path: Path) -> None:
     with pytest.raises(TimeoutError, match="did not reach the awaited state"):
         runner.wait_for(lambda s: s.n_measured > 0, 0.2)
     campaign.close()
+
+
+def test_pause_twice_is_recorded_once_and_a_finished_campaign_cannot_be_paused(
+    tmp_path: Path,
+) -> None:
+    from steerscope.records import CampaignRecord
+
+    campaign = Campaign.create(small_config(), tmp_path / "b.sqlite")
+    runner = CampaignRunner(campaign, save_maps=False).start(paused=True)
+    try:
+        runner.post(Pause())  # a double click (issue B2): already paused, nothing to do
+        runner.post(Pause())
+        runner.post(Resume())
+        runner.wait_for(lambda s: s.status == "finished", WAIT_S)
+        runner.post(Pause())  # B3: a finished campaign stays finished
+        snap = runner.wait_for(
+            lambda s: any("Pause ignored: the campaign is finished" in e.text for e in s.events),
+            WAIT_S,
+        )
+        assert snap.status == "finished"
+        assert runner.stop()
+    finally:
+        campaign.close()
+    with CampaignRecord.open(tmp_path / "b.sqlite", read_only=True) as record:
+        kinds = [i.kind for i in record.interventions()]
+        assert kinds.count("Pause") == 0 and kinds.count("Resume") == 1
+        assert record.status().status == "finished"

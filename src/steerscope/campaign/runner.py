@@ -327,9 +327,17 @@ class CampaignRunner:
             return
         self._dequeue(message)
         before = self._status
+        if self._control_is_moot(message):
+            self._publish()
+            return
         if isinstance(message, Pause | Stop):
             self.pipeline.halt()  # after the spectrum in flight, not the whole batch
         if isinstance(message, Stop):
+            if before == "finished":
+                # end the thread; the record keeps "finished", which is what happened
+                self._status = "stopped"
+                self._reason = f"finished ({self.campaign.done_reason()}); runner stopped"
+                return
             self.campaign.note_control(message, before, "stopped")
             self._set_status("stopped", "stopped by the operator")
         elif isinstance(message, Pause):
@@ -359,6 +367,25 @@ class CampaignRunner:
             if self._status == "finished" and not self.campaign.done:
                 self._set_status("running", "")
             self._publish()
+
+    def _control_is_moot(self, message: Any) -> bool:
+        """Pause while paused, Resume while running: nothing to do, nothing recorded.
+
+        A finished campaign cannot be paused, resumed or stepped (raise its budget
+        first); the event log says so instead of the status turning to "paused".
+        """
+        if isinstance(message, Pause) and self._status == "paused":
+            return True
+        if isinstance(message, Resume) and self._status == "running":
+            return True
+        if isinstance(message, Pause | Resume | RunSteps) and self._status == "finished":
+            self.campaign.log(
+                "intervention_rejected",
+                f"{type(message).__name__} ignored: the campaign is finished "
+                f"({self.campaign.done_reason()}); raise the budget to go on.",
+            )
+            return True
+        return False
 
     def _dequeue(self, message: Intervention) -> None:
         with self._changed:

@@ -271,9 +271,20 @@ def live_view() -> None:
         st.info(f"Queued: {text} — applies to the next point", icon=":material/schedule:")
 
     b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1, 2])
-    if b1.button("Pause", help="Finish the spectrum in flight, then wait.", key="campaign.pause"):
+    over = snap.status in ("finished", "stopped", "error")  # raise the budget to go on
+    if b1.button(
+        "Pause",
+        help="Finish the spectrum in flight, then wait.",
+        key="campaign.pause",
+        disabled=over or snap.status == "paused",
+    ):
         _post(Pause)
-    if b2.button("Resume", help="Continue running steps.", key="campaign.resume_run"):
+    if b2.button(
+        "Resume",
+        help="Continue running steps.",
+        key="campaign.resume_run",
+        disabled=over or snap.status == "running",
+    ):
         _post(Resume)
     n_steps = b5.number_input(
         "Steps to run",
@@ -283,7 +294,7 @@ def live_view() -> None:
         key="campaign.n_steps",
         help="How many steps 'Step N' runs before pausing again.",
     )
-    if b3.button("Step N", help="Run N steps, then pause.", key="campaign.step_n"):
+    if b3.button("Step N", help="Run N steps, then pause.", key="campaign.step_n", disabled=over):
         _post(lambda: RunSteps(n=int(n_steps)))
     if b4.button(
         "Stop", help="End the campaign after the spectrum in flight.", key="campaign.stop"
