@@ -184,3 +184,38 @@ def test_steer_panel_offers_the_numbers_the_acquisition_declares(records: Path) 
     snap = entry.runner.wait_for(lambda s: s.policy.get("xi") == 0.5 or s.status != "running", 60)
     assert snap.policy.get("xi") == 0.5
     assert any(e.kind == "intervention" and "xi" in e.text for e in snap.events)
+
+
+def test_steer_inputs_show_what_is_in_force_not_a_previous_value(records: Path) -> None:
+    from steerscope.campaign import SetPolicy
+
+    at = _app("campaign")
+    at.selectbox(key="campaign.model").set_value("exact_gp")
+    at.number_input(key="campaign.n_seeds").set_value(3)
+    at.number_input(key="campaign.budget").set_value(40)
+    at.slider(key="campaign.patch_size").set_value(8)
+    next(b for b in at.button if b.label == "Start").click().run()
+    _no_exception(at)
+    entry = state.registry().latest()
+    assert entry is not None
+    entry.runner.wait_for(lambda s: s.n_measured >= 3, 60.0)
+    at.run()
+    assert at.number_input(key="campaign.new_budget").value == 40
+    # a change made elsewhere (another tab, a notebook) shows up in this tab's inputs
+    entry.runner.post(SetPolicy(beta=3.0))
+    entry.runner.wait_for(lambda s: s.policy.get("beta") == 3.0, 60.0)
+    at.run()
+    assert at.number_input(key="campaign.beta").value == 3.0
+    entry.runner.stop()
+    at.run()
+
+    # a second campaign with another budget: the Steer budget is that one, not 40
+    at.number_input(key="campaign.budget").set_value(12)
+    next(b for b in at.button if b.label == "Start").click().run()
+    _no_exception(at)
+    second = state.registry().latest()
+    assert second is not None and second.record_path != entry.record_path
+    second.runner.wait_for(lambda s: s.n_measured >= 1, 60.0)
+    at.run()
+    assert at.number_input(key="campaign.new_budget").value == 12
+    second.runner.stop()

@@ -72,6 +72,7 @@ _DEFAULTS: dict[str, Any] = {
     "review_path": None,  # record path open on the Review page
     "learning_step": 0,
     "added_points": [],  # points clicked for an AddPoints intervention
+    "steer_synced": None,  # (record, policy version, budget, patch) the Steer inputs show
     "no_go_draft": None,  # (r0, c0, r1, c1) of a no-go rectangle being drawn
     "target_rows": [],  # ids of the rows of the several-targets form (widget keys use them)
     "pareto_pick": None,  # index of the measured point picked on the Pareto plot

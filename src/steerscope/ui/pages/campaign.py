@@ -260,6 +260,8 @@ def live_view() -> None:
     if entry is None:
         return
     snap = entry.runner.snapshot()
+    if running and snap.status not in ("idle", "running", "paused"):
+        st.rerun(scope="app")  # the run ended: bring back the New-campaign form (issue B4)
     status_line = f"**{snap.status}**" + (f" — {snap.reason}" if snap.reason else "")
     idle = f" · beam idle {100 * snap.beam_idle:.0f} %" if np.isfinite(snap.beam_idle) else ""
     st.markdown(
@@ -514,14 +516,29 @@ entry_now = registry.get(state.campaign_path())
 if entry_now is not None:
     snap0 = entry_now.runner.snapshot()
     st.subheader("Steer")
-    if state.widget_value("campaign.beta") is None:
-        state.set_widget_value("campaign.beta", float(snap0.policy.get("beta", 1.0)))
     multi_objective = snap0.is_multi_objective
     acquisition_key = "campaign.acquisition_mo" if multi_objective else "campaign.acquisition"
     acquisition_options = list(MO_ACQUISITIONS if multi_objective else ACQUISITIONS)
     in_force = str(snap0.policy.get("acquisition", acquisition_options[0]))
-    if state.widget_value(acquisition_key) is None and in_force in acquisition_options:
-        state.set_widget_value(acquisition_key, in_force)
+    # The inputs show what is in force: for another campaign, or after a change made
+    # elsewhere (another tab, a notebook), they are set again from the snapshot, so an
+    # Apply never posts a value left over from before (issue B5).
+    synced = (
+        snap0.record_path,
+        snap0.policy.get("version"),
+        int(snap0.budget),
+        int(snap0.descriptor.get("patch_size", 16)),
+    )
+    if state.get_value("steer_synced") != synced:
+        state.set_widget_value("campaign.beta", float(snap0.policy.get("beta", 1.0)))
+        if in_force in acquisition_options:
+            state.set_widget_value(acquisition_key, in_force)
+        for name, field in campaign_tools.policy_number_fields(in_force, exclude=("beta",)):
+            value = snap0.policy.get(name, field.default)
+            state.set_widget_value(f"campaign.policy.{name}", float(value))
+        state.set_widget_value("campaign.new_patch", synced[3])
+        state.set_widget_value("campaign.new_budget", synced[2])
+        state.set_value("steer_synced", synced)
     i1, i2, i3 = st.columns(3)
     i1.number_input(
         "beta",
@@ -556,7 +573,6 @@ if entry_now is not None:
         "Patch size",
         min_value=2,
         max_value=64,
-        value=int(snap0.descriptor.get("patch_size", 16)),
         key="campaign.new_patch",
         help="Recompute the descriptors with this patch size.",
     )
@@ -566,7 +582,6 @@ if entry_now is not None:
         "Budget",
         min_value=1,
         max_value=100000,
-        value=int(snap0.budget),
         key="campaign.new_budget",
         help="Total spectra to acquire; raise it to keep going.",
     )
