@@ -71,6 +71,7 @@ def _fill(page, label: str, value: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clicks", type=int, default=20)
+    parser.add_argument("--model", default="dkl", choices=["dkl", "exact_gp"])
     args = parser.parse_args()
     records = Path(tempfile.mkdtemp()) / "records"
     process, url = _serve(records)
@@ -81,8 +82,13 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(60_000)
             page.goto(url)
+            main = page.get_by_test_id("stMainBlockContainer")
+            expect(main.get_by_text("built-in dataset plasmonic_nanoparticles")).to_be_visible()
             page.get_by_role("link", name="Campaign").click()
             expect(page.get_by_label("Initial exploration weight (β)", exact=True)).to_be_visible()
+            if args.model != "dkl":
+                page.get_by_label("Model", exact=True).click()
+                page.get_by_role("option", name=args.model).click()
             _fill(page, "Number of seed points", "3")
             _fill(page, "Budget (measurements)", "400")
             _fill(page, "Simulated delay per point (s)", "0.5")
@@ -93,12 +99,17 @@ def main() -> None:
                 timeout=120_000
             )
             for i in range(args.clicks):
-                value = f"{1 + i % 7}.{i}"
-                shown = re.compile(rf"(Queued: beta [^\n]*→ {re.escape(value)}|beta {value},)")
+                value = f"{1.5 + 0.5 * i:g}"  # each differs from the one in force
+                shown = re.compile(rf"(Queued: beta [^\n]*→ {re.escape(value)}\b|beta {value},)")
                 beta.fill(value)
                 start = time.perf_counter()
                 beta.press("Enter")
-                expect(page.get_by_text(shown).first).to_be_visible(timeout=30_000)
+                try:
+                    expect(page.get_by_text(shown).first).to_be_visible(timeout=30_000)
+                except AssertionError:
+                    text = page.inner_text("body")
+                    lines = [t for t in text.splitlines() if "beta" in t.lower()]
+                    raise SystemExit(f"no acknowledgement of beta {value} on the page: {lines}")
                 latencies.append(time.perf_counter() - start)
                 page.wait_for_timeout(300)
             browser.close()
@@ -107,13 +118,14 @@ def main() -> None:
         process.wait(timeout=30)
     result = {
         "machine": machine(),
+        "model": args.model,
         "clicks": len(latencies),
         "median_s": statistics.median(latencies),
         "max_s": max(latencies),
         "latencies_s": latencies,
     }
     print(result)
-    save("ui_ack", result)
+    save("ui_ack" if args.model == "dkl" else f"ui_ack_{args.model}", result)
 
 
 if __name__ == "__main__":
