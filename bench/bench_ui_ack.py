@@ -109,7 +109,8 @@ def main() -> None:
                 except AssertionError:
                     text = page.inner_text("body")
                     lines = [t for t in text.splitlines() if "beta" in t.lower()]
-                    raise SystemExit(f"no acknowledgement of beta {value} on the page: {lines}")
+                    message = f"no acknowledgement of beta {value} on the page: {lines}"
+                    raise SystemExit(message) from None
                 latencies.append(time.perf_counter() - start)
                 page.wait_for_timeout(300)
             browser.close()

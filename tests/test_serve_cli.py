@@ -103,7 +103,7 @@ def test_exposed_host_without_token_exits_2_before_building_or_binding(
 
     touched: list[str] = []
     monkeypatch.setattr(server_module, "make_driver", lambda *a, **k: touched.append("driver"))
-    monkeypatch.setattr(server_module, "_TokenDaemon", lambda *a, **k: touched.append("bind"))
+    monkeypatch.setattr(server_module, "TokenDaemon", lambda *a, **k: touched.append("bind"))
     monkeypatch.setattr(steerscope.datasets, "get_dataset", lambda *a, **k: touched.append("data"))
     port = _free_port()
     args = ["--driver", "sim", "--dataset", "plasmonic_nanoparticles"]

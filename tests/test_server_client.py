@@ -109,7 +109,7 @@ def test_non_loopback_without_token_is_refused_before_binding(
     def no_bind(*args: object, **kwargs: object) -> None:
         raise AssertionError("the server must refuse before it binds")
 
-    monkeypatch.setattr("steerscope.instruments.server._TokenDaemon.__init__", no_bind)
+    monkeypatch.setattr("steerscope.instruments.server.TokenDaemon.__init__", no_bind)
     for host in ("0.0.0.0", "192.168.1.20", "microscope-pc.lab"):
         with pytest.raises(InstrumentError, match=r"without a token.*--token.*STEERSCOPE_TOKEN"):
             MicroscopeServer(sim, host=host)

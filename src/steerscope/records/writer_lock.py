@@ -78,10 +78,15 @@ class WriterLock:
 
     def release(self) -> None:
         """Free the lock. Idempotent."""
-        handle, self._handle = self._handle, None
+        handle, self._handle = getattr(self, "_handle", None), None
         if handle is not None:
             _unlock(handle)
             handle.close()
+
+    def __del__(self) -> None:
+        # a record nobody holds any more is written by nobody: free its lock
+        with contextlib.suppress(Exception):
+            self.release()
 
 
 def locked_by(record: Path) -> str | None:
