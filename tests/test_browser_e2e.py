@@ -196,7 +196,8 @@ def test_define_target_start_campaign_and_change_beta_mid_run(
                     beta.fill("1")
                     beta.press("Enter")
                 try:
-                    expect(applied).to_be_visible(timeout=10_000)
+                    # a change takes seconds to reach the server from a busy page (bench/)
+                    expect(applied).to_be_visible(timeout=30_000)
                     break
                 except AssertionError:
                     continue

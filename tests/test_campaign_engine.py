@@ -278,3 +278,29 @@ def test_resume_measures_the_pending_decision_first(tmp_path: Path) -> None:
         assert len(decisions) == 6
         measured = resumed.record.measurements()
         assert measured.decision_ids[-1] == decisions[-1].id
+
+
+def test_a_change_that_changes_nothing_is_not_recorded(tmp_path: Path) -> None:
+    """A repeated post (a slow page sending the same beta twice) leaves one record row."""
+    from steerscope.campaign import SetBudget, SetDescriptor, SetPolicy
+
+    with Campaign.create(_no_change_config(), tmp_path / "n.sqlite") as campaign:
+        campaign.apply(SetPolicy(beta=2.0))
+        version = campaign.versions["policy"]
+        campaign.apply(SetPolicy(beta=2.0))
+        campaign.apply(SetDescriptor(patch_size=4))
+        campaign.apply(SetBudget(measurements=6))
+        assert campaign.versions["policy"] == version
+        kinds = [i.kind for i in campaign.record.interventions()]
+        assert kinds == ["SetPolicy"]
+
+
+def _no_change_config() -> dict:
+    return {
+        "name": "noop",
+        "source": {"dataset": "plasmonic_nanoparticles"},
+        "descriptor": {"patch_size": 4},
+        "model": {"kind": "exact_gp", "exact_iterations": 5},
+        "seed_points": {"kind": "grid", "n": 4},
+        "budget": {"measurements": 6},
+    }

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import Pyro5.api
@@ -32,7 +32,7 @@ import Pyro5.errors
 from steerscope.campaign import CampaignRunner, describe_intervention, intervention_from_dict
 from steerscope.campaign.interventions import Intervention
 from steerscope.errors import ConfigError, InstrumentError, SteerscopeError
-from steerscope.instruments.server import TOKEN_REJECTED, TokenDaemon, check_exposure
+from steerscope.instruments.server import TOKEN_REJECTED, TokenServer
 
 __all__ = ["STEERING_OBJECT_ID", "SteeringClient", "SteeringServer"]
 
@@ -100,7 +100,7 @@ class _SteeringObject:
         return {"ok": True, "queued": text}
 
 
-class SteeringServer:
+class SteeringServer(TokenServer):
     """Serve a :class:`CampaignRunner`'s state and intervention queue over Pyro5.
 
     Parameters
@@ -127,64 +127,11 @@ class SteeringServer:
         port: int = 0,
         token: str | None = None,
     ) -> None:
-        self._token = check_exposure(host, token)
-        if not 0 <= int(port) <= 65535:
-            raise InstrumentError(f"port must be in 0..65535; got {port}")
+        super().__init__(host, port, token, object_id=STEERING_OBJECT_ID, what="steering server")
         self.runner = runner
-        self.host = host
-        self.port = int(port)
-        self._daemon: TokenDaemon | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._uri: str | None = None
 
-    @property
-    def uri(self) -> str:
-        """``PYRO:steerscope.campaign@<host>:<port>``, once started."""
-        if self._uri is None:
-            raise InstrumentError("the steering server is not started; call start() first")
-        return self._uri
-
-    def start(self) -> Self:
-        """Bind and serve in a background thread; returns at once."""
-        if self._daemon is not None:
-            return self
-        try:
-            daemon = TokenDaemon(host=self.host, port=self.port, token=self._token)
-        except OSError as exc:
-            raise InstrumentError(
-                f"cannot bind the steering server to {self.host}:{self.port}: {exc}; choose "
-                "another port or stop the program using it"
-            ) from exc
-        self._uri = str(daemon.register(_SteeringObject(self.runner), STEERING_OBJECT_ID))
-        self._daemon = daemon
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=lambda: daemon.requestLoop(loopCondition=lambda: not self._stop.is_set()),
-            name="steerscope-steering-server",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop serving and release the port (the campaign goes on). Idempotent."""
-        self._stop.set()
-        daemon, self._daemon = self._daemon, None
-        if daemon is not None:
-            daemon.shutdown()
-            daemon.drop_clients()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        if daemon is not None:
-            daemon.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
+    def _served(self) -> Any:
+        return _SteeringObject(self.runner)
 
 
 class SteeringClient:

@@ -1040,6 +1040,8 @@ class Campaign:
             )
         self._followups = []
         before, after = handler(intervention)
+        if before == after and not self._followups:
+            return  # nothing changed (a repeated post): nothing to record or supersede
         self.revision += 1  # a proposal made before this one is superseded
         changes = [(type(intervention).__name__, before, after), *self._followups]
         self._followups = []
@@ -1065,6 +1067,8 @@ class Campaign:
         misfits = new.check_objectives(self.n_objectives)
         if misfits:
             raise ConfigError(f"SetPolicy refused: {'; '.join(misfits)}. Nothing was changed.")
+        if new == old:
+            return old.model_dump(mode="json"), old.model_dump(mode="json")  # a no-op
         self.config = self.config.model_copy(update={"policy": new})
         self.versions["policy"] += 1
         return old.model_dump(mode="json"), new.model_dump(mode="json")
@@ -1072,6 +1076,8 @@ class Campaign:
     def _set_scalarizer(self, change: SetScalarizer) -> tuple[dict[str, Any], dict[str, Any]]:
         new_config = self.config.with_scalarizer(change.spec)  # validated, policy fitted
         assert new_config.scalarizer is not None
+        if new_config.scalarizer == self.config.scalarizer:
+            return {"spec": self._scalarizer_json()}, {"spec": self._scalarizer_json()}
         spectra, energy = self.history.spectra, self.history.energy
         if spectra is not None and energy is not None and spectra.shape[0]:
             ok = np.all(np.isfinite(spectra), axis=1)
@@ -1105,6 +1111,8 @@ class Campaign:
                 f"SetDescriptor refused: patch_size must be a positive integer; got "
                 f"{change.patch_size!r} ({exc.errors()[0]['msg']})."
             ) from None
+        if new == old:
+            return {"patch_size": old.patch_size}, {"patch_size": old.patch_size}
         self.candidates.set_descriptor(new)  # raises DescriptorError before anything changes
         self.config = self.config.model_copy(update={"descriptor": new})
         self.versions["descriptor"] += 1

@@ -53,6 +53,7 @@ __all__ = [
     "TOKEN_REJECTED",
     "MicroscopeServer",
     "TokenDaemon",
+    "TokenServer",
     "check_exposure",
     "is_loopback",
     "make_driver",
@@ -225,7 +226,119 @@ class _MicroscopeService:
         return self._run("acquire", _acquire)
 
 
-class MicroscopeServer:
+class TokenServer:
+    """Serve one object with a :class:`TokenDaemon`: bind, register, serve, shut down.
+
+    A subclass says what it serves (:meth:`_served`) and what to call it in
+    messages (``what``). The exposure rules are checked before anything binds.
+
+    Parameters
+    ----------
+    host : str
+        Address to bind; loopback by default. Anything else needs ``token``.
+    port : int
+        TCP port; ``0`` picks a free one (read it from :attr:`uri`).
+    token : str or None
+        Shared secret clients must present; defaults to ``$STEERSCOPE_TOKEN``.
+    object_id : str
+        Pyro5 object id.
+    what : str
+        What is served, for messages ("microscope server", "steering server").
+    """
+
+    def __init__(
+        self, host: str, port: int, token: str | None, *, object_id: str, what: str
+    ) -> None:
+        token = check_exposure(host, token)
+        if not 0 <= int(port) <= 65535:
+            raise InstrumentError(f"port must be in 0..65535; got {port}")
+        self.host = host
+        self.port = int(port)
+        self.object_id = object_id
+        self.what = what
+        self._token = token
+        self._daemon: TokenDaemon | None = None
+        self._uri: str | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def _served(self) -> Any:
+        """The object Pyro5 serves (subclass)."""
+        raise NotImplementedError
+
+    @property
+    def uri(self) -> str:
+        """``PYRO:<object_id>@<host>:<port>``, available once started."""
+        if self._uri is None:
+            raise InstrumentError(f"the {self.what} is not started yet; call start() first")
+        return self._uri
+
+    @property
+    def has_token(self) -> bool:
+        """Whether clients must present a token."""
+        return self._token is not None
+
+    def start(self) -> Self:
+        """Bind the socket and register the served object (does not serve yet)."""
+        if self._daemon is not None:
+            return self
+        try:
+            daemon = TokenDaemon(host=self.host, port=self.port, token=self._token)
+        except OSError as exc:
+            raise InstrumentError(
+                f"cannot bind the {self.what} to {self.host}:{self.port}: {exc}; choose "
+                "another --port or stop the program using it"
+            ) from exc
+        self._uri = str(daemon.register(self._served(), objectId=self.object_id))
+        self._daemon = daemon
+        self._stop.clear()
+        log.info("%s at %s (token: %s)", self.what, self._uri, "yes" if self._token else "no")
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve requests until :meth:`shutdown` is called (or Ctrl-C)."""
+        self.start()
+        daemon = self._daemon
+        assert daemon is not None
+        try:
+            daemon.requestLoop(loopCondition=lambda: not self._stop.is_set())
+        finally:
+            self._close_daemon()
+
+    def start_in_thread(self) -> Self:
+        """Start serving in a daemon thread; returns at once."""
+        self.start()
+        self._thread = threading.Thread(
+            target=self.serve_forever, name=f"steerscope-{self.object_id}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop serving and release the port. Idempotent; the served object is not closed."""
+        self._stop.set()
+        daemon = self._daemon
+        if daemon is not None:
+            daemon.shutdown()
+            daemon.drop_clients()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._close_daemon()
+
+    def _close_daemon(self) -> None:
+        daemon, self._daemon = self._daemon, None
+        if daemon is not None:
+            daemon.close()
+
+    def __enter__(self) -> Self:
+        return self.start_in_thread()
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+class MicroscopeServer(TokenServer):
     """A Pyro5 server for one microscope.
 
     Parameters
@@ -262,99 +375,15 @@ class MicroscopeServer:
         limits: SafetyLimits | None = None,
         object_id: str = DEFAULT_OBJECT_ID,
     ) -> None:
-        token = check_exposure(host, token)
-        if not 0 <= int(port) <= 65535:
-            raise InstrumentError(f"port must be in 0..65535; got {port}")
+        super().__init__(host, port, token, object_id=object_id, what="microscope server")
         self.microscope: Microscope = (
             SafeMicroscope(microscope, limits) if limits is not None else microscope
         )
-        self.host = host
-        self.port = int(port)
         self.read_only = read_only
-        self.object_id = object_id
-        self._token = token
-        self._daemon: TokenDaemon | None = None
-        self._uri: str | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
 
-    @property
-    def uri(self) -> str:
-        """``PYRO:<object_id>@<host>:<port>``, available once started."""
-        if self._uri is None:
-            raise InstrumentError("the server is not started yet; call start() first")
-        return self._uri
-
-    @property
-    def has_token(self) -> bool:
-        """Whether clients must present a token."""
-        return self._token is not None
-
-    def start(self) -> Self:
-        """Bind the socket and register the microscope (does not serve yet)."""
-        if self._daemon is not None:
-            return self
-        try:
-            daemon = TokenDaemon(host=self.host, port=self.port, token=self._token)
-        except OSError as exc:
-            raise InstrumentError(
-                f"cannot bind the microscope server to {self.host}:{self.port}: {exc}; choose "
-                "another --port or stop the program using it"
-            ) from exc
-        service = _MicroscopeService(self.microscope, self.read_only)
-        self._uri = str(daemon.register(service, objectId=self.object_id))
-        self._daemon = daemon
-        self._stop.clear()
-        log.info(
-            "serving %s at %s (token: %s, read-only: %s)",
-            type(self.microscope).__name__,
-            self._uri,
-            "yes" if self._token else "no",
-            self.read_only,
-        )
-        return self
-
-    def serve_forever(self) -> None:
-        """Serve requests until :meth:`shutdown` is called (or Ctrl-C)."""
-        self.start()
-        daemon = self._daemon
-        assert daemon is not None
-        try:
-            daemon.requestLoop(loopCondition=lambda: not self._stop.is_set())
-        finally:
-            self._close_daemon()
-
-    def start_in_thread(self) -> Self:
-        """Start serving in a daemon thread; returns at once."""
-        self.start()
-        self._thread = threading.Thread(
-            target=self.serve_forever, name="steerscope-microscope-server", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop serving and release the port. Idempotent. The microscope is not closed."""
-        self._stop.set()
-        daemon = self._daemon
-        if daemon is not None:
-            daemon.shutdown()
-            daemon.drop_clients()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        self._close_daemon()
-
-    def _close_daemon(self) -> None:
-        daemon, self._daemon = self._daemon, None
-        if daemon is not None:
-            daemon.close()
-
-    def __enter__(self) -> Self:
-        return self.start_in_thread()
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
+    def _served(self) -> Any:
+        log.info("serving %s (read-only: %s)", type(self.microscope).__name__, self.read_only)
+        return _MicroscopeService(self.microscope, self.read_only)
 
 
 def serve(
