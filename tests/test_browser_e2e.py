@@ -174,8 +174,9 @@ def test_define_target_start_campaign_and_change_beta_mid_run(
             page.get_by_role("option", name="exact_gp").click()
             _fill_number(page, "Number of seed points", "3")
             _fill_number(page, "Initial exploration weight (β)", "0.25")
-            # 80 points at 0.5 s: the run outlasts the steering below on a loaded machine
-            _fill_number(page, "Budget (measurements)", "80")
+            # 160 points at 0.5 s: the run outlasts the steering below on a loaded machine,
+            # where a change can take ~10 s to reach the server (bench/bench_ui_ack.py)
+            _fill_number(page, "Budget (measurements)", "160")
             _fill_number(page, "Simulated delay per point (s)", "0.5")
             page.get_by_role("button", name="Start").click()
             beta = page.get_by_label("beta", exact=True)
@@ -203,7 +204,7 @@ def test_define_target_start_campaign_and_change_beta_mid_run(
                     continue
             expect(applied).to_be_visible()
             page.screenshot(path=str(shots / "campaign.png"), full_page=True)
-            expect(page.get_by_text("Status: finished", exact=False)).to_be_visible(timeout=120_000)
+            expect(page.get_by_text("Status: finished", exact=False)).to_be_visible(timeout=240_000)
 
             page.get_by_role("link", name="Review").click()
             expect(page.get_by_text("Interventions", exact=True)).to_be_visible()

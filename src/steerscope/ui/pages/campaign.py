@@ -260,8 +260,6 @@ def live_view() -> None:
     if entry is None:
         return
     snap = entry.runner.snapshot()
-    if running and snap.status not in ("idle", "running", "paused"):
-        st.rerun(scope="app")  # the run ended: bring back the New-campaign form (issue B4)
     status_line = f"**{snap.status}**" + (f" — {snap.reason}" if snap.reason else "")
     idle = f" · beam idle {100 * snap.beam_idle:.0f} %" if np.isfinite(snap.beam_idle) else ""
     st.markdown(
