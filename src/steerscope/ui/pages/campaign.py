@@ -527,7 +527,10 @@ if entry_now is not None:
         int(snap0.budget),
         int(snap0.descriptor.get("patch_size", 16)),
     )
-    if state.get_value("steer_synced") != synced:
+    steer_keys = ("campaign.beta", acquisition_key, "campaign.new_patch", "campaign.new_budget")
+    if state.get_value("steer_synced") != synced or any(
+        state.widget_value(key) is None for key in steer_keys
+    ):
         state.set_widget_value("campaign.beta", float(snap0.policy.get("beta", 1.0)))
         if in_force in acquisition_options:
             state.set_widget_value(acquisition_key, in_force)
