@@ -40,10 +40,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _serve(records: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _serve(records: Path, refresh_s: float) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = dict(os.environ, STEERSCOPE_DEMO_DATASET="plasmonic_nanoparticles")
     env["STEERSCOPE_RECORDS"] = str(records)
+    env["STEERSCOPE_LIVE_REFRESH_S"] = str(refresh_s)
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP_PATH), "--server.headless", "true"]
     cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
     cmd += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
@@ -68,13 +69,10 @@ def _fill(page, label: str, value: str) -> None:
     page.wait_for_timeout(400)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clicks", type=int, default=20)
-    parser.add_argument("--model", default="dkl", choices=["dkl", "exact_gp"])
-    args = parser.parse_args()
+def _clicks(model: str, clicks: int, refresh_s: float) -> list[float]:
+    """Seconds from Enter to the acknowledgement, for ``clicks`` beta changes."""
     records = Path(tempfile.mkdtemp()) / "records"
-    process, url = _serve(records)
+    process, url = _serve(records, refresh_s)
     latencies: list[float] = []
     try:
         with sync_playwright() as pw:
@@ -86,9 +84,9 @@ def main() -> None:
             expect(main.get_by_text("built-in dataset plasmonic_nanoparticles")).to_be_visible()
             page.get_by_role("link", name="Campaign").click()
             expect(page.get_by_label("Initial exploration weight (β)", exact=True)).to_be_visible()
-            if args.model != "dkl":
+            if model != "dkl":
                 page.get_by_label("Model", exact=True).click()
-                page.get_by_role("option", name=args.model).click()
+                page.get_by_role("option", name=model).click()
             _fill(page, "Number of seed points", "3")
             _fill(page, "Budget (measurements)", "400")
             _fill(page, "Simulated delay per point (s)", "0.5")
@@ -98,7 +96,7 @@ def main() -> None:
             expect(page.get_by_text(re.compile(r"([6-9]|\d\d+)/400 measured"))).to_be_visible(
                 timeout=120_000
             )
-            for i in range(args.clicks):
+            for i in range(clicks):
                 value = f"{1.5 + 0.5 * i:g}"  # each differs from the one in force
                 shown = re.compile(rf"(Queued: beta [^\n]*→ {re.escape(value)}\b|beta {value},)")
                 beta.fill(value)
@@ -117,16 +115,33 @@ def main() -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
-    result = {
-        "machine": machine(),
-        "model": args.model,
-        "clicks": len(latencies),
-        "median_s": statistics.median(latencies),
-        "max_s": max(latencies),
-        "latencies_s": latencies,
-    }
-    print(result)
-    save("ui_ack" if args.model == "dkl" else f"ui_ack_{args.model}", result)
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clicks", type=int, default=20)
+    parser.add_argument("--model", default="dkl", choices=["dkl", "exact_gp"])
+    parser.add_argument(
+        "--refresh-s", type=float, nargs="+", default=[1.0, 3.0], help="live redraw intervals"
+    )
+    args = parser.parse_args()
+    runs = []
+    for refresh in args.refresh_s:
+        latencies = _clicks(args.model, args.clicks, refresh)
+        run = {
+            "refresh_s": refresh,
+            "clicks": len(latencies),
+            "median_s": statistics.median(latencies),
+            "max_s": max(latencies),
+            "latencies_s": latencies,
+        }
+        print(run, flush=True)
+        runs.append(run)
+    save(
+        "ui_ack" if args.model == "dkl" else f"ui_ack_{args.model}",
+        {"machine": machine(), "model": args.model, "runs": runs},
+    )
 
 
 if __name__ == "__main__":

@@ -245,6 +245,24 @@ def records_dir() -> Path:
     return Path(folder or "records").expanduser()
 
 
+LIVE_REFRESH_S = 3.0
+"""Seconds between two redraws of a live view (``$STEERSCOPE_LIVE_REFRESH_S`` overrides).
+
+Measured in Chromium on 2 cores (``bench/bench_ui_ack.py``): with a redraw every
+second, a change typed while a campaign runs took a median 6 s to be acknowledged,
+the page busy redrawing; every 3 s, about 1 s."""
+
+
+def live_refresh_s() -> float:
+    """The live views' redraw interval: ``$STEERSCOPE_LIVE_REFRESH_S`` or :data:`LIVE_REFRESH_S`."""
+    text = os.environ.get("STEERSCOPE_LIVE_REFRESH_S", "")
+    try:
+        value = float(text) if text else LIVE_REFRESH_S
+    except ValueError:
+        return LIVE_REFRESH_S
+    return value if 0.2 <= value <= 60 else LIVE_REFRESH_S
+
+
 # -- learning mode -----------------------------------------------------------------------
 
 

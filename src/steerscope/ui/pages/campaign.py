@@ -253,9 +253,9 @@ if not running:
 
 
 # -- live view ---------------------------------------------------------------------------
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=state.live_refresh_s())
 def live_view() -> None:
-    """Redraw from the runner's latest snapshot every second without blocking the page."""
+    """Redraw from the runner's latest snapshot every few seconds without blocking the page."""
     entry = registry.get(state.campaign_path())
     if entry is None:
         return

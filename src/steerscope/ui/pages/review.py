@@ -15,7 +15,7 @@ from steerscope.ui import figures, review_tools, state, widgets
 _JOB_ICONS = {"running": "⏳", "finished": "✅", "cancelled": "⏹", "error": "❌"}
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=state.live_refresh_s())
 def _replay_jobs_live() -> None:
     """The what-if replays of this server, refreshed every second while one is running."""
     _replay_jobs_table()

@@ -160,7 +160,7 @@ if chosen != current:
     st.rerun()
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=state.live_refresh_s())
 def sweep_view() -> None:
     """Progress of the open sweep while it runs, then its summary table and discovery plot."""
     folder = state.get_value("sweep_dir")
