@@ -145,6 +145,9 @@ class Campaign:
         0's mean and variance in a multi-objective campaign).
     last_objective_posterior : tuple of (mean, var) or None
         Multi-objective campaigns: ``(M, k)`` each, from the last model-driven ask.
+    compute_seconds : list of float
+        Wall time of the last five model proposals (fit, posterior, acquisition):
+        what ``batch_size: auto`` and the pipeline's stall rule compare with.
     """
 
     def __init__(
@@ -187,7 +190,7 @@ class Campaign:
         self.revision = 0
         self.last_ranking: NDArray[np.float64] | None = None
         self.in_flight = False
-        self._compute_seconds: list[float] = []
+        self.compute_seconds: list[float] = []
         self._ranked_at = 0
         self._surrogate: Any = self._make_model()
         self._seeds = self.candidates.seed_points(config.seed_points, config.seed)
@@ -610,9 +613,9 @@ class Campaign:
         hist = self.history
         durations = (hist.acquired_at - hist.acquisition_started_at)[-5:]
         durations = durations[np.isfinite(durations) & (durations > 0)]
-        if not self._compute_seconds or durations.size == 0:
+        if not self.compute_seconds or durations.size == 0:
             return 1
-        compute = float(np.median(self._compute_seconds[-3:]))
+        compute = float(np.median(self.compute_seconds[-3:]))
         per_point = float(np.median(durations))
         return int(min(AUTO_BATCH_MAX, max(1, math.ceil(compute / per_point))))
 
@@ -728,7 +731,7 @@ class Campaign:
         for kind, text in computed.messages:
             self._log(kind, text)
         if computed.posterior is not None:
-            self._compute_seconds = [*self._compute_seconds[-4:], computed.seconds]
+            self.compute_seconds = [*self.compute_seconds[-4:], computed.seconds]
         if computed.posterior is not None and computed.job.surrogate is self._surrogate:
             mean_2d, var_2d, scores = computed.posterior
             self.last_fit_info = dict(computed.fit_info)
@@ -767,24 +770,23 @@ class Campaign:
         # the ranking does not know the points measured since it was made: keep away from
         # them (and from those in flight), as a model told about them would
         unknown = np.concatenate([self.history.points[self._ranked_at :], flying])
-        exclude = self._exclusions(flying)
-        near = self.candidates.within(unknown, self.spread)
-        if near.shape[0]:
-            exclude = np.concatenate([exclude, self.candidates.pixels[near]])
-        if int(self.candidates.n - near.shape[0]) < q + exclude.shape[0]:
-            exclude = self._exclusions(flying)  # too crowded to keep away: take the ranking
-        try:
-            idx = select_points(
-                ranking,
-                self.candidates.pixels,
-                q,
-                exclude=exclude,
-                no_go=self.candidates.no_go,
-                min_distance=max(self.spread, self.config.policy.min_distance) if q > 1 else 0.0,
-            )
-        except AcquisitionError:
-            return None
-        if idx.shape[0] == 0:
+        plain = self._exclusions(flying)
+        near = self.candidates.pixels[self.candidates.within(unknown, self.spread)]
+        min_distance = max(self.spread, self.config.policy.min_distance) if q > 1 else 0.0
+        idx = None
+        # too crowded to keep away: take the ranking as it is; nothing left: no choice
+        for exclude in (np.concatenate([plain, near]), plain):
+            with contextlib.suppress(AcquisitionError):
+                idx = select_points(
+                    ranking,
+                    self.candidates.pixels,
+                    q,
+                    exclude=exclude,
+                    no_go=self.candidates.no_go,
+                    min_distance=min_distance,
+                )
+                break
+        if idx is None or idx.shape[0] == 0:
             return None
         n = idx.shape[0]
         return Proposal(

@@ -139,7 +139,6 @@ class Pipeline:
         self._beam_event: BeamDone | None = None
         self._computing: ProposalDone | None = None
         self._ready: Proposal | None = None
-        self._compute_seconds: list[float] = []
         self._beam_free_since: float | None = None
         self.started_at = time.time()
         self.n_told = 0
@@ -374,7 +373,6 @@ class Pipeline:
             return
         self._computing = None
         computed = event.future.result()  # a bug in the model code shows, it is not hidden
-        self._compute_seconds = [*self._compute_seconds[-4:], computed.seconds]
         proposal = self.campaign.accept(computed)
         if self.campaign.is_current(proposal):
             self._ready = proposal
@@ -382,9 +380,10 @@ class Pipeline:
             self._log_superseded(proposal, "an intervention came while it was computed")
 
     def _stalled(self) -> bool:
-        if self._computing is None or not self._compute_seconds:
+        recent = self.campaign.compute_seconds
+        if self._computing is None or not recent:
             return False  # nothing to compare with: the first fit is always waited for
-        usual = statistics.median(self._compute_seconds)
+        usual = statistics.median(recent)
         limit = max(self.stall_factor * usual, self.min_stall_s)
         now = time.perf_counter()
         started = self._computing.started
