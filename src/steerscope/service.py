@@ -21,18 +21,17 @@ Examples
 
 from __future__ import annotations
 
-import math
 import threading
 from typing import Any
 
-import numpy as np
 import Pyro5.api
 import Pyro5.errors
 
-from steerscope.campaign import CampaignRunner, describe_intervention, intervention_from_dict
+from steerscope.campaign import CampaignRunner, intervention_from_dict
 from steerscope.campaign.interventions import Intervention
 from steerscope.errors import ConfigError, InstrumentError, SteerscopeError
 from steerscope.instruments.server import TOKEN_REJECTED, TokenServer
+from steerscope.records.schema import json_plain
 
 __all__ = ["STEERING_OBJECT_ID", "SteeringClient", "SteeringServer"]
 
@@ -40,19 +39,6 @@ STEERING_OBJECT_ID = "steerscope.campaign"
 """Pyro5 object id; the URI is ``PYRO:steerscope.campaign@host:port``."""
 EVENTS_SHOWN = 50
 """How many of the latest events :meth:`SteeringClient.status` returns."""
-
-
-def _plain(value: Any) -> Any:
-    """A JSON/serpent-safe copy: NaN and inf become None, numpy scalars Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 class _SteeringObject:
@@ -64,7 +50,7 @@ class _SteeringObject:
     @Pyro5.api.expose
     def status(self) -> dict[str, Any]:
         snap = self._runner.snapshot()
-        return _plain(
+        return json_plain(
             {
                 "status": snap.status,
                 "reason": snap.reason,
@@ -90,8 +76,7 @@ class _SteeringObject:
     def post(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         try:
             intervention = intervention_from_dict(str(kind), dict(payload))
-            text = describe_intervention(intervention, self._runner.snapshot().policy)
-            self._runner.post(intervention)
+            text = self._runner.post(intervention)
         except SteerscopeError as exc:
             return {"ok": False, "error_type": type(exc).__name__, "message": str(exc)}
         except (TypeError, ValueError) as exc:

@@ -74,6 +74,7 @@ from steerscope.instruments.base import Microscope
 from steerscope.instruments.safety import SafeMicroscope, SafetyLimits
 from steerscope.models import MultiObjectiveSurrogate, make_surrogate
 from steerscope.records import CampaignRecord
+from steerscope.records.schema import json_plain
 from steerscope.types import EnergyAxis, Measurement, Overview
 
 __all__ = ["Campaign", "Proposal", "StepResult", "build_instrument", "default_record_path"]
@@ -817,10 +818,10 @@ class Campaign:
             objectives = {
                 "objectives": {
                     "labels": self.objective_labels,
-                    "predicted_mean": _json_safe(
+                    "predicted_mean": json_plain(
                         (np.full((q, k), np.nan) if mean is None else mean).tolist()
                     ),
-                    "predicted_var": _json_safe(
+                    "predicted_var": json_plain(
                         (np.full((q, k), np.nan) if var is None else var).tolist()
                     ),
                 }
@@ -833,8 +834,8 @@ class Campaign:
         return {
             "model": {
                 "spec": self.config.model.model_dump(mode="json"),
-                "conditioned_on": _json_safe(proposal.conditioned_on),
-                "fit": _json_safe(self.last_fit_info) if proposal.source == "model" else {},
+                "conditioned_on": json_plain(proposal.conditioned_on),
+                "fit": json_plain(self.last_fit_info) if proposal.source == "model" else {},
                 "n_train": int(np.isfinite(self.targets()).sum()),
                 **objectives,
                 **self._v("model"),
@@ -1247,17 +1248,3 @@ class Campaign:
 def _short(value: dict[str, Any]) -> str:
     text = ", ".join(f"{k}={v}" for k, v in value.items() if k != "packbits_b64")
     return text if len(text) <= 160 else text[:157] + "..."
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)

@@ -195,8 +195,14 @@ class CampaignRunner:
         self._thread.start()
         return self
 
-    def post(self, intervention: Intervention) -> None:
-        """Queue an intervention; it shows in the snapshot at once and governs the next proposal."""
+    def post(self, intervention: Intervention) -> str:
+        """Queue an intervention; it shows in the snapshot at once and governs the next proposal.
+
+        Returns
+        -------
+        str
+            The acknowledgement, as in the snapshot's ``queued`` (``"beta 0.25 → 1"``).
+        """
         text = describe_intervention(intervention, self._snapshot.policy)
         with self._changed:
             self._queued.append((intervention, text))
@@ -205,6 +211,7 @@ class CampaignRunner:
             )
             self._changed.notify_all()
         self._queue.put(intervention)
+        return text
 
     def snapshot(self) -> CampaignSnapshot:
         """The latest immutable view of the campaign (no lock; never blocks)."""

@@ -32,6 +32,7 @@ __all__ = [
     "float_list",
     "from_json",
     "is_mapping",
+    "json_plain",
     "map_from_blob",
     "map_to_blob",
     "to_json",
@@ -163,6 +164,24 @@ def to_json(value: Any, what: str) -> str:
             f"the {what} must be JSON-serialisable (dicts, lists, str, numbers, bools, None, "
             f"NumPy arrays); {exc}. Convert it to plain values before recording it."
         ) from exc
+
+
+def json_plain(value: Any) -> Any:
+    """A copy made of JSON's plain values: NaN and inf as None, NumPy scalars as numbers.
+
+    Tuples become lists; anything else that is not a plain value becomes its ``str``.
+    """
+    if isinstance(value, dict):
+        return {str(k): json_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
 
 
 def from_json(text: str) -> Any:

@@ -496,17 +496,18 @@ def settings_summary(
     return f"policy: {', '.join(parts)} · descriptor: {', '.join(desc)} · target: {target}"
 
 
-def acknowledgement(intervention: Any, policy: dict[str, Any]) -> str:
-    """What the page says the moment a change is posted: ``"Queued: beta 0.25 → 1 — …"``.
+def acknowledgement(queued: str) -> str:
+    """What the page says of a change posted and not applied yet.
 
     Parameters
     ----------
-    intervention : Intervention
-        The change just posted.
-    policy : dict
-        The policy in force (to show ``old → new``).
-    """
-    from steerscope.campaign import describe_intervention
+    queued : str
+        The runner's account of it (``CampaignRunner.post``'s, or the snapshot's
+        ``queued``), e.g. ``"beta 0.25 → 1"``.
 
-    text = describe_intervention(intervention, policy)
-    return f"Queued: {text} — applies to the next point"
+    Returns
+    -------
+    str
+        ``"Queued: beta 0.25 → 1 — applies to the next point"``.
+    """
+    return f"Queued: {queued} — applies to the next point"

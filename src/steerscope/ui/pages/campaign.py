@@ -48,14 +48,12 @@ def _post(make: Callable[[], Intervention]) -> None:
     if entry is None:
         return
     try:
-        intervention = make()
-        entry.runner.post(intervention)
+        queued = entry.runner.post(make())
     except (SteerscopeError, pydantic.ValidationError) as exc:
         state.set_value("no_go_draft", None)
         st.toast(str(exc), icon=":material/error:")
         return
-    queued = campaign_tools.acknowledgement(intervention, entry.runner.snapshot().policy)
-    st.toast(queued, icon=":material/schedule:")
+    st.toast(campaign_tools.acknowledgement(queued), icon=":material/schedule:")
 
 
 def _default(model: type[pydantic.BaseModel], name: str) -> Any:
@@ -268,7 +266,7 @@ def live_view() -> None:
     )
     st.progress(min(1.0, snap.n_measured / max(snap.budget, 1)), text="measurements vs budget")
     for text in snap.queued:
-        st.info(f"Queued: {text} — applies to the next point", icon=":material/schedule:")
+        st.info(campaign_tools.acknowledgement(text), icon=":material/schedule:")
 
     b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1, 2])
     over = snap.status in ("finished", "stopped", "error")  # raise the budget to go on
