@@ -940,14 +940,20 @@ class Campaign:
             "total_s": t4 - t0,
         }
         self.step_timings.append(timings)
+        return self.step_result(step, proposal.points, proposal.source, timings)
+
+    def step_result(
+        self, step: int, points: NDArray[np.int64], source: str, timings: dict[str, float]
+    ) -> StepResult:
+        """The :class:`StepResult` of ``points`` ``(n, 2)``, the last ones told."""
         y = self.targets()
-        n = proposal.points.shape[0]
+        n = points.shape[0]
         return StepResult(
             step=step,
-            points=proposal.points,
-            targets=y[-n:].copy() if n <= y.shape[0] else nan_array(n),
+            points=points,
+            targets=y[-n:].copy() if 0 < n <= y.shape[0] else nan_array(n),
             best=self.best_target(),
-            source=proposal.source,
+            source=source,
             timings=timings,
         )
 

@@ -339,15 +339,7 @@ class Pipeline:
             "beam_wait_s": event.waited_s,
         }
         c.step_timings.append({"step": event.step, **timings})
-        y = c.targets()
-        return StepResult(
-            step=event.step,
-            points=points,
-            targets=y[-n:].copy() if 0 < n <= y.shape[0] else np.full(n, np.nan),
-            best=c.best_target(),
-            source=event.proposal.source,
-            timings=timings,
-        )
+        return c.step_result(event.step, points, event.proposal.source, timings)
 
     # -- the model ----------------------------------------------------------------------
 
