@@ -146,6 +146,11 @@ class Campaign:
         0's mean and variance in a multi-objective campaign).
     last_objective_posterior : tuple of (mean, var) or None
         Multi-objective campaigns: ``(M, k)`` each, from the last model-driven ask.
+    in_flight : bool
+        Set by the pipeline while the pending decision is being acquired (its
+        points are then not dropped by a veto: they are measured and recorded).
+    revision : int
+        Interventions applied so far; a proposal made under an older one is superseded.
     compute_seconds : list of float
         Wall time of the last five model proposals (fit, posterior, acquisition):
         what ``batch_size: auto`` and the pipeline's stall rule compare with.
@@ -750,7 +755,7 @@ class Campaign:
         the old settings), or when one of its points is no longer allowed
         (measured, vetoed, in a no-go region, or being measured now).
         """
-        if proposal.revision != self.revision or proposal.source == "pending":
+        if proposal.revision != self.revision:
             return False
         if proposal.points.shape[0] > self.config.budget.measurements - self.n_measured:
             return False  # the budget was lowered
