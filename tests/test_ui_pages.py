@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block
 
 from steerscope.ui import APP_PATH, state
 
@@ -219,3 +220,37 @@ def test_steer_inputs_show_what_is_in_force_not_a_previous_value(records: Path) 
     at.run()
     assert at.number_input(key="campaign.new_budget").value == 12
     second.runner.stop()
+
+
+def _top_level_index(at: AppTest, key: str) -> int:
+    """Index, among the page's top-level elements, of the one holding the widget ``key``."""
+    for index, child in at.main.children.items():
+        inside = child.number_input if isinstance(child, Block) else [child]
+        if any(getattr(w, "key", None) == key for w in inside):
+            return int(index)
+    raise AssertionError(f"no widget {key!r} on the page")
+
+
+def test_learning_mode_does_not_move_the_steer_inputs(records: Path) -> None:
+    """Learning mode on or off, the Steer inputs keep their place on the page.
+
+    A widget that moves is drawn anew while its old copy lingers until the rerun ends: the
+    page showed two "beta" inputs, and a value typed into the old one went nowhere.
+    """
+    at = _app("campaign")
+    at.selectbox(key="campaign.model").set_value("exact_gp")
+    at.number_input(key="campaign.n_seeds").set_value(3)
+    at.number_input(key="campaign.budget").set_value(6)
+    next(b for b in at.button if b.label == "Start").click().run()
+    _no_exception(at)
+    entry = state.registry().latest()
+    assert entry is not None
+    entry.runner.wait_for(lambda s: s.n_measured >= 1, 60.0)
+    at.run()
+    before = _top_level_index(at, "campaign.beta")
+    at.session_state[state.LEARNING_KEY] = True  # the sidebar toggle (AppTest runs the page alone)
+    at.run()
+    _no_exception(at)
+    assert any("school" in e.label for e in at.expander)  # the lessons are shown
+    assert _top_level_index(at, "campaign.beta") == before
+    entry.runner.stop()

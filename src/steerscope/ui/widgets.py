@@ -21,14 +21,20 @@ def show_error(exc: BaseException) -> None:
 
 
 def learning_panel(page: str) -> None:
-    """The walkthrough steps of ``page`` when learning mode is on; nothing otherwise."""
-    if not state.learning_enabled():
-        return
-    for _, step in steps_for_page(page):
-        with st.expander(f":material/school: {step.title}", expanded=True):
-            st.markdown(step.explain)
-            st.markdown(f"**Try this:** {step.try_this}")
-            st.markdown(f"**Watch:** {step.watch}")
+    """The walkthrough steps of ``page`` when learning mode is on; nothing otherwise.
+
+    The steps live in one container drawn whether or not learning mode is on, so turning
+    it on or off does not move the page's later widgets (a moved widget is drawn anew
+    while its old copy lingers until the rerun ends: two inputs with one label).
+    """
+    with st.container():
+        if not state.learning_enabled():
+            return
+        for _, step in steps_for_page(page):
+            with st.expander(f":material/school: {step.title}", expanded=True):
+                st.markdown(step.explain)
+                st.markdown(f"**Try this:** {step.try_this}")
+                st.markdown(f"**Watch:** {step.watch}")
 
 
 def require_source(*, need_spectra: bool = False) -> LoadedSource | None:

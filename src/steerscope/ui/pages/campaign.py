@@ -76,178 +76,185 @@ def _on_acquisition_mo() -> None:
 # -- which campaign ----------------------------------------------------------------------
 entries = registry.entries()
 watched = registry.get(state.campaign_path())
-if entries:
-    paths = [e.record_path for e in entries]
-    chosen = st.selectbox(
-        "Watching campaign",
-        paths,
-        index=paths.index(watched.record_path) if watched is not None else 0,
-        format_func=lambda p: Path(p).name,
-        help="Campaigns running in this server; every browser tab sees the same ones.",
-    )
-    if watched is None or chosen != watched.record_path:
-        state.set_campaign_path(chosen)
-        st.rerun()
+with st.container():
+    if entries:
+        paths = [e.record_path for e in entries]
+        chosen = st.selectbox(
+            "Watching campaign",
+            paths,
+            index=paths.index(watched.record_path) if watched is not None else 0,
+            format_func=lambda p: Path(p).name,
+            help="Campaigns running in this server; every browser tab sees the same ones.",
+        )
+        if watched is None or chosen != watched.record_path:
+            state.set_campaign_path(chosen)
+            st.rerun()
 
-resumable = campaign_tools.resumable_records(state.records_dir(), {e.record_path for e in entries})
-if resumable:
-    with st.expander(f"Resume an interrupted campaign ({len(resumable)} found)"):
-        for path, status in resumable:
-            if st.button(
-                f"Resume {path.name} ({status})",
-                key=f"campaign.resume.{path.name}",
-                help="Continue this campaign from its record (measured spectra are kept).",
-            ):
-                try:
-                    runner = campaign_tools.resume_runner(path)
-                    registry.register(path, runner)
-                    state.set_campaign_path(path)
-                    st.rerun()
-                except (SteerscopeError, pydantic.ValidationError) as exc:
-                    widgets.show_error(exc)
+
+with st.container():
+    resumable = campaign_tools.resumable_records(
+        state.records_dir(), {e.record_path for e in entries}
+    )
+    if resumable:
+        with st.expander(f"Resume an interrupted campaign ({len(resumable)} found)"):
+            for path, status in resumable:
+                if st.button(
+                    f"Resume {path.name} ({status})",
+                    key=f"campaign.resume.{path.name}",
+                    help="Continue this campaign from its record (measured spectra are kept).",
+                ):
+                    try:
+                        runner = campaign_tools.resume_runner(path)
+                        registry.register(path, runner)
+                        state.set_campaign_path(path)
+                        st.rerun()
+                    except (SteerscopeError, pydantic.ValidationError) as exc:
+                        widgets.show_error(exc)
+
 
 snapshot_now = watched.runner.snapshot() if watched is not None else None
 running = snapshot_now is not None and snapshot_now.status in ("idle", "running", "paused")
 
 # -- set-up form (only while no campaign is active in this tab) ---------------------------
-if not running:
-    loaded = widgets.require_source()
-    if loaded is None:
-        st.stop()
-    st.subheader("New campaign")
-    spec = state.scalarizer() or loaded.default_scalarizer
-    st.caption(
-        f"Target: {spec if spec else 'none — define one on the Target page'} · "
-        f"source: {loaded.title}"
-    )
-    c1, c2, c3 = st.columns(3)
-    seed_kind = c1.radio(
-        "Seed points",
-        ["random", "grid", "list"],
-        format_func={"random": "random", "grid": "grid", "list": "clicked"}.__getitem__,
-        horizontal=True,
-        key="campaign.seed_kind",
-        help="Points measured before the model decides: random, a regular grid, or clicked.",
-    )
-    n_seeds = c1.number_input(
-        "Number of seed points",
-        min_value=1,
-        max_value=500,
-        value=_default(RandomSeeds, "n"),
-        key="campaign.n_seeds",
-        help="How many random or grid points to measure first.",
-    )
-    patch_size = c1.slider(
-        "Descriptor patch size",
-        min_value=2,
-        max_value=64,
-        value=_default(DescriptorSpec, "patch_size"),
-        key="campaign.patch_size",
-        help="Side of the overview patch describing each candidate pixel (blue square).",
-    )
-    model_kind = c2.selectbox(
-        "Model",
-        ["dkl", "exact_gp"],
-        key="campaign.model",
-        help="Deep kernel learning (default) or an exact GP on the patches (cheap baseline).",
-    )
-    choices = campaign_tools.acquisition_choices(spec)
-    several = choices == tuple(MO_ACQUISITIONS)
-    acquisition = c2.selectbox(
-        "Acquisition",
-        list(choices),
-        key="campaign.start_acquisition_mo" if several else "campaign.start_acquisition",
-        help="How the next point is scored from the predicted mean and uncertainty; with "
-        "several targets: EHVI (whole Pareto front), weighted sum or Chebyshev.",
-    )
-    start_beta = c2.number_input(
-        "Initial exploration weight (β)",
-        min_value=0.0,
-        value=float(_default(PolicyConfig, "beta")),
-        step=0.25,
-        key="campaign.start_beta",
-        help="UCB: score = mean + sqrt(β) · std; larger explores more.",
-    )
-    batch_size = c3.number_input(
-        "Batch size",
-        min_value=1,
-        max_value=64,
-        value=_default(PolicyConfig, "batch_size"),
-        key="campaign.batch_size",
-        help="Points measured per step.",
-    )
-    budget = c3.number_input(
-        "Budget (measurements)",
-        min_value=1,
-        max_value=100000,
-        value=_default(BudgetConfig, "measurements"),
-        key="campaign.budget",
-        help="The campaign stops after this many spectra.",
-    )
-    delay = c3.number_input(
-        "Simulated delay per point (s)",
-        min_value=0.0,
-        max_value=10.0,
-        value=float(_default(InstrumentConfig, "acquisition_delay_s")),
-        key="campaign.delay",
-        help="Pre-acquired data only: make each acquisition take this long, like a microscope.",
-    )
-    picked = state.picked_pixels()
-    center = (
-        tuple(int(v) for v in picked[-1])
-        if len(picked)
-        else (
-            loaded.shape[0] // 2,
-            loaded.shape[1] // 2,
+with st.container():
+    if not running:
+        loaded = widgets.require_source()
+        if loaded is None:
+            st.stop()
+        st.subheader("New campaign")
+        spec = state.scalarizer() or loaded.default_scalarizer
+        st.caption(
+            f"Target: {spec if spec else 'none — define one on the Target page'} · "
+            f"source: {loaded.title}"
         )
-    )
-    event = widgets.clickable_chart(
-        figures.overview_figure(
-            loaded.overview,
-            pixel_size=loaded.pixel_size,
-            pixel_units=loaded.pixel_units,
-            selected=picked if seed_kind == "list" else None,
-            patch=((center[0], center[1]), int(patch_size)),
-            title="Click to add seed points (kind 'clicked'); blue: one descriptor patch",
-        ),
-        key="campaign.setup_overview",
-        box=False,
-    )
-    clicked = figures.pixels_from_selection(event, loaded.shape)
-    if len(clicked) and state.add_picked_pixels(clicked, limit=200):
-        st.rerun()
-    if st.button("Start", type="primary", help="Create the record and start the campaign."):
-        try:
-            source_description = state.source() or {}
-            config = campaign_tools.build_config_dict(
-                source=source_description,
-                scalarizer=state.scalarizer(),
-                patch_size=int(patch_size),
-                model_kind=str(model_kind),
-                acquisition=str(acquisition),
-                beta=float(start_beta),
-                batch_size=int(batch_size),
-                budget=int(budget),
-                seed_kind=str(seed_kind),
-                n_seeds=int(n_seeds),
-                seed_points=picked,
-                acquisition_delay_s=float(delay),
+        c1, c2, c3 = st.columns(3)
+        seed_kind = c1.radio(
+            "Seed points",
+            ["random", "grid", "list"],
+            format_func={"random": "random", "grid": "grid", "list": "clicked"}.__getitem__,
+            horizontal=True,
+            key="campaign.seed_kind",
+            help="Points measured before the model decides: random, a regular grid, or clicked.",
+        )
+        n_seeds = c1.number_input(
+            "Number of seed points",
+            min_value=1,
+            max_value=500,
+            value=_default(RandomSeeds, "n"),
+            key="campaign.n_seeds",
+            help="How many random or grid points to measure first.",
+        )
+        patch_size = c1.slider(
+            "Descriptor patch size",
+            min_value=2,
+            max_value=64,
+            value=_default(DescriptorSpec, "patch_size"),
+            key="campaign.patch_size",
+            help="Side of the overview patch describing each candidate pixel (blue square).",
+        )
+        model_kind = c2.selectbox(
+            "Model",
+            ["dkl", "exact_gp"],
+            key="campaign.model",
+            help="Deep kernel learning (default) or an exact GP on the patches (cheap baseline).",
+        )
+        choices = campaign_tools.acquisition_choices(spec)
+        several = choices == tuple(MO_ACQUISITIONS)
+        acquisition = c2.selectbox(
+            "Acquisition",
+            list(choices),
+            key="campaign.start_acquisition_mo" if several else "campaign.start_acquisition",
+            help="How the next point is scored from the predicted mean and uncertainty; with "
+            "several targets: EHVI (whole Pareto front), weighted sum or Chebyshev.",
+        )
+        start_beta = c2.number_input(
+            "Initial exploration weight (β)",
+            min_value=0.0,
+            value=float(_default(PolicyConfig, "beta")),
+            step=0.25,
+            key="campaign.start_beta",
+            help="UCB: score = mean + sqrt(β) · std; larger explores more.",
+        )
+        batch_size = c3.number_input(
+            "Batch size",
+            min_value=1,
+            max_value=64,
+            value=_default(PolicyConfig, "batch_size"),
+            key="campaign.batch_size",
+            help="Points measured per step.",
+        )
+        budget = c3.number_input(
+            "Budget (measurements)",
+            min_value=1,
+            max_value=100000,
+            value=_default(BudgetConfig, "measurements"),
+            key="campaign.budget",
+            help="The campaign stops after this many spectra.",
+        )
+        delay = c3.number_input(
+            "Simulated delay per point (s)",
+            min_value=0.0,
+            max_value=10.0,
+            value=float(_default(InstrumentConfig, "acquisition_delay_s")),
+            key="campaign.delay",
+            help="Pre-acquired data only: make each acquisition take this long, like a microscope.",
+        )
+        picked = state.picked_pixels()
+        center = (
+            tuple(int(v) for v in picked[-1])
+            if len(picked)
+            else (
+                loaded.shape[0] // 2,
+                loaded.shape[1] // 2,
             )
-            path = campaign_tools.new_record_path(state.records_dir(), loaded.title)
-            runner = campaign_tools.start_runner(
-                config, path, token=source_description.get("token")
-            )
-            registry.register(
-                path, runner, source=source_description, scalarizer=state.scalarizer()
-            )
-            state.set_campaign_path(path)
+        )
+        event = widgets.clickable_chart(
+            figures.overview_figure(
+                loaded.overview,
+                pixel_size=loaded.pixel_size,
+                pixel_units=loaded.pixel_units,
+                selected=picked if seed_kind == "list" else None,
+                patch=((center[0], center[1]), int(patch_size)),
+                title="Click to add seed points (kind 'clicked'); blue: one descriptor patch",
+            ),
+            key="campaign.setup_overview",
+            box=False,
+        )
+        clicked = figures.pixels_from_selection(event, loaded.shape)
+        if len(clicked) and state.add_picked_pixels(clicked, limit=200):
             st.rerun()
-        except (SteerscopeError, pydantic.ValidationError) as exc:
-            widgets.show_error(exc)
-    if watched is None or snapshot_now is None:
-        st.stop()
-    st.divider()
-    st.caption(f"Last campaign: {Path(watched.record_path).name} ({snapshot_now.status})")
+        if st.button("Start", type="primary", help="Create the record and start the campaign."):
+            try:
+                source_description = state.source() or {}
+                config = campaign_tools.build_config_dict(
+                    source=source_description,
+                    scalarizer=state.scalarizer(),
+                    patch_size=int(patch_size),
+                    model_kind=str(model_kind),
+                    acquisition=str(acquisition),
+                    beta=float(start_beta),
+                    batch_size=int(batch_size),
+                    budget=int(budget),
+                    seed_kind=str(seed_kind),
+                    n_seeds=int(n_seeds),
+                    seed_points=picked,
+                    acquisition_delay_s=float(delay),
+                )
+                path = campaign_tools.new_record_path(state.records_dir(), loaded.title)
+                runner = campaign_tools.start_runner(
+                    config, path, token=source_description.get("token")
+                )
+                registry.register(
+                    path, runner, source=source_description, scalarizer=state.scalarizer()
+                )
+                state.set_campaign_path(path)
+                st.rerun()
+            except (SteerscopeError, pydantic.ValidationError) as exc:
+                widgets.show_error(exc)
+        if watched is None or snapshot_now is None:
+            st.stop()
+        st.divider()
+        st.caption(f"Last campaign: {Path(watched.record_path).name} ({snapshot_now.status})")
 
 
 # -- live view ---------------------------------------------------------------------------
