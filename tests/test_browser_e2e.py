@@ -224,3 +224,139 @@ def test_define_target_start_campaign_and_change_beta_mid_run(
         assert all(d.policy["beta"] == 1.0 for d in later)
         assert all(d.policy["beta"] == 0.25 for d in earlier)
     print(f"screenshots in {shots}")
+
+
+def _chart(page, title_part: str):
+    """The plotly chart whose title contains ``title_part``."""
+    return page.locator(".js-plotly-plot").filter(has_text=title_part).first
+
+
+def _pixel_position(chart, row: int, col: int) -> tuple[float, float]:
+    """Page coordinates of the centre of image pixel ``(row, col)`` in ``chart``.
+
+    Read from the chart's own axes, so the test clicks where a user would.
+    """
+    x, y = chart.evaluate(
+        """(plot, [row, col]) => {
+            const xa = plot._fullLayout.xaxis, ya = plot._fullLayout.yaxis;
+            const box = plot.getBoundingClientRect();
+            return [box.left + xa._offset + xa.l2p(col), box.top + ya._offset + ya.l2p(row)];
+        }""",
+        [row, col],
+    )
+    return float(x), float(y)
+
+
+def _click_pixel(page, chart, row: int, col: int) -> None:
+    chart.scroll_into_view_if_needed()
+    x, y = _pixel_position(chart, row, col)
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+
+
+def _drag_box(page, chart, corner0: tuple[int, int], corner1: tuple[int, int]) -> None:
+    chart.scroll_into_view_if_needed()
+    x0, y0 = _pixel_position(chart, *corner0)
+    x1, y1 = _pixel_position(chart, *corner1)
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x1, y1, steps=8)
+    page.mouse.up()
+
+
+def _interventions(records: Path) -> list:
+    from steerscope.records import CampaignRecord
+
+    (path,) = sorted(records.glob("*.sqlite"))
+    with CampaignRecord.open(path, read_only=True, verify=False) as record:
+        return list(record.interventions())
+
+
+def test_clicks_and_boxes_on_the_overview_reach_the_campaign(
+    server: tuple[str, Path], tmp_path: Path
+) -> None:
+    """Real mouse events on the images: a spectrum on Source, clicked seeds, AddPoints, no-go."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from steerscope.records import CampaignRecord
+
+    url, records = server
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(30_000)
+            expect.set_options(timeout=30_000)
+            page.goto(url)
+
+            # Source: a click on a pixel shows its spectrum.
+            overview = _chart(page, "click a pixel to see its spectrum")
+            expect(overview).to_be_visible()
+            _click_pixel(page, overview, 10, 20)
+            expect(page.get_by_text("Spectrum at row 10, col 20").first).to_be_visible()
+
+            # Campaign set-up: clicked seed points.
+            page.get_by_role("link", name="Campaign").click()
+            expect(page.get_by_label("Initial exploration weight (β)", exact=True)).to_be_visible()
+            page.get_by_label("Model", exact=True).click()
+            page.get_by_role("option", name="exact_gp").click()
+            _fill_number(page, "Budget (measurements)", "120")
+            _fill_number(page, "Simulated delay per point (s)", "0.5")
+            page.get_by_text("clicked", exact=True).click()
+            seeds = page.get_by_role("button", name="Forget the clicked seed points")
+            expect(seeds).to_be_visible()
+            seeds.click()
+            expect(page.get_by_text("Clicked seed points: 0")).to_be_visible()
+            setup = _chart(page, "Click to add seed points")
+            _click_pixel(page, setup, 5, 6)
+            expect(page.get_by_text("Clicked seed points: 1")).to_be_visible()
+            _click_pixel(page, setup, 40, 30)
+            expect(page.get_by_text("Clicked seed points: 2")).to_be_visible()
+            page.get_by_role("button", name="Start").click()
+            _wait_measured(page, at_least=3, timeout_s=60)
+
+            # Live overview: a click, then "Measure 1 clicked point(s) next".
+            live = _chart(page, "Measured (numbered in order)")
+            _click_pixel(page, live, 50, 12)
+            measure = page.get_by_role("button", name="Measure 1 clicked point(s) next")
+            expect(measure).to_be_enabled()
+            measure.click()
+            measured_none = page.get_by_role("button", name="Measure 0 clicked point(s) next")
+            expect(measured_none).to_be_visible()
+
+            # ... and a box, then "Add the boxed no-go region".
+            page.get_by_text("Drag boxes a no-go region").click()
+            live = _chart(page, "box a no-go region")
+            expect(live).to_be_visible()
+            _drag_box(page, live, (2, 40), (12, 55))
+            no_go = page.get_by_role("button", name="Add the boxed no-go region")
+            expect(no_go).to_be_enabled()
+            no_go.click()
+            expect(no_go).to_be_disabled()
+            kinds = [i.kind for i in _interventions(records)]
+            deadline = time.monotonic() + 60
+            while not {"AddPoints", "AddNoGoRegion"} <= set(kinds):
+                assert time.monotonic() < deadline, kinds
+                page.wait_for_timeout(500)
+                kinds = [i.kind for i in _interventions(records)]
+            page.get_by_role("button", name="Stop").click()
+            expect(page.get_by_text("Status: stopped", exact=False)).to_be_visible(timeout=120_000)
+        finally:
+            browser.close()
+
+    (record_path,) = sorted(records.glob("*.sqlite"))
+    with CampaignRecord.open(record_path, read_only=True) as record:
+        measured = record.measurements()
+        interventions = record.interventions()
+    points = [(int(r), int(c)) for r, c in measured.points.tolist()]
+    assert points[:2] == [(5, 6), (40, 30)]  # the clicked seed points come first
+    assert (50, 12) in points  # the point clicked on the live overview was measured
+    no_go = next(i for i in interventions if i.kind == "AddNoGoRegion")
+    after_no_go = measured.points[measured.steps > no_go.step]
+    inside = (
+        (after_no_go[:, 0] >= 2)
+        & (after_no_go[:, 0] <= 12)
+        & (after_no_go[:, 1] >= 40)
+        & (after_no_go[:, 1] <= 55)
+    )
+    assert not inside.any(), "a point inside the boxed no-go region was measured after it"

@@ -39,6 +39,29 @@ def test_overview_figure_has_click_grid_points_in_order_and_scale_bar() -> None:
     assert fig.layout.yaxis.range == (15.5, -0.5)  # origin top-left
 
 
+def test_a_click_picks_only_while_a_drag_zooms_and_overlays_never_fade() -> None:
+    """Plotly drops a plain click in box-select drag mode (issue B1): zoom is the default."""
+    image = np.zeros((8, 8))
+    clicks = figures.overview_figure(image, measured=[[1, 1]])
+    assert clicks.layout.dragmode == "zoom" and clicks.layout.clickmode == "event+select"
+    boxes = figures.overview_figure(image, drag="box")
+    assert boxes.layout.dragmode == "select"
+    with pytest.raises(ValueError, match="drag must be one of"):
+        figures.overview_figure(image, drag="lasso")
+    for trace in clicks.data:
+        if trace.type != "scatter":
+            continue
+        hidden = trace.name == figures.CLICK_TRACE_NAME
+        assert trace.unselected.marker.opacity == (0.0 if hidden else 1.0), trace.name
+
+
+def test_box_from_selection_gives_the_boxed_pixels_or_none() -> None:
+    box = {"selection": {"box": [{"x": [12.4, 3.6], "y": [0.2, 5.7]}], "points": []}}
+    assert figures.box_from_selection(box) == (0, 4, 6, 12)
+    assert figures.box_from_selection({"selection": {"points": [{"x": 1, "y": 2}]}}) is None
+    assert figures.box_from_selection(None) is None
+
+
 def test_large_images_are_decimated_for_display_and_clicks() -> None:
     fig = figures.overview_figure(np.zeros((1024, 1024)))
     heat = fig.data[0]

@@ -26,8 +26,10 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "CLICK_TRACE_NAME",
+    "DRAG_MODES",
     "PARETO_TRACE_NAME",
     "SPECTRUM_PICK_TRACE_NAME",
+    "box_from_selection",
     "discovery_figure",
     "figure_html",
     "hypervolume_figure",
@@ -58,6 +60,12 @@ PARETO_TRACE_NAME = "measured points"
 
 MAX_DISPLAY_SIDE = 256
 """Images larger than this are shown decimated (every k-th pixel) to keep the page light."""
+
+DRAG_MODES = {
+    "zoom": "Click picks a pixel · drag zooms",
+    "box": "Drag boxes a region",
+}
+"""What a mouse drag does on an overview (:func:`overview_figure`'s ``drag``), as offered."""
 
 MAX_CLICK_POINTS = 128 * 128
 """At most this many invisible click targets per image; larger images get a coarser click grid."""
@@ -253,6 +261,7 @@ def overview_figure(
     highlight: tuple[int, int] | None = None,
     title: str = "Overview",
     clickable: bool = True,
+    drag: str = "zoom",
     max_click_points: int = MAX_CLICK_POINTS,
     height: int = 480,
 ) -> go.Figure:
@@ -280,6 +289,10 @@ def overview_figure(
         Figure title.
     clickable : bool
         Add the invisible click grid so ``st.plotly_chart(on_select=...)`` returns pixels.
+    drag : {"zoom", "box"}
+        What a mouse drag does: zoom (a click then picks a pixel) or box-select pixels.
+        Plotly drops a plain click while box-select is the drag mode, so an image cannot
+        offer both at once; a page that needs both lets the user choose (see ``DRAG_MODES``).
     max_click_points : int
         At most this many click targets; larger images get a coarser click grid.
     height : int
@@ -289,6 +302,8 @@ def overview_figure(
     -------
     plotly.graph_objects.Figure
     """
+    if drag not in DRAG_MODES:
+        raise ValueError(f"drag must be one of {sorted(DRAG_MODES)}, got {drag!r}")
     img = np.asarray(image, dtype=np.float64)
     shape = (int(img.shape[0]), int(img.shape[1]))
     fig = go.Figure()
@@ -352,10 +367,25 @@ def overview_figure(
         height=height,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         legend={"orientation": "h", "y": -0.02},
-        dragmode="select" if clickable else "zoom",
+        dragmode="select" if clickable and drag == "box" else "zoom",
         clickmode="event+select",
     )
+    _keep_overlays_visible(fig)
     return fig
+
+
+def _keep_overlays_visible(fig: go.Figure) -> None:
+    """A click selects one cell of the click grid; the overlay markers must not fade with it.
+
+    Plotly dims the unselected points of every trace while a selection exists, which
+    would grey out the measured points after each click.
+    """
+    for trace in fig.data:
+        if not isinstance(trace, go.Scatter):
+            continue
+        opacity = 0.0 if trace.name == CLICK_TRACE_NAME else 1.0
+        trace.update(selected={"marker": {"opacity": opacity}})
+        trace.update(unselected={"marker": {"opacity": opacity}})
 
 
 def map_figure(
@@ -901,6 +931,31 @@ def pixels_from_selection(
         if 0 <= row < shape[0] and 0 <= col < shape[1] and (row, col) not in picked:
             picked.append((row, col))
     return np.asarray(picked, dtype=np.int64).reshape(-1, 2)
+
+
+def box_from_selection(event: Any) -> tuple[int, int, int, int] | None:
+    """The pixel rectangle ``(row0, col0, row1, col1)`` box-selected on an image, if any.
+
+    Parameters
+    ----------
+    event : mapping or None
+        What ``st.plotly_chart(..., on_select="rerun")`` returned.
+
+    Returns
+    -------
+    tuple of int or None
+        Rows and columns of the box's corners, rounded to pixel centres and sorted; ``None``
+        when the selection holds no box (a click, or nothing).
+    """
+    for box in _selection(event).get("box", []) or []:
+        try:
+            xs = [float(v) for v in box["x"]]
+            ys = [float(v) for v in box["y"]]
+        except (KeyError, TypeError, ValueError):
+            continue
+        if xs and ys:
+            return (round(min(ys)), round(min(xs)), round(max(ys)), round(max(xs)))
+    return None
 
 
 def window_from_selection(event: Any) -> tuple[float, float] | None:

@@ -76,6 +76,7 @@ _DEFAULTS: dict[str, Any] = {
     "no_go_draft": None,  # (r0, c0, r1, c1) of a no-go rectangle being drawn
     "target_rows": [],  # ids of the rows of the several-targets form (widget keys use them)
     "pareto_pick": None,  # index of the measured point picked on the Pareto plot
+    "overview_hold": None,  # campaign snapshot the live overview keeps while a box is drawn
     "sweep_dir": None,  # sweep folder open on the Sweep page
 }
 

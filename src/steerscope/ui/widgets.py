@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import plotly.graph_objects as go
@@ -9,10 +10,18 @@ import streamlit as st
 
 from steerscope.errors import SteerscopeError
 from steerscope.ui import state
+from steerscope.ui.figures import DRAG_MODES, pixels_from_selection
 from steerscope.ui.learning import steps_for_page
 from steerscope.ui.sources import LoadedSource
 
-__all__ = ["clickable_chart", "learning_panel", "require_source", "show_error"]
+__all__ = [
+    "clickable_chart",
+    "drag_mode",
+    "learning_panel",
+    "pixel_picker",
+    "require_source",
+    "show_error",
+]
 
 
 def show_error(exc: BaseException) -> None:
@@ -56,8 +65,83 @@ def require_source(*, need_spectra: bool = False) -> LoadedSource | None:
     return loaded
 
 
-def clickable_chart(fig: go.Figure, key: str, *, box: bool = True) -> Any:
-    """Draw ``fig`` and return its selection event (clicks, and box selections if ``box``)."""
-    if box:
-        return st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box"))
-    return st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points")
+def clickable_chart(
+    fig: go.Figure, key: str, on_select: Callable[[Any], object], *, box: bool = True
+) -> None:
+    """Draw ``fig`` and hand each click (and box selection if ``box``) to ``on_select``.
+
+    ``on_select`` gets the selection event (a mapping with ``"selection"``) in a widget
+    callback, before the page reruns. Read any later, the click would be lost whenever
+    the figure changes on that rerun (a live view): Streamlit names a chart by its
+    figure, so the changed chart starts with an empty selection (issue B1).
+
+    Parameters
+    ----------
+    fig : plotly.graph_objects.Figure
+        Built by :mod:`steerscope.ui.figures`.
+    key : str
+        Widget key of the chart.
+    on_select : callable
+        Called with the selection event; what it returns is ignored.
+    box : bool
+        Offer box selection as well as clicks.
+    """
+
+    def handle() -> None:
+        on_select(state.widget_value(key))
+
+    st.plotly_chart(
+        fig,
+        key=key,
+        on_select=handle,
+        selection_mode=("points", "box") if box else "points",
+    )
+
+
+def drag_mode(key: str, *, box_label: str) -> str:
+    """Let the user choose what a drag on an overview does: zoom (clicks pick) or box-select.
+
+    Parameters
+    ----------
+    key : str
+        Widget key; the choice is kept per image.
+    box_label : str
+        What boxing does on this image, e.g. ``"Drag boxes a no-go region"``.
+
+    Returns
+    -------
+    str
+        ``"zoom"`` or ``"box"``, for :func:`steerscope.ui.figures.overview_figure`'s ``drag``.
+    """
+    labels = {"zoom": DRAG_MODES["zoom"], "box": box_label}
+    choice = st.radio(
+        "Mouse on the image",
+        list(labels),
+        format_func=labels.__getitem__,
+        horizontal=True,
+        key=key,
+        help="A plain click picks a pixel only while a drag zooms; choose the box to select "
+        "a rectangle instead.",
+    )
+    return str(choice)
+
+
+def pixel_picker(
+    shape: tuple[int, int], *, keep: int = 12, per_selection: int | None = None
+) -> Callable[[Any], None]:
+    """An ``on_select`` for :func:`clickable_chart` that adds the picked pixels to the tab's.
+
+    Parameters
+    ----------
+    shape : (H, W)
+        The image's shape; picks outside it are dropped.
+    keep : int
+        The tab keeps its last ``keep`` picked pixels.
+    per_selection : int, optional
+        Take at most this many pixels from one box selection.
+    """
+
+    def pick(event: Any) -> None:
+        state.add_picked_pixels(pixels_from_selection(event, shape)[:per_selection], limit=keep)
+
+    return pick

@@ -73,6 +73,59 @@ def _on_acquisition_mo() -> None:
     _post(lambda: SetPolicy(acquisition=str(state.widget_value("campaign.acquisition_mo"))))
 
 
+def _overview_snapshot(snap: Any, drag: str) -> Any:
+    """The snapshot the live overview draws: held still while the user boxes a region.
+
+    A chart whose figure changes is drawn anew, and a drag in progress is lost with the
+    old one; so while boxing, the overview keeps the snapshot it had when boxing began.
+    """
+    held = state.get_value("overview_hold")
+    if drag != "box":
+        held = None
+    elif held is None or held.record_path != snap.record_path:
+        held = snap
+    state.set_value("overview_hold", held)
+    return snap if held is None else held
+
+
+def _take_live_pick(event: Any, shape: tuple[int, int]) -> None:
+    """A box on the live overview drafts a no-go region; a click adds a point to measure."""
+    rect = figures.box_from_selection(event)
+    if rect is not None:
+        state.set_value("no_go_draft", rect)
+        return
+    current = [tuple(p) for p in state.get_value("added_points")]
+    new = [p for p in map(tuple, figures.pixels_from_selection(event, shape).tolist())]
+    state.set_value("added_points", current + [p for p in new if p not in current])
+
+
+def _take_pareto_pick(event: Any, objectives: np.ndarray) -> None:
+    """A click on the objective-space plot picks that measured point."""
+    clicked = figures.point_from_selection(event, objectives)
+    if clicked is not None:
+        state.set_value("pareto_pick", clicked)
+
+
+def _post_added_points() -> None:
+    """Post the pixels clicked on the live overview as AddPoints, then forget them."""
+    points = tuple((int(r), int(c)) for r, c in state.get_value("added_points"))
+    _post(lambda: AddPoints(points=points))
+    state.set_value("added_points", [])
+
+
+def _post_no_go(shape: tuple[int, int]) -> None:
+    """Post the rectangle boxed on the live overview as AddNoGoRegion, then forget it."""
+    draft = state.get_value("no_go_draft")
+    if draft:
+        _post(lambda: AddNoGoRegion(mask=campaign_tools.no_go_mask(shape, draft)))
+    state.set_value("no_go_draft", None)
+
+
+def _clear_picks() -> None:
+    state.set_value("added_points", [])
+    state.set_value("no_go_draft", None)
+
+
 # -- which campaign ----------------------------------------------------------------------
 entries = registry.entries()
 watched = registry.get(state.campaign_path())
@@ -208,7 +261,7 @@ with st.container():
                 loaded.shape[1] // 2,
             )
         )
-        event = widgets.clickable_chart(
+        widgets.clickable_chart(
             figures.overview_figure(
                 loaded.overview,
                 pixel_size=loaded.pixel_size,
@@ -218,11 +271,21 @@ with st.container():
                 title="Click to add seed points (kind 'clicked'); blue: one descriptor patch",
             ),
             key="campaign.setup_overview",
+            on_select=widgets.pixel_picker(loaded.shape, keep=200),
             box=False,
         )
-        clicked = figures.pixels_from_selection(event, loaded.shape)
-        if len(clicked) and state.add_picked_pixels(clicked, limit=200):
-            st.rerun()
+        if seed_kind == "list":
+            shown = "; ".join(f"row {r}, col {c}" for r, c in picked[:8].tolist())
+            more = f" and {len(picked) - 8} more" if len(picked) > 8 else ""
+            st.caption(
+                f"Clicked seed points: {len(picked)}" + (f" ({shown}{more})" if len(picked) else "")
+            )
+            st.button(
+                "Forget the clicked seed points",
+                disabled=not len(picked),
+                key="campaign.clear_seeds",
+                on_click=state.clear_picked_pixels,
+            )
         if st.button("Start", type="primary", help="Create the record and start the campaign."):
             try:
                 source_description = state.source() or {}
@@ -272,8 +335,9 @@ def live_view() -> None:
         f"best target {snap.best_target:.4g}{idle}"
     )
     st.progress(min(1.0, snap.n_measured / max(snap.budget, 1)), text="measurements vs budget")
-    for text in snap.queued:
-        st.info(campaign_tools.acknowledgement(text), icon=":material/schedule:")
+    with st.container():  # one slot, however many are queued: the buttons below stay put
+        for text in snap.queued:
+            st.info(campaign_tools.acknowledgement(text), icon=":material/schedule:")
 
     b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1, 2])
     over = snap.status in ("finished", "stopped", "error")  # raise the budget to go on
@@ -310,47 +374,72 @@ def live_view() -> None:
     with left:
         draft = state.get_value("no_go_draft")
         added = np.asarray(state.get_value("added_points"), dtype=np.int64).reshape(-1, 2)
-        shape = (int(snap.overview.shape[0]), int(snap.overview.shape[1]))
-        pick = state.get_value("pareto_pick") if snap.is_multi_objective else None
+        drag = widgets.drag_mode("campaign.drag", box_label="Drag boxes a no-go region")
+        shown = _overview_snapshot(snap, drag)
+        shape = (int(shown.overview.shape[0]), int(shown.overview.shape[1]))
+        pick = state.get_value("pareto_pick") if shown.is_multi_objective else None
         pick_point = (
-            (int(snap.measured_points[int(pick), 0]), int(snap.measured_points[int(pick), 1]))
-            if pick is not None and 0 <= int(pick) < len(snap.measured_points)
+            (int(shown.measured_points[int(pick), 0]), int(shown.measured_points[int(pick), 1]))
+            if pick is not None and 0 <= int(pick) < len(shown.measured_points)
             else None
         )
         fig = figure_cache.get(
-            snap,
+            shown,
             (
                 "overview",
                 tuple(map(tuple, added.tolist())),
                 tuple(draft) if draft else None,
                 pick_point,
+                drag,
             ),
             lambda: figures.overview_figure(
-                snap.overview,
-                measured=snap.measured_points,
-                next_points=snap.next_points,
+                shown.overview,
+                measured=shown.measured_points,
+                next_points=shown.next_points,
                 selected=added,
                 highlight=pick_point,
                 no_go=campaign_tools.no_go_mask(shape, draft) if draft else None,
-                title="Measured (numbered in order) and next; click to add points, box = no-go",
+                drag=drag,
+                title="Measured (numbered in order) and next"
+                + ("; click to add points" if drag == "zoom" else "; box a no-go region"),
                 max_click_points=64 * 64,
             ),
         )
-        event = widgets.clickable_chart(fig, key="campaign.live_overview")
-        selection = event["selection"] if event is not None else {}
-        boxes = selection.get("box", []) if hasattr(selection, "get") else []
-        if boxes:
-            xs = [float(v) for v in boxes[0]["x"]]
-            ys = [float(v) for v in boxes[0]["y"]]
-            rect = (round(min(ys)), round(min(xs)), round(max(ys)), round(max(xs)))
-            if rect != (tuple(draft) if draft else None):
-                state.set_value("no_go_draft", rect)
-        else:
-            clicked = figures.pixels_from_selection(event, shape)
-            current = [tuple(p) for p in added.tolist()]
-            new = [tuple(p) for p in clicked.tolist() if tuple(p) not in current]
-            if new:
-                state.set_value("added_points", current + new)
+        widgets.clickable_chart(
+            fig,
+            key="campaign.live_overview",
+            on_select=lambda event: _take_live_pick(event, shape),
+        )
+        hold_note = st.empty()  # always drawn, so the buttons below keep their place
+        if shown is not snap:
+            hold_note.caption(
+                f"Held at {shown.n_measured} measured while you box a region "
+                f"({snap.n_measured} now); choose 'click' to follow the campaign again."
+            )
+        # drawn here, in the live view, so their labels follow each click (issue B13)
+        a1, a2, a3 = st.columns([2, 2, 1])
+        a1.button(
+            f"Measure {len(added)} clicked point(s) next",
+            disabled=not len(added) or over,
+            help="Post AddPoints with the pixels clicked on the live overview.",
+            key="campaign.add_points",
+            on_click=_post_added_points,
+        )
+        a2.button(
+            "Add the boxed no-go region",
+            disabled=not draft or over,
+            help="Never measure inside the rectangle box-selected on the live overview.",
+            key="campaign.add_no_go",
+            on_click=_post_no_go,
+            args=(shape,),
+        )
+        a3.button(
+            "Clear",
+            disabled=not len(added) and not draft,
+            help="Forget the clicked points and the boxed region without posting them.",
+            key="campaign.clear_picks",
+            on_click=_clear_picks,
+        )
     with right:
         maps = {
             "Predicted mean": (snap.mean_map, "Viridis"),
@@ -460,13 +549,12 @@ def pareto_view(snap: Any) -> None:
                     highlight=pick,
                 ),
             )
-            event = st.plotly_chart(
-                fig, key="campaign.pareto", on_select="rerun", selection_mode="points"
+            widgets.clickable_chart(
+                fig,
+                key="campaign.pareto",
+                on_select=lambda event: _take_pareto_pick(event, objectives),
+                box=False,
             )
-            clicked = figures.point_from_selection(event, objectives)
-            if clicked is not None and clicked != pick:
-                state.set_value("pareto_pick", clicked)
-                st.rerun(scope="fragment")
     with m2:
         if pick is None:
             st.caption("Click a point in objective space to see its spectrum here.")
@@ -602,25 +690,6 @@ if entry_now is not None:
         key="campaign.apply_target",
     ):
         _post(lambda: SetScalarizer(spec=dict(saved_spec or {})))
-    added_now = state.get_value("added_points")
-    if i3.button(
-        f"Measure {len(added_now)} clicked point(s) next",
-        disabled=not added_now,
-        help="Post AddPoints with the pixels clicked on the live overview.",
-        key="campaign.add_points",
-    ):
-        _post(lambda: AddPoints(points=tuple((int(r), int(c)) for r, c in added_now)))
-        state.set_value("added_points", [])
-    draft_now = state.get_value("no_go_draft")
-    if i3.button(
-        "Add the boxed no-go region",
-        disabled=not draft_now,
-        help="Never measure inside the rectangle box-selected on the live overview.",
-        key="campaign.add_no_go",
-    ):
-        shape0 = (int(snap0.overview.shape[0]), int(snap0.overview.shape[1]))
-        _post(lambda: AddNoGoRegion(mask=campaign_tools.no_go_mask(shape0, draft_now)))
-        state.set_value("no_go_draft", None)
     if multi_objective and snap0.objectives is not None:
         labels = list(snap0.objective_labels) or [
             f"objective {j + 1}" for j in range(snap0.objectives.shape[1])

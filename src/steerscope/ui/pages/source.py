@@ -102,10 +102,12 @@ if loaded is not None:
             selected=picked,
             title="Overview — click a pixel to see its spectrum",
         )
-        event = widgets.clickable_chart(fig, key="source.overview", box=False)
-        clicked = figures.pixels_from_selection(event, loaded.shape)
-        if len(clicked) and state.add_picked_pixels(clicked):
-            st.rerun()
+        widgets.clickable_chart(
+            fig,
+            key="source.overview",
+            on_select=widgets.pixel_picker(loaded.shape),
+            box=False,
+        )
         st.caption(
             f"{loaded.shape[0]}×{loaded.shape[1]} pixels, "
             f"{loaded.pixel_size:g} {loaded.pixel_units}/pixel"

@@ -11,6 +11,16 @@ from steerscope.errors import SteerscopeError
 from steerscope.scalarizers import parse_scalarizer, scalarizer_to_yaml
 from steerscope.ui import figures, state, target_tools, widgets
 
+
+def _take_window(event: Any) -> None:
+    """Set the window fields from an energy range box-selected on the spectrum."""
+    selected = figures.window_from_selection(event)
+    if selected is not None and selected != state.get_value("window_draft"):
+        state.set_value("window_draft", selected)
+        state.set_widget_value("target.low", round(selected[0], 4))
+        state.set_widget_value("target.high", round(selected[1], 4))
+
+
 st.title("Target")
 widgets.learning_panel("target")
 
@@ -53,19 +63,19 @@ st.subheader("Spectrum explorer")
 left, right = st.columns([1, 1])
 picked = state.picked_pixels()
 with left:
-    event = widgets.clickable_chart(
+    drag = widgets.drag_mode("target.drag", box_label="Drag boxes pixels to overlay")
+    widgets.clickable_chart(
         figures.overview_figure(
             loaded.overview,
             pixel_size=loaded.pixel_size,
             pixel_units=loaded.pixel_units,
             selected=picked,
+            drag=drag,
             title="Click or box-select pixels to overlay their spectra",
         ),
         key="target.overview",
+        on_select=widgets.pixel_picker(loaded.shape, per_selection=12),
     )
-    clicked = figures.pixels_from_selection(event, loaded.shape)
-    if len(clicked) and state.add_picked_pixels(clicked[:12]):
-        st.rerun()
     show_mean = st.checkbox(
         "Show the mean spectrum",
         value=True,
@@ -92,7 +102,7 @@ with right:
             picked[-6:].tolist(), loaded.spectra_at(picked[-6:]), strict=True
         ):
             lines[f"row {row}, col {col}"] = spectrum
-    spectrum_event = widgets.clickable_chart(
+    widgets.clickable_chart(
         figures.spectrum_figure(
             energy.values,
             lines,
@@ -102,13 +112,8 @@ with right:
             title="Box-select an energy range to set the window",
         ),
         key="target.spectrum",
+        on_select=_take_window,
     )
-    selected_window = figures.window_from_selection(spectrum_event)
-    if selected_window is not None and selected_window != state.get_value("window_draft"):
-        state.set_value("window_draft", selected_window)
-        state.set_widget_value("target.low", round(selected_window[0], 4))
-        state.set_widget_value("target.high", round(selected_window[1], 4))
-        st.rerun()
 
 st.subheader("Scalarizer")
 multi = st.toggle(
