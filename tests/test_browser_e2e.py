@@ -205,6 +205,11 @@ def test_define_target_start_campaign_and_change_beta_mid_run(
             expect(applied).to_be_visible()
             page.screenshot(path=str(shots / "campaign.png"), full_page=True)
             expect(page.get_by_text("Status: finished", exact=False)).to_be_visible(timeout=240_000)
+            # the New-campaign form comes back by itself when the run ends (issue B4) ...
+            expect(page.get_by_role("heading", name="New campaign")).to_be_visible()
+            # ... and a finished campaign cannot be paused, resumed or stepped (issue B3)
+            for name in ("Pause", "Resume", "Step N"):
+                expect(page.get_by_role("button", name=name, exact=True)).to_be_disabled()
 
             page.get_by_role("link", name="Review").click()
             expect(page.get_by_text("Interventions", exact=True)).to_be_visible()
@@ -267,7 +272,7 @@ def _drag_box(page, chart, corner0: tuple[int, int], corner1: tuple[int, int]) -
 def _interventions(records: Path) -> list:
     from steerscope.records import CampaignRecord
 
-    (path,) = sorted(records.glob("*.sqlite"))
+    path = min(records.glob("*.sqlite"), key=lambda p: p.stat().st_ctime)
     with CampaignRecord.open(path, read_only=True, verify=False) as record:
         return list(record.interventions())
 
@@ -341,10 +346,21 @@ def test_clicks_and_boxes_on_the_overview_reach_the_campaign(
                 kinds = [i.kind for i in _interventions(records)]
             page.get_by_role("button", name="Stop").click()
             expect(page.get_by_text("Status: stopped", exact=False)).to_be_visible(timeout=120_000)
+
+            # A second campaign with another budget: Steer shows its budget, not the first's
+            # 120, so an Apply cannot post a stale value (issue B5).
+            expect(page.get_by_role("heading", name="New campaign")).to_be_visible()
+            # the form remembers the last campaign's values (issue B6)
+            expect(page.get_by_label("Budget (measurements)", exact=True)).to_have_value("120")
+            _fill_number(page, "Budget (measurements)", "30")
+            page.get_by_role("button", name="Start").click()
+            expect(page.get_by_label("Budget", exact=True)).to_have_value("30", timeout=60_000)
+            page.get_by_role("button", name="Stop").click()
+            expect(page.get_by_text("Status: stopped", exact=False)).to_be_visible(timeout=120_000)
         finally:
             browser.close()
 
-    (record_path,) = sorted(records.glob("*.sqlite"))
+    record_path = min(records.glob("*.sqlite"), key=lambda p: p.stat().st_ctime)
     with CampaignRecord.open(record_path, read_only=True) as record:
         measured = record.measurements()
         interventions = record.interventions()

@@ -167,3 +167,26 @@ def test_pause_twice_is_recorded_once_and_a_finished_campaign_cannot_be_paused(
         kinds = [i.kind for i in record.interventions()]
         assert kinds.count("Pause") == 0 and kinds.count("Resume") == 1
         assert record.status().status == "finished"
+
+
+def test_snapshots_show_the_point_in_flight_the_one_computed_ahead_and_beam_idle(
+    tmp_path: Path,
+) -> None:
+    """The live view's "next" markers and beam-idle figure come from the snapshot (B10)."""
+    config = small_config(budget={"measurements": 12}, instrument={"acquisition_delay_s": 0.2})
+    campaign = Campaign.create(config, tmp_path / "r.sqlite")
+    runner = CampaignRunner(campaign, save_maps=False).start()
+    try:
+        snap = runner.wait_for(
+            lambda s: (s.n_measured >= 6 and len(s.ahead_points) > 0) or s.status != "running",
+            WAIT_S,
+        )
+        assert snap.status == "running", snap.reason
+        assert snap.ahead_points.shape == (1, 2)
+        measured = {tuple(p) for p in snap.measured_points.tolist()}
+        assert tuple(snap.ahead_points[0].tolist()) not in measured
+        snap = runner.wait_for(lambda s: s.status == "finished", WAIT_S)
+        assert 0.0 <= snap.beam_idle <= 1.0  # measured, not NaN, once spectra are recorded
+    finally:
+        assert runner.stop(timeout=WAIT_S)
+    campaign.close()

@@ -42,7 +42,14 @@ def test_overview_figure_has_click_grid_points_in_order_and_scale_bar() -> None:
 def test_a_click_picks_only_while_a_drag_zooms_and_overlays_never_fade() -> None:
     """Plotly drops a plain click in box-select drag mode (issue B1): zoom is the default."""
     image = np.zeros((8, 8))
-    clicks = figures.overview_figure(image, measured=[[1, 1]])
+    clicks = figures.overview_figure(
+        image, measured=[[1, 1]], next_points=[[2, 2]], ahead_points=[[3, 4]]
+    )
+    names = [t.name for t in clicks.data]
+    assert "measuring now" in names and "next suggested" in names  # issue B10
+    ahead = clicks.data[names.index("next suggested")]
+    assert (list(ahead.x), list(ahead.y)) == ([4], [3])
+    assert clicks.layout.title.yref == "paper" and clicks.layout.margin.t >= 60  # B9
     assert clicks.layout.dragmode == "zoom" and clicks.layout.clickmode == "event+select"
     boxes = figures.overview_figure(image, drag="box")
     assert boxes.layout.dragmode == "select"

@@ -254,3 +254,48 @@ def test_learning_mode_does_not_move_the_steer_inputs(records: Path) -> None:
     assert any("school" in e.label for e in at.expander)  # the lessons are shown
     assert _top_level_index(at, "campaign.beta") == before
     entry.runner.stop()
+
+
+def test_the_new_campaign_form_remembers_the_last_campaign(records: Path) -> None:
+    """The form is hidden while a campaign runs; it comes back with the values used (B6)."""
+    at = _app("campaign")
+    caption = next(c.value for c in at.caption if c.value.startswith("Target:"))
+    assert "{" not in caption and "Σ" in caption, caption  # words, not a raw dict (B12)
+    at.selectbox(key="campaign.model").set_value("exact_gp")
+    at.number_input(key="campaign.n_seeds").set_value(3)
+    at.number_input(key="campaign.budget").set_value(6)
+    at.number_input(key="campaign.start_beta").set_value(0.5)
+    at.slider(key="campaign.patch_size").set_value(8)
+    next(b for b in at.button if b.label == "Start").click().run()
+    _no_exception(at)
+    entry = state.registry().latest()
+    assert entry is not None
+    at.run()  # the form is hidden while the campaign runs
+    assert not [n for n in at.number_input if n.key == "campaign.budget"]
+    snap = entry.runner.wait_for(lambda s: s.status in ("finished", "stopped", "error"), 90)
+    assert snap.status == "finished", snap.reason
+    at.run()
+    _no_exception(at)
+    assert at.number_input(key="campaign.budget").value == 6
+    assert at.number_input(key="campaign.n_seeds").value == 3
+    assert at.number_input(key="campaign.start_beta").value == 0.5
+    assert at.slider(key="campaign.patch_size").value == 8
+    assert at.selectbox(key="campaign.model").value == "exact_gp"
+
+
+def test_a_target_saved_for_one_source_is_not_kept_for_another(records: Path) -> None:
+    """Switching from EELS to an EDX dataset forgets the eV window saved for EELS (B7)."""
+    at = _app("target")
+    at.number_input(key="target.low").set_value(1.0)
+    at.number_input(key="target.high").set_value(1.8).run()
+    next(b for b in at.button if b.label == "Save target").click().run()
+    assert at.success and "Σ 1.00–1.80" in at.success[0].value
+    at.switch_page(str(PAGES / "source.py")).run()
+    at.selectbox[0].set_value("velox_aupdcu")
+    next(b for b in at.button if b.label == "Open dataset").click().run()
+    _no_exception(at)
+    assert any("was cleared" in i.value and "Σ 1.00–1.80" in i.value for i in at.info)
+    at.switch_page(str(PAGES / "target.py")).run()
+    _no_exception(at)
+    assert not at.success  # nothing is marked "Saved"
+    assert at.selectbox(key="target.kind").value == "edx_line"  # the dataset's own default

@@ -485,6 +485,8 @@ class CampaignRunner:
             next_points = c.pending_points
         elif c.queued_points.shape[0]:
             next_points = c.queued_points
+        ready = self.pipeline.ready
+        ahead = ready.points if ready is not None else np.zeros((0, 2), dtype=np.int64)
         return CampaignSnapshot(
             status=self._status,
             reason=self._reason,
@@ -495,6 +497,7 @@ class CampaignRunner:
             measured_points=frozen_array(points, np.int64),
             targets=frozen_array(c.targets(), np.float64),
             next_points=frozen_array(next_points, np.int64),
+            ahead_points=frozen_array(ahead, np.int64),
             mean_map=frozen_or_none(maps["mean"]),
             std_map=frozen_or_none(maps["std"]),
             acquisition_map=frozen_or_none(maps["acquisition"]),
@@ -506,7 +509,7 @@ class CampaignRunner:
             scalarizer=settings["scalarizer"],
             descriptor=settings["descriptor"],
             record_path=str(c.record.path),
-            beam_idle=self.pipeline.summary().beam_idle if hasattr(self, "_pipeline") else np.nan,
+            beam_idle=self.pipeline.summary().beam_idle,
             **mo,
         )
 

@@ -76,7 +76,11 @@ class CampaignSnapshot:
     targets : ndarray of shape (n,)
         Their targets under the scalarizer in force (NaN where not finite).
     next_points : ndarray of shape (q, 2)
-        Points the model would choose next (empty before the first model step).
+        Points chosen and not measured yet: the spectrum in flight and the rest of its
+        batch (or, when none, the operator-added points waiting their turn).
+    ahead_points : ndarray of shape (p, 2)
+        The proposal already computed for the beam's move after those (empty while it
+        is being computed or when none is due).
     mean_map, std_map, acquisition_map : ndarray of shape (H, W) or None
         Posterior mean, standard deviation and acquisition score on the overview
         grid, from the last model step (None before it).
@@ -124,6 +128,7 @@ class CampaignSnapshot:
     measured_points: NDArray[np.int64]
     targets: NDArray[np.float64]
     next_points: NDArray[np.int64]
+    ahead_points: NDArray[np.int64] = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     mean_map: NDArray[np.float64] | None = None
     std_map: NDArray[np.float64] | None = None
     acquisition_map: NDArray[np.float64] | None = None

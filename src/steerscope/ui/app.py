@@ -14,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from steerscope.ui import state
+from steerscope.ui.campaign_tools import describe_target
 from steerscope.ui.sources import describe_source
 
 PAGES_DIR = Path(__file__).with_name("pages")
@@ -39,7 +40,7 @@ with st.sidebar:
     current = state.source()
     st.caption(f"Source: {describe_source(current) if current else 'none yet'}")
     spec = state.scalarizer()
-    st.caption(f"Target: {spec.get('kind') if spec else 'not defined yet'}")
+    st.caption(f"Target: {describe_target(spec)}")
     path = state.campaign_path()
     st.caption(f"Campaign: {Path(path).name if path else 'none'}")
     st.caption(f"Records: {state.records_dir()}")

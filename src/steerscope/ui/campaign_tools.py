@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import pydantic
 from numpy.typing import NDArray
 
 from steerscope.errors import ConfigError, SteerscopeError
@@ -457,6 +458,30 @@ def field_lower_bound(field: Any) -> float | None:
             if value is not None:
                 return float(value)
     return None
+
+
+def describe_target(spec: Mapping[str, Any] | None) -> str:
+    """A scalarizer spec in words for a caption, e.g. ``"Σ 1.00–1.80"``; never a raw dict.
+
+    Parameters
+    ----------
+    spec : mapping or None
+        A scalarizer spec as the Target page saves it.
+
+    Returns
+    -------
+    str
+        The scalarizer's label; for a spec that does not parse, its kind and a note to fix
+        it on the Target page; for none, where to define one.
+    """
+    from steerscope.scalarizers import parse_scalarizer
+
+    if not spec:
+        return "none — define one on the Target page"
+    try:
+        return parse_scalarizer(dict(spec)).label
+    except (SteerscopeError, pydantic.ValidationError, TypeError):
+        return f"{spec.get('kind', 'unknown kind')} (not valid yet — fix it on the Target page)"
 
 
 def settings_summary(

@@ -73,6 +73,28 @@ MAX_CLICK_POINTS = 128 * 128
 _POINT_LABEL_LIMIT = 100
 
 
+_MARGIN = {"l": 10, "r": 10, "t": 64, "b": 10}
+"""Figure margins: the top one holds plotly's toolbar above the title, side by side never."""
+
+
+def _title(text: str) -> dict[str, Any]:
+    """A title set on the plot's top edge, left, under the toolbar (which it must not meet).
+
+    The titles carry the instructions ("click to add points"); plotly's toolbar sits at
+    the top right of the figure and, with a title in the margin's middle, hid them (B9).
+    """
+    return {
+        "text": text,
+        "x": 0,
+        "xanchor": "left",
+        "xref": "paper",
+        "y": 1,
+        "yanchor": "bottom",
+        "yref": "paper",
+        "pad": {"b": 8},
+    }
+
+
 def nice_scale_bar(width_px: int, pixel_size: float, units: str) -> tuple[float, str]:
     """Choose a scale bar of a round length (1, 2 or 5 × 10^k) near a fifth of the image width.
 
@@ -172,6 +194,7 @@ def _add_points(
     measured: NDArray[np.int64],
     next_points: NDArray[np.int64],
     selected: NDArray[np.int64],
+    ahead_points: NDArray[np.int64] | None = None,
 ) -> None:
     if len(measured):
         order = [str(i + 1) for i in range(len(measured))]
@@ -201,8 +224,24 @@ def _add_points(
                     "color": "#ef476f",
                     "line": {"width": 3},
                 },
+                name="measuring now",
+                hovertemplate="measuring now: row %{y}, col %{x}<extra></extra>",
+            )
+        )
+    if ahead_points is not None and len(ahead_points):
+        fig.add_trace(
+            go.Scatter(
+                x=ahead_points[:, 1],
+                y=ahead_points[:, 0],
+                mode="markers",
+                marker={
+                    "size": 13,
+                    "symbol": "circle-x-open",
+                    "color": "#ff9f1c",
+                    "line": {"width": 2},
+                },
                 name="next suggested",
-                hovertemplate="next: row %{y}, col %{x}<extra></extra>",
+                hovertemplate="next suggested: row %{y}, col %{x}<extra></extra>",
             )
         )
     if len(selected):
@@ -255,6 +294,7 @@ def overview_figure(
     pixel_units: str = "nm",
     measured: ArrayLike | None = None,
     next_points: ArrayLike | None = None,
+    ahead_points: ArrayLike | None = None,
     selected: ArrayLike | None = None,
     no_go: ArrayLike | None = None,
     patch: tuple[tuple[int, int], int] | None = None,
@@ -276,7 +316,9 @@ def overview_figure(
     measured : array_like of shape (n, 2), optional
         Measured pixels ``(row, col)`` in the order they were measured; numbered from 1.
     next_points : array_like of shape (q, 2), optional
-        The points the engine will measure next.
+        Points chosen and being measured (the spectrum in flight, the rest of its batch).
+    ahead_points : array_like of shape (p, 2), optional
+        The proposal already computed for the move after those: "next suggested".
     selected : array_like of shape (k, 2), optional
         Pixels the user picked (spectrum explorer, seed or added points).
     no_go : array_like of shape (H, W) of bool, optional
@@ -326,7 +368,13 @@ def overview_figure(
             )
     if clickable:
         fig.add_trace(_click_grid(shape, max_click_points))
-    _add_points(fig, _as_points(measured), _as_points(next_points), _as_points(selected))
+    _add_points(
+        fig,
+        _as_points(measured),
+        _as_points(next_points),
+        _as_points(selected),
+        _as_points(ahead_points),
+    )
     if patch is not None:
         (center, size) = patch
         outline = patch_outline(center, size)
@@ -363,9 +411,9 @@ def overview_figure(
     )
     _image_axes(fig, shape)
     fig.update_layout(
-        title={"text": title},
+        title=_title(title),
         height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        margin=_MARGIN,
         legend={"orientation": "h", "y": -0.02},
         dragmode="select" if clickable and drag == "box" else "zoom",
         clickmode="event+select",
@@ -396,6 +444,7 @@ def map_figure(
     colorbar_title: str = "",
     measured: ArrayLike | None = None,
     next_points: ArrayLike | None = None,
+    ahead_points: ArrayLike | None = None,
     max_side: int = MAX_DISPLAY_SIDE,
     height: int = 360,
 ) -> go.Figure:
@@ -411,7 +460,7 @@ def map_figure(
         Plotly colour scale name.
     colorbar_title : str
         Units or name shown on the colour bar.
-    measured, next_points : array_like of shape (n, 2), optional
+    measured, next_points, ahead_points : array_like of shape (n, 2), optional
         Points to overlay, as in :func:`overview_figure`.
     max_side : int
         Show every k-th pixel so neither side exceeds this (lighter live refreshes).
@@ -425,12 +474,18 @@ def map_figure(
     arr = np.asarray(values, dtype=np.float64)
     shape = (int(arr.shape[0]), int(arr.shape[1]))
     fig = go.Figure(_heatmap(arr, colorscale, colorbar_title, max_side))
-    _add_points(fig, _as_points(measured), _as_points(next_points), _as_points(None))
+    _add_points(
+        fig,
+        _as_points(measured),
+        _as_points(next_points),
+        _as_points(None),
+        _as_points(ahead_points),
+    )
     _image_axes(fig, shape)
     fig.update_layout(
-        title={"text": title},
+        title=_title(title),
         height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        margin=_MARGIN,
         showlegend=False,
     )
     return fig
@@ -491,11 +546,11 @@ def spectrum_figure(
         )
     )
     fig.update_layout(
-        title={"text": title},
+        title=_title(title),
         height=height,
         xaxis_title=f"energy ({units})",
         yaxis_title="counts",
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        margin=_MARGIN,
         dragmode="select",
         selectdirection="h",
         legend={"orientation": "h", "y": -0.25},
@@ -517,11 +572,11 @@ def discovery_figure(discovery: Sequence[tuple[int, float]], *, height: int = 30
     ys = [float(v) for _, v in discovery]
     fig = go.Figure(go.Scatter(x=xs, y=ys, mode="lines+markers", name="discovery"))
     fig.update_layout(
-        title={"text": "Discovery (against the ground truth)"},
+        title=_title("Discovery (against the ground truth)"),
         xaxis_title="measurements",
         yaxis_title="discovered",
         height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        margin=_MARGIN,
     )
     return fig
 
@@ -545,11 +600,11 @@ def target_figure(targets: ArrayLike, *, label: str = "target", height: int = 30
     fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name="measured"))
     fig.add_trace(go.Scatter(x=x, y=best, mode="lines", name="best so far"))
     fig.update_layout(
-        title={"text": "Target vs measurement"},
+        title=_title("Target vs measurement"),
         xaxis_title="measurement #",
         yaxis_title=label,
         height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        margin=_MARGIN,
         legend={"orientation": "h", "y": -0.3},
     )
     return fig
@@ -605,11 +660,11 @@ def timing_figure(
         title += f" · beam idle {100 * beam_idle:.1f} %"
     fig.update_layout(
         barmode="stack",
-        title={"text": title},
+        title=_title(title),
         xaxis_title="step",
         yaxis_title="time (s)",
         height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        margin=_MARGIN,
         legend={"orientation": "h", "y": -0.3},
     )
     return fig
@@ -641,10 +696,10 @@ def timeline_figure(events: Sequence[tuple[int, str, str]], *, height: int = 260
             )
         )
     fig.update_layout(
-        title={"text": "Timeline"},
+        title=_title("Timeline"),
         xaxis_title="step",
         height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        margin=_MARGIN,
         showlegend=False,
     )
     return fig
@@ -771,11 +826,11 @@ def pareto_figure(
             )
         )
     fig.update_layout(
-        title={"text": "Objective space (click a point)"},
+        title=_title("Objective space (click a point)"),
         xaxis_title=xlabel,
         yaxis_title=ylabel,
         height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        margin=_MARGIN,
         legend={"orientation": "h", "y": -0.25},
         clickmode="event+select",
     )
@@ -796,11 +851,11 @@ def hypervolume_figure(history: Sequence[tuple[int, float]], *, height: int = 30
     ys = [float(v) for _, v in history]
     fig = go.Figure(go.Scatter(x=xs, y=ys, mode="lines+markers", name="hypervolume"))
     fig.update_layout(
-        title={"text": "Hypervolume vs measurements"},
+        title=_title("Hypervolume vs measurements"),
         xaxis_title="measurements",
         yaxis_title="hypervolume (fixed reference)",
         height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        margin=_MARGIN,
     )
     return fig
 
@@ -831,11 +886,11 @@ def sweep_discovery_figure(rows: Sequence[Mapping[str, Any]], *, height: int = 3
             )
         )
     fig.update_layout(
-        title={"text": "Discovery vs measurements, per run"},
+        title=_title("Discovery vs measurements, per run"),
         xaxis_title="measurements",
         yaxis_title="fraction of top pixels found",
         height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        margin=_MARGIN,
         legend={"orientation": "h", "y": -0.25},
     )
     if not fig.data:

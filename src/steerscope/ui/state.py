@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,9 @@ import numpy as np
 import streamlit as st
 from numpy.typing import ArrayLike, NDArray
 
-from steerscope.ui.campaign_tools import SnapshotCache
+from steerscope.ui.campaign_tools import SnapshotCache, describe_target
 from steerscope.ui.review_tools import ReplayJobs
-from steerscope.ui.sources import LoadedSource, open_source, source_key
+from steerscope.ui.sources import LoadedSource, describe_source, open_source, source_key
 from steerscope.ui.sweep_tools import SweepJobs
 
 __all__ = [
@@ -43,8 +44,11 @@ __all__ = [
     "learning_step",
     "loaded_source",
     "picked_pixels",
+    "pop_notice",
+    "preset_widgets",
     "records_dir",
     "registry",
+    "remember_widgets",
     "replay_jobs",
     "scalarizer",
     "set_campaign_path",
@@ -77,6 +81,8 @@ _DEFAULTS: dict[str, Any] = {
     "target_rows": [],  # ids of the rows of the several-targets form (widget keys use them)
     "pareto_pick": None,  # index of the measured point picked on the Pareto plot
     "overview_hold": None,  # campaign snapshot the live overview keeps while a box is drawn
+    "notice": None,  # a one-time message for the next page drawn (pop_notice)
+    "setup_form": None,  # the New-campaign form's last values, widget key -> value
     "sweep_dir": None,  # sweep folder open on the Sweep page
 }
 
@@ -126,6 +132,38 @@ def set_widget_value(key: str, value: Any) -> None:
     st.session_state[key] = value
 
 
+def preset_widgets(defaults: Mapping[str, Any], *, remembered: str) -> None:
+    """Preset each widget of a form that has no value yet: remembered, else its default.
+
+    Streamlit forgets a widget's value while it is not drawn (a form hidden during a
+    run); the values kept by :func:`remember_widgets` under ``remembered`` bring it back.
+
+    Parameters
+    ----------
+    defaults : mapping
+        Widget key → the value the widget starts with in a new session.
+    remembered : str
+        Name of the per-tab value (see ``_DEFAULTS``) holding the last values.
+    """
+    kept = get_value(remembered) or {}
+    for key, default in defaults.items():
+        if key not in st.session_state:
+            st.session_state[key] = kept.get(key, default)
+
+
+def remember_widgets(keys: Iterable[str], *, into: str) -> None:
+    """Keep the current values of the widgets ``keys`` for :func:`preset_widgets`."""
+    now = {key: st.session_state[key] for key in keys if key in st.session_state}
+    set_value(into, {**(get_value(into) or {}), **now})
+
+
+def pop_notice() -> str | None:
+    """A one-time message for the user (e.g. why a saved target was cleared), then forget it."""
+    notice = get_value("notice")
+    set_value("notice", None)
+    return str(notice) if notice else None
+
+
 def get_value(name: str) -> Any:
     """Read one per-tab value by name (see ``_DEFAULTS`` for the names)."""
     return st.session_state.get(_key(name), _DEFAULTS[name])
@@ -146,7 +184,24 @@ def source() -> dict[str, Any] | None:
 
 
 def set_source(description: dict[str, Any] | None) -> None:
-    """Switch this tab to another source; forgets picked pixels and drafts of the old one."""
+    """Switch this tab to another source; forgets picked pixels and drafts of the old one.
+
+    A target saved for another source is forgotten too: its energies belong to that
+    sample (an EELS window in eV is nonsense read in keV on an EDX map; issue B7).
+    :func:`pop_notice` then says so once.
+    """
+    old = get_value("source")
+    changed = (
+        old is not None and description is not None and source_key(old) != source_key(description)
+    )
+    if changed and scalarizer() is not None:
+        set_value(
+            "notice",
+            f"The target saved for {describe_source(old)} "
+            f"({describe_target(scalarizer())}) was cleared: its energies belong to that "
+            "source. Define one for this source on the Target page.",
+        )
+        set_scalarizer(None)
     set_value("source", dict(description) if description else None)
     for key in [k for k in st.session_state if str(k).startswith(("target.", "campaign."))]:
         del st.session_state[key]

@@ -61,6 +61,19 @@ def _default(model: type[pydantic.BaseModel], name: str) -> Any:
     return model.model_fields[name].default
 
 
+SETUP_DEFAULTS: dict[str, Any] = {
+    "campaign.seed_kind": "random",
+    "campaign.n_seeds": _default(RandomSeeds, "n"),
+    "campaign.patch_size": _default(DescriptorSpec, "patch_size"),
+    "campaign.model": "dkl",
+    "campaign.start_beta": float(_default(PolicyConfig, "beta")),
+    "campaign.batch_size": _default(PolicyConfig, "batch_size"),
+    "campaign.budget": _default(BudgetConfig, "measurements"),
+    "campaign.delay": float(_default(InstrumentConfig, "acquisition_delay_s")),
+}
+"""Widget keys of the New-campaign form and the value each starts with."""
+
+
 def _on_beta() -> None:
     _post(lambda: SetPolicy(beta=float(state.widget_value("campaign.beta"))))
 
@@ -176,10 +189,10 @@ with st.container():
             st.stop()
         st.subheader("New campaign")
         spec = state.scalarizer() or loaded.default_scalarizer
-        st.caption(
-            f"Target: {spec if spec else 'none — define one on the Target page'} · "
-            f"source: {loaded.title}"
-        )
+        st.caption(f"Target: {campaign_tools.describe_target(spec)} · source: {loaded.title}")
+        # The form starts where a YAML config would, then where the last campaign left it
+        # (Streamlit forgets a widget's value while the form is hidden; issue B6).
+        state.preset_widgets(SETUP_DEFAULTS, remembered="setup_form")
         c1, c2, c3 = st.columns(3)
         seed_kind = c1.radio(
             "Seed points",
@@ -193,7 +206,6 @@ with st.container():
             "Number of seed points",
             min_value=1,
             max_value=500,
-            value=_default(RandomSeeds, "n"),
             key="campaign.n_seeds",
             help="How many random or grid points to measure first.",
         )
@@ -201,7 +213,6 @@ with st.container():
             "Descriptor patch size",
             min_value=2,
             max_value=64,
-            value=_default(DescriptorSpec, "patch_size"),
             key="campaign.patch_size",
             help="Side of the overview patch describing each candidate pixel (blue square).",
         )
@@ -213,17 +224,22 @@ with st.container():
         )
         choices = campaign_tools.acquisition_choices(spec)
         several = choices == tuple(MO_ACQUISITIONS)
+        acquisition_key = (
+            "campaign.start_acquisition_mo" if several else "campaign.start_acquisition"
+        )
+        state.preset_widgets({acquisition_key: choices[0]}, remembered="setup_form")
+        if state.widget_value(acquisition_key) not in choices:  # a remembered one may not fit
+            state.set_widget_value(acquisition_key, choices[0])
         acquisition = c2.selectbox(
             "Acquisition",
             list(choices),
-            key="campaign.start_acquisition_mo" if several else "campaign.start_acquisition",
+            key=acquisition_key,
             help="How the next point is scored from the predicted mean and uncertainty; with "
             "several targets: EHVI (whole Pareto front), weighted sum or Chebyshev.",
         )
         start_beta = c2.number_input(
             "Initial exploration weight (β)",
             min_value=0.0,
-            value=float(_default(PolicyConfig, "beta")),
             step=0.25,
             key="campaign.start_beta",
             help="UCB: score = mean + sqrt(β) · std; larger explores more.",
@@ -232,7 +248,6 @@ with st.container():
             "Batch size",
             min_value=1,
             max_value=64,
-            value=_default(PolicyConfig, "batch_size"),
             key="campaign.batch_size",
             help="Points measured per step.",
         )
@@ -240,7 +255,6 @@ with st.container():
             "Budget (measurements)",
             min_value=1,
             max_value=100000,
-            value=_default(BudgetConfig, "measurements"),
             key="campaign.budget",
             help="The campaign stops after this many spectra.",
         )
@@ -248,7 +262,6 @@ with st.container():
             "Simulated delay per point (s)",
             min_value=0.0,
             max_value=10.0,
-            value=float(_default(InstrumentConfig, "acquisition_delay_s")),
             key="campaign.delay",
             help="Pre-acquired data only: make each acquisition take this long, like a microscope.",
         )
@@ -286,6 +299,7 @@ with st.container():
                 key="campaign.clear_seeds",
                 on_click=state.clear_picked_pixels,
             )
+        state.remember_widgets([*SETUP_DEFAULTS, acquisition_key], into="setup_form")
         if st.button("Start", type="primary", help="Create the record and start the campaign."):
             try:
                 source_description = state.source() or {}
@@ -328,6 +342,10 @@ def live_view() -> None:
     if entry is None:
         return
     snap = entry.runner.snapshot()
+    if running and snap.status not in ("idle", "running", "paused"):
+        # The run ended: bring back the New-campaign form without a page change (issue
+        # B4). The form has its own container, so the Steer inputs do not move.
+        st.rerun(scope="app")
     status_line = f"**{snap.status}**" + (f" — {snap.reason}" if snap.reason else "")
     idle = f" · beam idle {100 * snap.beam_idle:.0f} %" if np.isfinite(snap.beam_idle) else ""
     st.markdown(
@@ -396,6 +414,7 @@ def live_view() -> None:
                 shown.overview,
                 measured=shown.measured_points,
                 next_points=shown.next_points,
+                ahead_points=shown.ahead_points,
                 selected=added,
                 highlight=pick_point,
                 no_go=campaign_tools.no_go_mask(shape, draft) if draft else None,
@@ -468,6 +487,7 @@ def live_view() -> None:
                     colorscale=scale,
                     measured=snap.measured_points,
                     next_points=snap.next_points,
+                    ahead_points=snap.ahead_points,
                     max_side=96,
                 ),
             )

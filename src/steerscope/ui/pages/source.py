@@ -87,6 +87,9 @@ else:
         st.rerun()
 
 st.divider()
+notice = state.pop_notice()
+if notice:
+    st.info(notice, icon=":material/info:")
 loaded = widgets.require_source()
 if loaded is not None:
     st.subheader(describe_source(loaded.description))

@@ -9,7 +9,7 @@ import streamlit as st
 
 from steerscope.errors import SteerscopeError
 from steerscope.scalarizers import parse_scalarizer, scalarizer_to_yaml
-from steerscope.ui import figures, state, target_tools, widgets
+from steerscope.ui import campaign_tools, figures, state, target_tools, widgets
 
 
 def _take_window(event: Any) -> None:
@@ -355,4 +355,6 @@ if spec is not None:
     if saved == dumped:
         st.success(f"Saved: {spec.label}")
     elif saved:
-        st.caption(f"Saved target differs: {saved}")
+        st.caption(
+            f"Saved target (differs from this form): {campaign_tools.describe_target(saved)}"
+        )
