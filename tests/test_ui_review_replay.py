@@ -129,3 +129,33 @@ def test_cancel_stops_a_replay_between_steps_and_leaves_it_resumable(
     with CampaignRecord.open(records / "c.sqlite", read_only=True) as fork:
         assert fork.status().status == "paused"
         assert len(fork.measurements()) == 3
+
+
+def test_a_replay_still_running_is_not_offered_for_resume(
+    records: Path, source_record: Path
+) -> None:
+    """A running what-if fork has its writer: resuming it would make a second one (B8)."""
+    import threading
+
+    from steerscope.ui import campaign_tools
+
+    release = threading.Event()
+
+    class HeldReplay(review_tools.ReplayJob):
+        def _progress(self, result: object) -> None:
+            super()._progress(result)
+            release.wait(60.0)  # hold the replay (and its record) open after its first step
+
+    fork = records / "held.sqlite"
+    job = HeldReplay(source_record, 2, {}, fork).start()
+    try:
+        deadline = time.monotonic() + 60
+        while job.steps_done < 1:
+            assert time.monotonic() < deadline and not job.done, job.message
+            time.sleep(0.05)
+        offered = [path for path, _ in campaign_tools.resumable_records(records, set())]
+        assert fork not in offered
+    finally:
+        release.set()
+        _wait_done(job)
+    assert job.status == "finished", job.message
