@@ -89,7 +89,7 @@ def main() -> None:
     st.cache_resource.clear()
     at = AppTest.from_file(str(APP_PATH), default_timeout=120)
     at.run()
-    at.switch_page(str(APP_PATH.parent / "pages" / "campaign.py"))
+    at.switch_page(str(APP_PATH.parent / "views" / "campaign.py"))
     at.run()
     at.selectbox(key="campaign.model").set_value(args.model)
     at.number_input(key="campaign.budget").set_value(400)

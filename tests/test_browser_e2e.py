@@ -319,6 +319,10 @@ def test_clicks_and_boxes_on_the_overview_reach_the_campaign(
             expect(page.get_by_text("Clicked seed points: 2")).to_be_visible()
             page.get_by_role("button", name="Start").click()
             _wait_measured(page, at_least=3, timeout_s=60)
+            # the sidebar keeps the named pages through live refreshes (issue B14)
+            nav = page.get_by_test_id("stSidebarNav")
+            expect(nav).to_contain_text("Campaign")
+            expect(nav).not_to_contain_text("app")
 
             # Live overview: a click, then "Measure 1 clicked point(s) next".
             live = _chart(page, "Measured (numbered in order)")

@@ -304,3 +304,42 @@ def _no_change_config() -> dict:
         "seed_points": {"kind": "grid", "n": 4},
         "budget": {"measurements": 6},
     }
+
+
+def test_every_recorded_change_reads_as_words_in_the_log_and_the_review_table(
+    campaign: Campaign,
+) -> None:
+    """The event log and Review's table say what changed, never a raw dict (B12)."""
+    from steerscope.campaign.interventions import describe_change
+    from steerscope.ui.review_tools import intervention_rows
+
+    campaign.run(n_steps=1)
+    mask = np.zeros(campaign.shape, dtype=bool)
+    mask[:3, :5] = True
+    for change in (
+        SetPolicy(beta=4.0),
+        SetBudget(measurements=12),
+        SetDescriptor(patch_size=6),
+        SetScalarizer(spec={"kind": "window_sum", "window": (1.2, 2.0)}),
+        AddPoints(points=((5, 6), (7, 8))),
+        VetoPoints(points=((9, 9),)),
+        AddNoGoRegion(mask=mask),
+    ):
+        campaign.apply(change)
+    campaign.note_control(Pause(), "running", "paused")
+    texts = [e.text for e in campaign.events if e.kind == "intervention"]
+    rows = [r["change"] for r in intervention_rows(campaign.record)]
+    assert rows == [
+        "beta 1 → 4",
+        "budget 8 → 12 spectra",
+        "patch size 4 → 6",
+        rows[3],
+        "measure 2 point(s) next: (5, 6), (7, 8)",
+        "forbid 1 point(s): (9, 9)",
+        "no-go region of 15 pixel(s)",
+        "running → paused",
+    ]
+    assert rows[3].startswith("target Σ 1.00–1.80") and rows[3].endswith("→ Σ 1.20–2.00")
+    assert [t.split(": ", 1)[1] for t in texts] == rows
+    assert not any("{" in t or "packbits" in t for t in texts + rows)
+    assert describe_change("Nonsense", {}, {"x": 1}) == "Nonsense"

@@ -11,7 +11,7 @@ import pytest
 import steerscope
 
 # Streamlit pages run on import; the GMS script serves a microscope when run.
-_SKIP = ("steerscope.ui.pages", "steerscope.ui.app", "steerscope.instruments.drivers.gatan_")
+_SKIP = ("steerscope.ui.views", "steerscope.ui.app", "steerscope.instruments.drivers.gatan_")
 
 
 def _modules() -> list[str]:

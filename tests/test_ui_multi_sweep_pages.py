@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from steerscope.ui import APP_PATH, state
 
-PAGES = APP_PATH.parent / "pages"
+PAGES = APP_PATH.parent / "views"
 SMALL = {
     "kind": "dataset",
     "name": "plasmonic_nanoparticles",

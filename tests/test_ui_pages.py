@@ -17,7 +17,7 @@ from streamlit.testing.v1.element_tree import Block
 
 from steerscope.ui import APP_PATH, state
 
-PAGES = APP_PATH.parent / "pages"
+PAGES = APP_PATH.parent / "views"
 DATASET = "plasmonic_nanoparticles"
 
 
@@ -299,3 +299,10 @@ def test_a_target_saved_for_one_source_is_not_kept_for_another(records: Path) ->
     _no_exception(at)
     assert not at.success  # nothing is marked "Saved"
     assert at.selectbox(key="target.kind").value == "edx_line"  # the dataset's own default
+
+
+def test_the_app_has_no_folder_streamlit_would_list_as_raw_pages() -> None:
+    """A ``pages/`` folder beside app.py is Streamlit's old multipage convention: the
+    sidebar then showed "app, campaign, …" by file name during live refreshes (B14)."""
+    assert not (APP_PATH.parent / "pages").exists()
+    assert (PAGES / "campaign.py").exists()

@@ -14,7 +14,7 @@ from steerscope.campaign import Campaign
 from steerscope.records import CampaignRecord
 from steerscope.ui import APP_PATH, review_tools, state
 
-REVIEW_PAGE = APP_PATH.parent / "pages" / "review.py"
+REVIEW_PAGE = APP_PATH.parent / "views" / "review.py"
 CONFIG = {
     "name": "review-fork",
     "source": {"dataset": "plasmonic_nanoparticles"},
@@ -92,7 +92,7 @@ def test_fork_button_runs_a_replay_in_the_background_and_lists_the_fork(
     assert at.selectbox[0].value == str(fork)
     table = at.dataframe[0].value  # the fork's interventions: the what-if change at step 4
     assert list(table["kind"]) == ["SetPolicy"] and list(table["step"]) == [4]
-    assert "max_variance" in table["after"][0]
+    assert "acquisition ucb → max_variance" in table["change"][0]
 
     with CampaignRecord.open(fork, read_only=True) as new:
         assert len(new.measurements()) == 6

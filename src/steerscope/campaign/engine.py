@@ -54,6 +54,7 @@ from steerscope.campaign.interventions import (
     SetScalarizer,
     Stop,
     VetoPoints,
+    describe_change,
     intervention_from_dict,
 )
 from steerscope.campaign.pareto import HypervolumeReference, ParetoTracker, pareto_mask
@@ -1064,7 +1065,9 @@ class Campaign:
             # resume replays it like any other intervention
             for kind, old, new in changes:
                 self.record.add_intervention(self._step, kind, old, new)
-                self._log("intervention", f"{kind}: {_short(old)} → {_short(new)}", record=False)
+                self._log(
+                    "intervention", f"{kind}: {describe_change(kind, old, new)}", record=False
+                )
 
     def _set_policy(self, change: SetPolicy) -> tuple[dict[str, Any], dict[str, Any]]:
         old = self.config.policy
@@ -1254,8 +1257,3 @@ class Campaign:
             f"Campaign({self.config.name!r}, step={self._step}, measured={self.n_measured}/"
             f"{self.config.budget.measurements}, record={str(self.record.path)!r})"
         )
-
-
-def _short(value: dict[str, Any]) -> str:
-    text = ", ".join(f"{k}={v}" for k, v in value.items() if k != "packbits_b64")
-    return text if len(text) <= 160 else text[:157] + "..."

@@ -14,13 +14,14 @@ which records a refused intervention as an event instead of crashing.
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from steerscope.errors import ConfigError
+from steerscope.errors import ConfigError, SteerscopeError
 
 __all__ = [
     "AddNoGoRegion",
@@ -35,6 +36,7 @@ __all__ = [
     "SetScalarizer",
     "Stop",
     "VetoPoints",
+    "describe_change",
     "describe_intervention",
     "intervention_from_dict",
 ]
@@ -442,3 +444,57 @@ def describe_intervention(intervention: Intervention, policy: dict[str, Any] | N
     if isinstance(intervention, RunSteps):
         return f"run {intervention.n} step(s)"
     return type(intervention).__name__
+
+
+def describe_change(kind: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """A recorded intervention in words, e.g. ``"beta 0.25 → 1"`` (event log, Review table).
+
+    Parameters
+    ----------
+    kind : str
+        The intervention's class name, as recorded.
+    before, after : mapping
+        The record's before/after payloads (:meth:`Campaign.apply` writes them).
+
+    Returns
+    -------
+    str
+        What changed, never a raw dict: the policy fields that changed, old → new; the
+        target's label; a count of points or pixels; a status change for the controls.
+    """
+    if kind in ("Pause", "Resume", "Stop", "RunSteps"):
+        text = f"{before.get('status', '?')} → {after.get('status', '?')}"
+        return text + (f" ({after['n']} step(s))" if kind == "RunSteps" and "n" in after else "")
+    if kind == "SetPolicy":
+        names = [k for k in after if k != "version" and before.get(k) != after.get(k)]
+        parts = [f"{k} {_value(before.get(k))} → {_value(after[k])}" for k in names]
+        return ", ".join(parts) or "policy unchanged"
+    if kind == "SetScalarizer":
+        return f"target {_target_label(before.get('spec'))} → {_target_label(after.get('spec'))}"
+    if kind == "SetDescriptor":
+        return f"patch size {before.get('patch_size', '?')} → {after.get('patch_size', '?')}"
+    if kind == "SetBudget":
+        return (
+            f"budget {before.get('measurements', '?')} → {after.get('measurements', '?')} spectra"
+        )
+    try:
+        described = describe_intervention(intervention_from_dict(kind, dict(after)))
+    except (SteerscopeError, TypeError, ValueError, KeyError):
+        return kind
+    if kind in ("AddPoints", "VetoPoints"):
+        points = [tuple(int(v) for v in p) for p in after.get("points", [])][:4]
+        shown = ", ".join(f"({r}, {c})" for r, c in points)
+        more = ", …" if len(after.get("points", [])) > 4 else ""
+        return f"{described}: {shown}{more}" if shown else described
+    return described
+
+
+def _target_label(spec: Any) -> str:
+    from steerscope.scalarizers import parse_scalarizer
+
+    if not isinstance(spec, Mapping):
+        return "?"
+    try:
+        return parse_scalarizer(dict(spec)).label
+    except (SteerscopeError, ValueError, TypeError):
+        return str(spec.get("kind", "?"))

@@ -17,7 +17,7 @@ from steerscope.ui import state
 from steerscope.ui.campaign_tools import describe_target
 from steerscope.ui.sources import describe_source
 
-PAGES_DIR = Path(__file__).with_name("pages")
+PAGES_DIR = Path(__file__).with_name("views")  # not "pages": see docs/architecture.md
 
 st.set_page_config(page_title="steerscope", layout="wide")
 state.init(default_dataset=os.environ.get("STEERSCOPE_DEMO_DATASET") or None)

@@ -76,9 +76,11 @@ def timeline_events(record: CampaignRecord) -> list[tuple[int, str, str]]:
 
 
 def intervention_rows(record: CampaignRecord) -> list[dict[str, Any]]:
-    """One table row per intervention: step, kind, before, after (as text)."""
+    """One table row per intervention: step, kind and the change in words (no raw dicts)."""
+    from steerscope.campaign.interventions import describe_change
+
     return [
-        {"step": i.step, "kind": i.kind, "before": str(i.before), "after": str(i.after)}
+        {"step": i.step, "kind": i.kind, "change": describe_change(i.kind, i.before, i.after)}
         for i in record.interventions()
     ]
 

@@ -29,7 +29,7 @@ loaded = widgets.require_source(need_spectra=True)
 if loaded is not None:
     spec_target = state.scalarizer() or loaded.default_scalarizer
     st.subheader("New sweep")
-    st.caption(f"Source: {loaded.title} · target: {spec_target or 'the dataset default'}")
+    st.caption(f"Source: {loaded.title} · target: {campaign_tools.describe_target(spec_target)}")
     choices = campaign_tools.acquisition_choices(spec_target)
     c1, c2, c3 = st.columns(3)
     patch_sizes = c1.multiselect(
