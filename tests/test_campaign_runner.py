@@ -190,3 +190,29 @@ def test_snapshots_show_the_point_in_flight_the_one_computed_ahead_and_beam_idle
     finally:
         assert runner.stop(timeout=WAIT_S)
     campaign.close()
+
+
+def test_the_runner_pauses_after_the_seeds_and_every_n_spectra_when_asked(
+    tmp_path: Path,
+) -> None:
+    """pauses.after_seeds and pauses.every hold the run for the operator; Resume goes on."""
+    config = small_config(budget={"measurements": 10}, pauses={"after_seeds": True, "every": 3})
+    campaign = Campaign.create(config, tmp_path / "r.sqlite")
+    runner = CampaignRunner(campaign, save_maps=False).start()
+    held: list[tuple[int, str]] = []
+    try:
+        for _ in range(6):
+            snap = runner.wait_for(lambda s: s.status in ("paused", "finished"), WAIT_S)
+            if snap.status == "finished":
+                break
+            held.append((snap.n_measured, snap.reason))
+            runner.post(Resume())
+            runner.wait_for(lambda s: s.status != "paused", WAIT_S)
+    finally:
+        assert runner.stop(timeout=WAIT_S)
+    # 4 grid seeds: hold after them; then every 3 spectra (at 6 and 9); then the budget ends
+    assert [n for n, _ in held] == [3, 4, 6, 9]
+    assert "pauses.every" in held[0][1] and "after the seed points" in held[1][1]
+    assert campaign.record.status().status == "finished"
+    assert sum(1 for e in campaign.record.events() if e.kind == "auto_pause") == 4
+    campaign.close()

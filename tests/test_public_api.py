@@ -59,6 +59,7 @@ PUBLIC = {
         "Intervention",
         "ListSeeds",
         "Pause",
+        "PauseConfig",
         "Pipeline",
         "PolicyConfig",
         "Proposal",

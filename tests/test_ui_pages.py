@@ -306,3 +306,22 @@ def test_the_app_has_no_folder_streamlit_would_list_as_raw_pages() -> None:
     sidebar then showed "app, campaign, …" by file name during live refreshes (B14)."""
     assert not (APP_PATH.parent / "pages").exists()
     assert (PAGES / "campaign.py").exists()
+
+
+def test_pause_after_the_seed_points_holds_the_run_for_a_look(records: Path) -> None:
+    at = _app("campaign")
+    at.selectbox(key="campaign.model").set_value("exact_gp")
+    at.number_input(key="campaign.n_seeds").set_value(3)
+    at.number_input(key="campaign.budget").set_value(8)
+    at.checkbox(key="campaign.pause_after_seeds").check()
+    next(b for b in at.button if b.label == "Start").click().run()
+    _no_exception(at)
+    entry = state.registry().latest()
+    assert entry is not None
+    snap = entry.runner.wait_for(lambda s: s.status == "paused" or s.n_measured > 3, 60.0)
+    assert snap.status == "paused" and snap.n_measured == 3
+    assert "after the seed points" in snap.reason
+    at.run()
+    status = next(m.value for m in at.markdown if m.value.startswith("Status:"))
+    assert "paused" in status and "after the seed points" in status
+    entry.runner.stop()

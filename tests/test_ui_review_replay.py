@@ -159,3 +159,16 @@ def test_a_replay_still_running_is_not_offered_for_resume(
         release.set()
         _wait_done(job)
     assert job.status == "finished", job.message
+
+
+def test_the_fork_step_follows_the_step_being_viewed(records: Path, source_record: Path) -> None:
+    """Scrub to a step, and the what-if fork starts there unless the user typed another."""
+    at = _review()
+    steps = at.select_slider(key="review.step")
+    assert at.number_input(key="review.fork_step").value == steps.value  # the last step
+    steps.set_value(2).run()
+    assert at.number_input(key="review.fork_step").value == 2
+    at.number_input(key="review.fork_step").set_value(3).run()
+    assert at.number_input(key="review.fork_step").value == 3  # typed: kept
+    at.run()
+    assert at.number_input(key="review.fork_step").value == 3

@@ -44,6 +44,7 @@ __all__ = [
     "InstanceSource",
     "InstrumentConfig",
     "ListSeeds",
+    "PauseConfig",
     "PolicyConfig",
     "RandomSeeds",
     "RemoteSource",
@@ -341,6 +342,25 @@ class BudgetConfig(_Strict):
     )
 
 
+class PauseConfig(_Strict):
+    """Holds the campaign makes by itself so the operator can look before it goes on.
+
+    They apply where someone can post Resume: the web UI and ``steerscope run --serve``;
+    a plain headless ``steerscope run`` has nobody to resume it and ignores them.
+    """
+
+    after_seeds: bool = Field(
+        default=False,
+        description="Pause once every seed point is measured, before the model's first "
+        "choice: look at the first maps, adjust beta or the target, then Resume.",
+    )
+    every: int = Field(
+        default=0,
+        ge=0,
+        description="Pause after every this many spectra (0: never), to check the run.",
+    )
+
+
 class CampaignConfig(_Strict):
     """One campaign: source, instrument, safety, scalarizer, descriptor, model, policy, budget.
 
@@ -382,6 +402,9 @@ class CampaignConfig(_Strict):
         default_factory=RandomSeeds, description="Points measured before the model decides."
     )
     budget: BudgetConfig = Field(default_factory=BudgetConfig, description="When to stop.")
+    pauses: PauseConfig = Field(
+        default_factory=PauseConfig, description="When to pause by itself for the operator."
+    )
     seed: int = Field(
         default=0, ge=0, description="Seed of every random choice of the campaign (>= 0)."
     )

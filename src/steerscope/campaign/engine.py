@@ -548,9 +548,11 @@ class Campaign:
         """
         if not self.is_multi_objective:
             return None
-        return self._pareto.reference(self._targets, self.history, self._seeds_measured())
+        return self._pareto.reference(self._targets, self.history, self.seeds_measured)
 
-    def _seeds_measured(self) -> bool:
+    @property
+    def seeds_measured(self) -> bool:
+        """Whether every seed point is measured (or can no longer be: vetoed, no-go)."""
         return self.n_measured > 0 and not any(self._allowed(p) for p in self._seeds)
 
     def pareto_mask(self) -> NDArray[np.bool_]:

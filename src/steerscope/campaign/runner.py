@@ -178,6 +178,7 @@ class CampaignRunner:
         self._reason = ""
         self._steps_left: int | None = None
         self._next_points = np.zeros((0, 2), dtype=np.int64)
+        self._held_after_seeds = campaign.seeds_measured  # a resumed run does not hold again
         self._snapshot = self._build_snapshot()
 
     # -- public API ---------------------------------------------------------------------
@@ -402,6 +403,7 @@ class CampaignRunner:
                     break
 
     def _pipeline_event(self, event: BeamDone | BeamPoint | ProposalDone) -> None:
+        n_before = self.campaign.n_measured
         try:
             result = self.pipeline.handle(event)
         except SafetyLimitError as exc:
@@ -423,7 +425,29 @@ class CampaignRunner:
             self._set_status("paused", f"{type(exc).__name__}: {exc}. Fix it, then Resume.")
             return
         self._step_done(result)
+        self._hold_if_due(n_before)
         self._publish()
+
+    def _hold_if_due(self, n_before: int) -> None:
+        """Pause by itself where ``config.pauses`` asks, so the operator can look first."""
+        c = self.campaign
+        pauses = c.config.pauses
+        if self._status != "running" or c.done or c.n_measured == n_before:
+            return
+        reason = ""
+        if pauses.after_seeds and not self._held_after_seeds and c.seeds_measured:
+            self._held_after_seeds = True
+            reason = (
+                "paused after the seed points (pauses.after_seeds): look at the first maps, "
+                "change beta or the target if needed, then Resume"
+            )
+        elif pauses.every and c.n_measured // pauses.every > n_before // pauses.every:
+            reason = f"paused after {c.n_measured} spectra (pauses.every = {pauses.every}); Resume"
+        if reason:
+            self.pipeline.halt()  # after the spectrum in flight, if one is
+            self._steps_left = None
+            c.log("auto_pause", reason)
+            self._set_status("paused", reason)
 
     def _step_done(self, result: Any) -> None:
         if result is not None:

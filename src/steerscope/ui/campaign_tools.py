@@ -222,6 +222,8 @@ def build_config_dict(
     seed: int = 0,
     name: str = "campaign",
     acquisition_delay_s: float = 0.0,
+    pause_after_seeds: bool = False,
+    pause_every: int = 0,
 ) -> dict[str, Any]:
     """A campaign config dict (``steerscope.campaign.load_config`` validates it).
 
@@ -255,6 +257,8 @@ def build_config_dict(
         Campaign name.
     acquisition_delay_s : float
         Simulator sleep per point (to feel like a live instrument).
+    pause_after_seeds, pause_every : bool, int
+        ``pauses.after_seeds`` and ``pauses.every`` (0: never).
     """
     if seed_kind == "list":
         pts = np.asarray(seed_points if seed_points is not None else [], dtype=np.int64)
@@ -273,6 +277,7 @@ def build_config_dict(
         "budget": {"measurements": int(budget)},
         "seed": int(seed),
         "instrument": {"acquisition_delay_s": float(acquisition_delay_s)},
+        "pauses": {"after_seeds": bool(pause_after_seeds), "every": int(pause_every)},
     }
     if scalarizer:
         config["scalarizer"] = dict(scalarizer)

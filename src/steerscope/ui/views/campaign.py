@@ -18,6 +18,7 @@ from steerscope.campaign import (
     InstrumentConfig,
     Intervention,
     Pause,
+    PauseConfig,
     PolicyConfig,
     RandomSeeds,
     Resume,
@@ -70,6 +71,8 @@ SETUP_DEFAULTS: dict[str, Any] = {
     "campaign.batch_size": _default(PolicyConfig, "batch_size"),
     "campaign.budget": _default(BudgetConfig, "measurements"),
     "campaign.delay": float(_default(InstrumentConfig, "acquisition_delay_s")),
+    "campaign.pause_after_seeds": _default(PauseConfig, "after_seeds"),
+    "campaign.pause_every": _default(PauseConfig, "every"),
 }
 """Widget keys of the New-campaign form and the value each starts with."""
 
@@ -265,6 +268,19 @@ with st.container():
             key="campaign.delay",
             help="Pre-acquired data only: make each acquisition take this long, like a microscope.",
         )
+        pause_after_seeds = c2.checkbox(
+            "Pause after the seed points",
+            key="campaign.pause_after_seeds",
+            help="Hold once the seeds are measured, before the model's first choice: look at "
+            "the first maps, adjust beta or the target, then Resume.",
+        )
+        pause_every = c2.number_input(
+            "Pause every N spectra (0 = never)",
+            min_value=0,
+            max_value=100000,
+            key="campaign.pause_every",
+            help="Hold after every N spectra to check the run; Resume goes on.",
+        )
         picked = state.picked_pixels()
         center = (
             tuple(int(v) for v in picked[-1])
@@ -316,6 +332,8 @@ with st.container():
                     n_seeds=int(n_seeds),
                     seed_points=picked,
                     acquisition_delay_s=float(delay),
+                    pause_after_seeds=bool(pause_after_seeds),
+                    pause_every=int(pause_every),
                 )
                 path = campaign_tools.new_record_path(state.records_dir(), loaded.title)
                 runner = campaign_tools.start_runner(

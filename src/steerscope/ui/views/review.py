@@ -10,7 +10,7 @@ import streamlit as st
 from steerscope.acquisition import ACQUISITIONS
 from steerscope.errors import SteerscopeError
 from steerscope.records import CampaignRecord
-from steerscope.ui import figures, review_tools, state, widgets
+from steerscope.ui import campaign_tools, figures, review_tools, state, widgets
 
 _JOB_ICONS = {"running": "⏳", "finished": "✅", "cancelled": "⏹", "error": "❌"}
 
@@ -48,21 +48,28 @@ def _replay_jobs_table() -> None:
 
 
 def _whatif_section(
-    path: str, config: dict[str, Any], steps: list[int], *, has_history: bool
+    path: str, config: dict[str, Any], steps: list[int], viewed: int, *, has_history: bool
 ) -> None:
     """Fork the open record at a step with another beta/acquisition/scalarizer, in the background.
 
     The replay runs on a thread (:class:`review_tools.ReplayJob`), so the page
-    stays responsive; the fork appears in the record list as soon as it exists.
+    stays responsive; the fork appears in the record list as soon as it exists. The
+    fork step follows the step being viewed (``viewed``) until the user types another.
     """
     policy = config.get("policy") or {}
     last_step = max(steps) + 1 if has_history else 0
+    followed = (path, int(viewed))
+    if (
+        state.get_value("fork_follows") != followed
+        or state.widget_value("review.fork_step") is None
+    ):
+        state.set_widget_value("review.fork_step", min(int(viewed), last_step))
+        state.set_value("fork_follows", followed)
     c1, c2, c3 = st.columns(3)
     from_step = c1.number_input(
         "Fork at step",
         min_value=0,
         max_value=last_step,
-        value=min(int(steps[-1]), last_step),
         key="review.fork_step",
         help="Steps before this one are copied from the record; from it on, the changes decide.",
     )
@@ -89,7 +96,11 @@ def _whatif_section(
         disabled=saved_scalarizer is None,
         key="review.fork_scalarizer",
         help="Relabel every spectrum of the fork with the Target page's scalarizer "
-        + ("(none saved yet)." if saved_scalarizer is None else f"({saved_scalarizer})."),
+        + (
+            "(none saved yet)."
+            if saved_scalarizer is None
+            else f"({campaign_tools.describe_target(saved_scalarizer)})."
+        ),
     )
     changes: dict[str, Any] = {
         "policy.acquisition": str(fork_acq),
@@ -201,7 +212,9 @@ try:
         st.caption("No interventions in this record.")
 
     st.subheader("What-if replay")
-    _whatif_section(path, config, steps, has_history=bool(len(measured) or record.decisions()))
+    _whatif_section(
+        path, config, steps, int(step), has_history=bool(len(measured) or record.decisions())
+    )
 
     st.subheader("Export")
     exports = folder / "exports"
