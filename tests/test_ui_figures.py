@@ -228,12 +228,29 @@ def test_sources_describe_key_and_refuse_unknown_kinds() -> None:
 
 def test_walkthrough_covers_every_idea_and_page() -> None:
     text = " ".join(s.explain + s.try_this for s in learning.WALKTHROUGH).lower()
-    for idea in ("patch", "scalarizer", "uncertainty", "beta", "explor"):
+    for idea in ("patch", "scalarizer", "uncertainty", "beta", "explor", "seed"):
         assert idea in text
     assert {s.page for s in learning.WALKTHROUGH} == set(learning.PAGES)
-    assert [i for i, _ in learning.steps_for_page("campaign")] == [2, 3, 4]
+    assert [i for i, _ in learning.steps_for_page("campaign")] == [2, 3, 4, 5]
     with pytest.raises(ValueError, match="page must be one of"):
         learning.steps_for_page("nope")
+
+
+def test_a_lesson_says_when_the_user_did_what_it_asks() -> None:
+    from steerscope.campaign import EventView
+
+    beta = next(s for s in learning.WALKTHROUGH if s.recorded == "SetPolicy: beta")
+    events = [
+        EventView(3, 0.0, "intervention", "SetPolicy: acquisition ucb → ei"),
+        EventView(10, 1.0, "intervention", "SetPolicy: beta 0.25 → 1"),
+        EventView(11, 2.0, "measurement", "SetPolicy: beta is not an intervention here"),
+    ]
+    assert learning.lesson_progress(beta, events[:1]) is None
+    assert learning.lesson_progress(beta, events) == (
+        "Done: SetPolicy: beta 0.25 → 1, recorded at step 10."
+    )
+    seeds = next(s for s in learning.WALKTHROUGH if "Seed points" in s.title)
+    assert learning.lesson_progress(seeds, events) is None  # nothing to do on the run
 
 
 def test_settings_summary_reads_like_a_sentence() -> None:

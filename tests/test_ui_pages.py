@@ -324,4 +324,12 @@ def test_pause_after_the_seed_points_holds_the_run_for_a_look(records: Path) -> 
     at.run()
     status = next(m.value for m in at.markdown if m.value.startswith("Status:"))
     assert "paused" in status and "after the seed points" in status
+
+    # learning mode: the beta lesson says when the user did what it asks
+    at.session_state[state.LEARNING_KEY] = True
+    at.number_input(key="campaign.beta").set_value(2.0).run()
+    entry.runner.wait_for(lambda s: s.policy.get("beta") == 2.0, 60.0)
+    at.run()
+    done = [s.value for s in at.success if "Beta" in s.value]
+    assert done and "Done: SetPolicy: beta 1 → 2, recorded at step" in done[0]
     entry.runner.stop()

@@ -8,9 +8,11 @@ watch for. Plain data, so pages render it and tests check it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["PAGES", "WALKTHROUGH", "LessonStep", "steps_for_page"]
+__all__ = ["PAGES", "WALKTHROUGH", "LessonStep", "lesson_progress", "steps_for_page"]
 
 PAGES = ("source", "target", "campaign", "review")
 """Page ids a lesson step can point at."""
@@ -32,6 +34,10 @@ class LessonStep:
         The action to take (which control, which value).
     watch : str
         What changes on screen when they do, and why.
+    recorded : str
+        How the campaign's event log starts the line that shows the user did it (e.g.
+        ``"SetPolicy: beta"``); empty when the step has no such action. The live view
+        then says when it happened (:func:`lesson_progress`).
     """
 
     title: str
@@ -39,6 +45,7 @@ class LessonStep:
     explain: str
     try_this: str
     watch: str
+    recorded: str = ""
 
 
 WALKTHROUGH: tuple[LessonStep, ...] = (
@@ -93,9 +100,32 @@ WALKTHROUGH: tuple[LessonStep, ...] = (
             "A 16-pixel patch covers a rod tip and its surroundings; that is the scale the "
             "model can tell apart."
         ),
+        recorded="SetDescriptor",
     ),
     LessonStep(
-        title="4. Mean and uncertainty: what the model believes and how sure it is",
+        title="4. Seed points: what the model learns from before it decides",
+        page="campaign",
+        explain=(
+            "The model cannot choose well from nothing, so the campaign first measures a few "
+            "seed points. Random seeds sample the sample without bias; a grid covers it "
+            "evenly (good when features are spread out); clicked seeds put your knowledge in "
+            "(a particle you know matters). Five to ten seeds are usually enough: each seed "
+            "is a spectrum the model did not choose, so many seeds spend the budget blindly."
+        ),
+        try_this=(
+            "Tick 'Pause after the seed points', start with 5 random seeds, and look at the "
+            "mean and uncertainty maps when the run holds; then try 'clicked' and click a "
+            "rod tip, a triangle and the film."
+        ),
+        watch=(
+            "With seeds on only one kind of feature the first maps are confidently wrong "
+            "elsewhere (low uncertainty where nothing was measured is the warning sign); "
+            "varied seeds give a model that knows what it does not know."
+        ),
+        recorded="",
+    ),
+    LessonStep(
+        title="5. Mean and uncertainty: what the model believes and how sure it is",
         page="campaign",
         explain=(
             "After each measurement a Gaussian process (on learned patch features) predicts "
@@ -112,7 +142,7 @@ WALKTHROUGH: tuple[LessonStep, ...] = (
         ),
     ),
     LessonStep(
-        title="5. Beta: exploration versus exploitation",
+        title="6. Beta: exploration versus exploitation",
         page="campaign",
         explain=(
             "The acquisition function UCB scores a pixel by mean + sqrt(beta) × uncertainty. "
@@ -127,9 +157,10 @@ WALKTHROUGH: tuple[LessonStep, ...] = (
             "With small beta the next points cluster on known hot spots; with large beta they "
             "spread over unexplored particles. The discovery curve shows which pays off here."
         ),
+        recorded="SetPolicy: beta",
     ),
     LessonStep(
-        title="6. Steer, then review what happened",
+        title="7. Steer, then review what happened",
         page="review",
         explain=(
             "Every decision, measurement and intervention is in the campaign record. The "
@@ -162,3 +193,26 @@ def steps_for_page(page: str) -> list[tuple[int, LessonStep]]:
     if page not in PAGES:
         raise ValueError(f"page must be one of {PAGES}; got {page!r}")
     return [(i, step) for i, step in enumerate(WALKTHROUGH) if step.page == page]
+
+
+def lesson_progress(step: LessonStep, events: Sequence[Any]) -> str | None:
+    """What the user did for ``step``, from the campaign's event log, or ``None`` yet.
+
+    Parameters
+    ----------
+    step : LessonStep
+    events : sequence of EventView
+        The campaign snapshot's events (``kind``, ``text``, ``step``), oldest first.
+
+    Returns
+    -------
+    str or None
+        E.g. ``"Done: SetPolicy: beta 0.25 → 1, recorded at step 10."`` for the latest
+        matching intervention; ``None`` if the step has no action or it was not taken.
+    """
+    if not step.recorded:
+        return None
+    for event in reversed(events):
+        if event.kind == "intervention" and str(event.text).startswith(step.recorded):
+            return f"Done: {event.text}, recorded at step {event.step}."
+    return None

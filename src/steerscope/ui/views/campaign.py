@@ -32,6 +32,7 @@ from steerscope.campaign import (
 from steerscope.descriptors import DescriptorSpec
 from steerscope.errors import SteerscopeError
 from steerscope.ui import campaign_tools, figures, state, widgets
+from steerscope.ui.learning import lesson_progress, steps_for_page
 
 st.title("Campaign")
 widgets.learning_panel("campaign")
@@ -374,6 +375,11 @@ def live_view() -> None:
     with st.container():  # one slot, however many are queued: the buttons below stay put
         for text in snap.queued:
             st.info(campaign_tools.acknowledgement(text), icon=":material/schedule:")
+        if state.learning_enabled():  # the lessons react to what the user just did
+            for _, lesson in steps_for_page("campaign"):
+                done = lesson_progress(lesson, snap.events)
+                if done:
+                    st.success(f"{lesson.title} — {done}", icon=":material/school:")
 
     b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1, 2])
     over = snap.status in ("finished", "stopped", "error")  # raise the budget to go on
