@@ -183,6 +183,11 @@ def test_snapshots_show_the_point_in_flight_the_one_computed_ahead_and_beam_idle
         )
         assert snap.status == "running", snap.reason
         assert snap.ahead_points.shape == (1, 2)
+        # the live view's scale bar and axes need the overview's real pixel size
+        assert (snap.pixel_size, snap.pixel_units) == (
+            campaign.overview.pixel_size,
+            campaign.overview.pixel_units,
+        )
         measured = {tuple(p) for p in snap.measured_points.tolist()}
         assert tuple(snap.ahead_points[0].tolist()) not in measured
         snap = runner.wait_for(lambda s: s.status == "finished", WAIT_S)

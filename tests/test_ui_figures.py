@@ -37,6 +37,24 @@ def test_overview_figure_has_click_grid_points_in_order_and_scale_bar() -> None:
     assert (rect.x0, rect.x1, rect.y0, rect.y1) == (8.0, 12.0, 6.0, 10.0)
     assert any(a.text == "5 nm" for a in fig.layout.annotations)  # 40 nm wide / 5 = 8 -> 5 nm
     assert fig.layout.yaxis.range == (15.5, -0.5)  # origin top-left
+    # axes in length, ticks at round lengths placed on the pixel grid that clicks read
+    assert fig.layout.xaxis.title.text == "x (nm)" and fig.layout.yaxis.title.text == "y (nm)"
+    assert list(fig.layout.xaxis.ticktext[:3]) == ["0", "5", "10"]
+    assert list(fig.layout.xaxis.tickvals[:3]) == [0.0, 2.5, 5.0]
+
+
+def test_maps_say_what_their_colours_mean() -> None:
+    fig = figures.map_figure(
+        np.ones((8, 8)),
+        title="Predicted mean",
+        colorbar_title=campaign_tools.map_quantity("Predicted mean", "Σ 1.00–1.80"),
+        pixel_size=0.5,
+        pixel_units="nm",
+    )
+    assert fig.data[0].colorbar.title.text == "predicted Σ 1.00–1.80"
+    assert fig.layout.xaxis.title.text == "x (nm)"
+    assert campaign_tools.map_quantity("std", "Σ") == "σ of Σ"
+    assert campaign_tools.map_quantity("Acquisition score", "Σ") == "acquisition score"
 
 
 def test_a_click_picks_only_while_a_drag_zooms_and_overlays_never_fade() -> None:
@@ -266,3 +284,17 @@ def test_settings_summary_reads_like_a_sentence() -> None:
         "target: Σ 1.00–1.80"
     )
     assert "xi 0.05" in settings_summary({"acquisition": "ei", "xi": 0.05}, {}, {})
+
+
+def test_a_spectrum_can_show_log_counts_and_zoom_to_the_window() -> None:
+    energy = np.linspace(0.0, 5.0, 51)
+    zlp = np.exp(-(energy**2) / 0.01) * 1e6 + 10.0
+    fig = figures.spectrum_figure(
+        energy, {"a": zlp}, window=(1.0, 1.8), log_y=True, x_range=(0.6, 2.2)
+    )
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.title.text == "counts (log)"
+    assert tuple(fig.layout.xaxis.range) == (0.6, 2.2)
+    pick = fig.data[-1]
+    assert pick.name == figures.SPECTRUM_PICK_TRACE_NAME and min(pick.y) > 0  # on the log axis
+    assert target_tools.zoom_range((1.0, 1.8), None, 0.0, 5.0) == pytest.approx((0.6, 2.2))
+    assert target_tools.zoom_range((0.1, 4.9), (0.0, 5.0), 0.0, 5.0) == (0.0, 5.0)

@@ -522,6 +522,8 @@ class CampaignRunner:
             targets=frozen_array(c.targets(), np.float64),
             next_points=frozen_array(next_points, np.int64),
             ahead_points=frozen_array(ahead, np.int64),
+            pixel_size=float(c.overview.pixel_size),
+            pixel_units=str(c.overview.pixel_units),
             mean_map=frozen_or_none(maps["mean"]),
             std_map=frozen_or_none(maps["std"]),
             acquisition_map=frozen_or_none(maps["acquisition"]),

@@ -71,6 +71,8 @@ class CampaignSnapshot:
         Spectra acquired so far.
     overview : ndarray of shape (H, W)
         The overview image.
+    pixel_size, pixel_units : float, str
+        Size of one overview pixel (scale bars, axes in length).
     measured_points : ndarray of shape (n, 2)
         Measured pixels ``(row, col)``, in acquisition order.
     targets : ndarray of shape (n,)
@@ -129,6 +131,8 @@ class CampaignSnapshot:
     targets: NDArray[np.float64]
     next_points: NDArray[np.int64]
     ahead_points: NDArray[np.int64] = field(default_factory=lambda: np.zeros((0, 2), np.int64))
+    pixel_size: float = 1.0
+    pixel_units: str = "nm"
     mean_map: NDArray[np.float64] | None = None
     std_map: NDArray[np.float64] | None = None
     acquisition_map: NDArray[np.float64] | None = None

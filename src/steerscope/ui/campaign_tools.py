@@ -465,6 +465,28 @@ def field_lower_bound(field: Any) -> float | None:
     return None
 
 
+def map_quantity(name: str, target_label: str) -> str:
+    """What a per-pixel map's colour bar shows, e.g. ``"predicted Σ 1.00–1.80"``.
+
+    Parameters
+    ----------
+    name : str
+        The map's name on the page (``"Predicted mean"``) or in the record (``"mean"``).
+    target_label : str
+        The scalarizer's label: the quantity the model predicts, in its own units.
+    """
+    key = name.lower()
+    if "mean" in key:
+        return f"predicted {target_label}"
+    if "std" in key or "uncertainty" in key:
+        return f"σ of {target_label}"
+    if "acquisition" in key:
+        return "acquisition score"
+    if "truth" in key:
+        return "ground truth"
+    return name
+
+
 def describe_target(spec: Mapping[str, Any] | None) -> str:
     """A scalarizer spec in words for a caption, e.g. ``"Σ 1.00–1.80"``; never a raw dict.
 

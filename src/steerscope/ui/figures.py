@@ -139,9 +139,47 @@ def _as_points(points: ArrayLike | None) -> NDArray[np.int64]:
     return arr.reshape(-1, 2).astype(np.int64)
 
 
-def _image_axes(fig: go.Figure, shape: tuple[int, int]) -> None:
+def length_ticks(n_px: int, pixel_size: float) -> tuple[list[float], list[str]]:
+    """Ticks at round lengths along an image side, placed in pixels and labelled in length.
+
+    Parameters
+    ----------
+    n_px : int
+        Pixels along the side.
+    pixel_size : float
+        Size of one pixel, in the length unit of the labels.
+
+    Returns
+    -------
+    positions : list of float
+        Tick positions in pixel coordinates (the plot's data coordinates, which clicks use).
+    labels : list of str
+        The lengths, e.g. ``["0", "20", "40"]``.
+    """
+    step_px, _ = nice_scale_bar(n_px, pixel_size, "")
+    if not math.isfinite(step_px) or step_px <= 0:
+        return [], []
+    positions = [float(p) for p in np.arange(0.0, n_px - 0.5 + 1e-9, step_px)]
+    return positions, [f"{p * pixel_size:.4g}" for p in positions]
+
+
+def _image_axes(
+    fig: go.Figure, shape: tuple[int, int], pixel_size: float = 1.0, pixel_units: str = "px"
+) -> None:
+    """Pixel data coordinates (clicks read rows and columns), axes labelled in length."""
     height, width = shape
-    fig.update_xaxes(range=[-0.5, width - 0.5], showgrid=False, zeroline=False, constrain="domain")
+    xs, xlabels = length_ticks(width, pixel_size)
+    ys, ylabels = length_ticks(height, pixel_size)
+    fig.update_xaxes(
+        range=[-0.5, width - 0.5],
+        showgrid=False,
+        zeroline=False,
+        constrain="domain",
+        tickmode="array",
+        tickvals=xs,
+        ticktext=xlabels,
+        title={"text": f"x ({pixel_units})", "standoff": 4},
+    )
     fig.update_yaxes(
         range=[height - 0.5, -0.5],
         showgrid=False,
@@ -149,6 +187,10 @@ def _image_axes(fig: go.Figure, shape: tuple[int, int]) -> None:
         scaleanchor="x",
         scaleratio=1,
         constrain="domain",
+        tickmode="array",
+        tickvals=ys,
+        ticktext=ylabels,
+        title={"text": f"y ({pixel_units})", "standoff": 4},
     )
 
 
@@ -409,12 +451,12 @@ def overview_figure(
         showarrow=False,
         font={"color": "white", "size": 12},
     )
-    _image_axes(fig, shape)
+    _image_axes(fig, shape, pixel_size, pixel_units)
     fig.update_layout(
         title=_title(title),
         height=height,
         margin=_MARGIN,
-        legend={"orientation": "h", "y": -0.02},
+        legend={"orientation": "h", "y": -0.12},
         dragmode="select" if clickable and drag == "box" else "zoom",
         clickmode="event+select",
     )
@@ -445,6 +487,8 @@ def map_figure(
     measured: ArrayLike | None = None,
     next_points: ArrayLike | None = None,
     ahead_points: ArrayLike | None = None,
+    pixel_size: float = 1.0,
+    pixel_units: str = "px",
     max_side: int = MAX_DISPLAY_SIDE,
     height: int = 360,
 ) -> go.Figure:
@@ -459,9 +503,11 @@ def map_figure(
     colorscale : str
         Plotly colour scale name.
     colorbar_title : str
-        Units or name shown on the colour bar.
+        The quantity (and unit) shown on the colour bar.
     measured, next_points, ahead_points : array_like of shape (n, 2), optional
         Points to overlay, as in :func:`overview_figure`.
+    pixel_size, pixel_units : float, str
+        Size of one pixel: the axes are labelled in that length (``"px"``: in pixels).
     max_side : int
         Show every k-th pixel so neither side exceeds this (lighter live refreshes).
     height : int
@@ -481,7 +527,7 @@ def map_figure(
         _as_points(None),
         _as_points(ahead_points),
     )
-    _image_axes(fig, shape)
+    _image_axes(fig, shape, pixel_size, pixel_units)
     fig.update_layout(
         title=_title(title),
         height=height,
@@ -499,6 +545,8 @@ def spectrum_figure(
     window: tuple[float, float] | None = None,
     second_window: tuple[float, float] | None = None,
     title: str = "Spectra",
+    log_y: bool = False,
+    x_range: tuple[float, float] | None = None,
     height: int = 380,
 ) -> go.Figure:
     """Overlay of spectra with the scalarizer window(s) shaded; box-select picks a window.
@@ -515,6 +563,11 @@ def spectrum_figure(
         Energy windows to shade (the second one for ratios, in another colour).
     title : str
         Figure title.
+    log_y : bool
+        Counts on a log axis: weak edges and plasmons beside a zero-loss peak (or a strong
+        X-ray line) stay visible.
+    x_range : (low, high), optional
+        Energy range shown (zoom to the window); the whole axis when omitted.
     height : int
         Figure height in CSS pixels.
 
@@ -526,10 +579,12 @@ def spectrum_figure(
     """
     e = np.asarray(energy, dtype=np.float64)
     fig = go.Figure()
-    top = 0.0
+    floor = math.inf  # the lowest positive count: where the pick line sits on a log axis
     for label, spectrum in spectra.items():
         y = np.asarray(spectrum, dtype=np.float64)
-        top = max(top, float(np.nanmax(y)) if y.size else 0.0)
+        positive = y[np.isfinite(y) & (y > 0)]
+        if positive.size:
+            floor = min(floor, float(positive.min()))
         fig.add_trace(go.Scatter(x=e, y=y, mode="lines", name=label))
     for win, color in ((window, "rgba(17,138,178,0.2)"), (second_window, "rgba(239,71,111,0.2)")):
         if win is not None:
@@ -537,7 +592,7 @@ def spectrum_figure(
     fig.add_trace(
         go.Scatter(
             x=e,
-            y=np.zeros_like(e),
+            y=np.full_like(e, floor if log_y and math.isfinite(floor) else 0.0),
             mode="markers",
             marker={"size": 4, "opacity": 0},
             hoverinfo="none",
@@ -549,12 +604,15 @@ def spectrum_figure(
         title=_title(title),
         height=height,
         xaxis_title=f"energy ({units})",
-        yaxis_title="counts",
+        yaxis_title="counts (log)" if log_y else "counts",
+        yaxis_type="log" if log_y else "linear",
         margin=_MARGIN,
         dragmode="select",
         selectdirection="h",
         legend={"orientation": "h", "y": -0.25},
     )
+    if x_range is not None:
+        fig.update_xaxes(range=[float(min(x_range)), float(max(x_range))])
     return fig
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "mean_spectrum",
     "preview_target_map",
     "preview_target_maps",
+    "zoom_range",
 ]
 
 ONE_WINDOW_KINDS = (
@@ -257,3 +258,31 @@ def preview_target_maps(image: SpectrumImage, spec: Any) -> list[tuple[str, NDAr
         (str(labels[j]) if j < len(labels) else f"target {j + 1}", maps[j])
         for j in range(maps.shape[0])
     ]
+
+
+def zoom_range(
+    window: tuple[float, float],
+    second: tuple[float, float] | None,
+    low: float,
+    high: float,
+    margin: float = 0.5,
+) -> tuple[float, float]:
+    """The energies a spectrum view zoomed to the window(s) shows.
+
+    Parameters
+    ----------
+    window, second : (low, high)
+        The scalarizer's window and, for a ratio, the second one.
+    low, high : float
+        The energy axis' ends; the range stays inside them.
+    margin : float
+        Added on each side, as a fraction of the windows' span.
+
+    Returns
+    -------
+    (float, float)
+    """
+    edges = [*window, *(second or ())]
+    start, stop = min(edges), max(edges)
+    pad = margin * max(stop - start, (high - low) / 1000.0)
+    return max(low, start - pad), min(high, stop + pad)

@@ -436,6 +436,8 @@ def live_view() -> None:
             ),
             lambda: figures.overview_figure(
                 shown.overview,
+                pixel_size=shown.pixel_size,
+                pixel_units=shown.pixel_units,
                 measured=shown.measured_points,
                 next_points=shown.next_points,
                 ahead_points=shown.ahead_points,
@@ -509,6 +511,11 @@ def live_view() -> None:
                     values,
                     title=str(title),
                     colorscale=scale,
+                    colorbar_title=campaign_tools.map_quantity(
+                        str(title), str(snap.scalarizer.get("label") or "target")
+                    ),
+                    pixel_size=snap.pixel_size,
+                    pixel_units=snap.pixel_units,
                     measured=snap.measured_points,
                     next_points=snap.next_points,
                     ahead_points=snap.ahead_points,

@@ -180,6 +180,8 @@ try:
         st.caption(f"Only step {step} so far.")
     points = review_tools.measured_until(record, int(step))
     maps = record.maps(int(step))
+    spec = config.get("scalarizer")
+    target_label = campaign_tools.describe_target(spec) if spec else "target"
     left, right = st.columns([1, 1])
     with left:
         overview_fig = figures.overview_figure(
@@ -197,7 +199,12 @@ try:
             st.info("This record saved no maps up to this step.")
         for name, values in maps.items():
             map_figs[name] = figures.map_figure(
-                values, title=f"{name} (step ≤ {step})", measured=points
+                values,
+                title=f"{name} (step ≤ {step})",
+                colorbar_title=campaign_tools.map_quantity(name, target_label),
+                measured=points,
+                pixel_size=overview.pixel_size,
+                pixel_units=overview.pixel_units,
             )
             st.plotly_chart(map_figs[name], key=f"review.map.{name}")
 

@@ -128,8 +128,15 @@ if loaded is not None:
                     {f"row {row}, col {col}": spectrum},
                     units=energy.units,
                     title=f"Spectrum at row {row}, col {col}",
+                    log_y=bool(state.widget_value("source.log_y", False)),
                 ),
                 key="source.spectrum",
+            )
+            st.checkbox(
+                "Log counts",
+                key="source.log_y",
+                help="Counts on a log axis: weak edges beside a zero-loss peak or a strong "
+                "line show.",
             )
             if st.button("Clear picked pixels", help="Forget the pixels picked so far."):
                 state.clear_picked_pixels()

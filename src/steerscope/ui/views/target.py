@@ -82,6 +82,16 @@ with left:
         key="target.show_mean",
         help="Overlay the mean over every pre-acquired spectrum.",
     )
+    log_counts = st.checkbox(
+        "Log counts",
+        key="target.log_y",
+        help="Counts on a log axis: weak edges beside a zero-loss peak or a strong line show.",
+    )
+    zoom = st.checkbox(
+        "Zoom to the window",
+        key="target.zoom",
+        help="Show the energies around the window (and the second window of a ratio) only.",
+    )
     if st.button("Clear picked pixels", help="Forget the pixels picked so far."):
         state.clear_picked_pixels()
         st.rerun()
@@ -110,6 +120,10 @@ with right:
             window=window,
             second_window=second,
             title="Box-select an energy range to set the window",
+            log_y=bool(log_counts),
+            x_range=target_tools.zoom_range(window, second, energy.low, energy.high)
+            if zoom
+            else None,
         ),
         key="target.spectrum",
         on_select=_take_window,
@@ -330,6 +344,8 @@ if spec is not None:
                     if multi
                     else f"Target preview: {label}",
                     colorbar_title=label,
+                    pixel_size=loaded.pixel_size,
+                    pixel_units=loaded.pixel_units,
                 ),
                 key=f"target.preview.{i}",
             )
@@ -340,6 +356,9 @@ if spec is not None:
                     loaded.ground_truth,
                     title="Dataset ground truth (its default target)",
                     colorscale="Cividis",
+                    colorbar_title="ground truth",
+                    pixel_size=loaded.pixel_size,
+                    pixel_units=loaded.pixel_units,
                 ),
                 key="target.truth",
             )
