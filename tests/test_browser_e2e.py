@@ -329,6 +329,8 @@ def test_clicks_and_boxes_on_the_overview_reach_the_campaign(
             _click_pixel(page, live, 50, 12)
             measure = page.get_by_role("button", name="Measure 1 clicked point(s) next")
             expect(measure).to_be_enabled()
+            # ... and says what the campaign knows of that pixel (predicted, not measured)
+            expect(page.get_by_text("row 50, col 12: not measured").first).to_be_visible()
             measure.click()
             measured_none = page.get_by_role("button", name="Measure 0 clicked point(s) next")
             expect(measured_none).to_be_visible()

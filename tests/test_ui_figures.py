@@ -298,3 +298,27 @@ def test_a_spectrum_can_show_log_counts_and_zoom_to_the_window() -> None:
     assert pick.name == figures.SPECTRUM_PICK_TRACE_NAME and min(pick.y) > 0  # on the log axis
     assert target_tools.zoom_range((1.0, 1.8), None, 0.0, 5.0) == pytest.approx((0.6, 2.2))
     assert target_tools.zoom_range((0.1, 4.9), (0.0, 5.0), 0.0, 5.0) == (0.0, 5.0)
+
+
+def test_a_clicked_pixel_is_reported_as_measured_or_predicted() -> None:
+    from types import SimpleNamespace
+
+    snap = SimpleNamespace(
+        scalarizer={"label": "Σ 1.00–1.80"},
+        measured_points=np.array([[1, 2], [3, 4]]),
+        targets=np.array([10.0, 42.5]),
+        mean_map=None,
+        std_map=None,
+    )
+    assert campaign_tools.pixel_report(snap, (3, 4)) == (
+        "row 3, col 4: measured #2, Σ 1.00–1.80 = 42.5",
+        1,
+    )
+    assert campaign_tools.pixel_report(snap, (0, 0)) == (
+        "row 0, col 0: not measured; no model fitted yet",
+        None,
+    )
+    snap.mean_map = np.full((8, 8), 12.0)
+    snap.std_map = np.full((8, 8), 0.5)
+    text, index = campaign_tools.pixel_report(snap, (0, 0))
+    assert index is None and text.endswith("predicted Σ 1.00–1.80 = 12 ± 0.5")

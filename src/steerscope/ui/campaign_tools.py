@@ -7,6 +7,7 @@ no experiment logic.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import threading
@@ -30,10 +31,13 @@ __all__ = [
     "acknowledgement",
     "acquisition_choices",
     "build_config_dict",
+    "describe_target",
     "field_lower_bound",
+    "map_quantity",
     "measured_point",
     "new_record_path",
     "no_go_mask",
+    "pixel_report",
     "policy_number_fields",
     "resumable_records",
     "resume_runner",
@@ -463,6 +467,41 @@ def field_lower_bound(field: Any) -> float | None:
             if value is not None:
                 return float(value)
     return None
+
+
+def pixel_report(snapshot: Any, point: tuple[int, int]) -> tuple[str, int | None]:
+    """What the campaign knows of one overview pixel, in a line, for a click on the live view.
+
+    Parameters
+    ----------
+    snapshot : CampaignSnapshot
+        The snapshot the live view draws.
+    point : (row, col)
+        The clicked pixel.
+
+    Returns
+    -------
+    text : str
+        A measured pixel: its number, step and target; another: the predicted target
+        ± one standard deviation (or that no model has been fitted yet).
+    index : int or None
+        The measurement's index (for its spectrum), ``None`` if the pixel is not measured.
+    """
+    row, col = int(point[0]), int(point[1])
+    label = str(snapshot.scalarizer.get("label") or "target")
+    where = f"row {row}, col {col}"
+    hits = np.flatnonzero(
+        (snapshot.measured_points[:, 0] == row) & (snapshot.measured_points[:, 1] == col)
+    )
+    if hits.size:
+        i = int(hits[-1])
+        target = float(snapshot.targets[i]) if i < len(snapshot.targets) else math.nan
+        return f"{where}: measured #{i + 1}, {label} = {target:.4g}", i
+    if snapshot.mean_map is None or snapshot.std_map is None:
+        return f"{where}: not measured; no model fitted yet", None
+    mean = float(snapshot.mean_map[row, col])
+    std = float(snapshot.std_map[row, col])
+    return f"{where}: not measured; predicted {label} = {mean:.4g} ± {std:.2g}", None
 
 
 def map_quantity(name: str, target_label: str) -> str:

@@ -33,6 +33,7 @@ from steerscope.descriptors import DescriptorSpec
 from steerscope.errors import SteerscopeError
 from steerscope.ui import campaign_tools, figures, state, widgets
 from steerscope.ui.learning import lesson_progress, steps_for_page
+from steerscope.ui.sources import source_key
 
 st.title("Campaign")
 widgets.learning_panel("campaign")
@@ -103,6 +104,42 @@ def _overview_snapshot(snap: Any, drag: str) -> Any:
         held = snap
     state.set_value("overview_hold", held)
     return snap if held is None else held
+
+
+def _pixel_panel(snap: Any, point: tuple[int, int]) -> None:
+    """The last clicked pixel: measured (its spectrum, target) or predicted (mean ± std)."""
+    text, index = campaign_tools.pixel_report(snap, point)
+    st.caption(text)
+    try:
+        if index is not None:
+            picked = figure_cache.get(
+                snap,
+                ("measured", index),
+                lambda: campaign_tools.measured_point(snap.record_path, index),
+            )
+            energy, units, spectrum = picked.energy, picked.units, picked.spectrum
+            name = f"measured #{index + 1}"
+        else:
+            entry = registry.get(snap.record_path)
+            ran_on = entry.source if entry is not None else None
+            opened = state.source()
+            if not ran_on or not opened or source_key(dict(ran_on)) != source_key(opened):
+                return  # the tab opened another source since: its spectra are not this sample's
+            loaded = state.loaded_source()
+            if loaded is None or loaded.image is None:
+                return  # a live microscope: nothing is known of a pixel before it is measured
+            energy, units = loaded.image.energy.values, loaded.image.energy.units
+            spectrum = loaded.spectra_at(np.asarray([point]))[0]
+            name = "stored spectrum (pre-acquired data; not measured)"
+    except SteerscopeError as exc:
+        st.caption(str(exc))
+        return
+    st.plotly_chart(
+        figures.spectrum_figure(
+            energy, {name: spectrum}, units=units, title=text.split(":")[0], height=260
+        ),
+        key="campaign.pixel_spectrum",
+    )
 
 
 def _take_live_pick(event: Any, shape: tuple[int, int]) -> None:
@@ -485,6 +522,9 @@ def live_view() -> None:
             key="campaign.clear_picks",
             on_click=_clear_picks,
         )
+        with st.container():  # one slot: the pixel clicked last, what the campaign knows of it
+            if len(added):
+                _pixel_panel(snap, (int(added[-1, 0]), int(added[-1, 1])))
     with right:
         maps = {
             "Predicted mean": (snap.mean_map, "Viridis"),
