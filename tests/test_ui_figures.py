@@ -322,3 +322,14 @@ def test_a_clicked_pixel_is_reported_as_measured_or_predicted() -> None:
     snap.std_map = np.full((8, 8), 0.5)
     text, index = campaign_tools.pixel_report(snap, (0, 0))
     assert index is None and text.endswith("predicted Σ 1.00–1.80 = 12 ± 0.5")
+
+
+def test_point_numbers_are_thinned_so_they_do_not_pile_up() -> None:
+    assert figures.point_labels(3) == ["1", "2", "3"]
+    labels = figures.point_labels(100, at_most=20)
+    shown = [s for s in labels if s]
+    assert shown[:3] == ["1", "6", "11"] and shown[-3:] == ["98", "99", "100"]
+    assert len(shown) <= 23
+    fig = figures.overview_figure(np.zeros((16, 16)), measured=np.zeros((100, 2), int))
+    measured = next(t for t in fig.data if t.name == "measured (in order)")
+    assert list(measured.customdata[:2]) == [1, 2]  # every number is on hover

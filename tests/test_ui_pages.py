@@ -333,3 +333,15 @@ def test_pause_after_the_seed_points_holds_the_run_for_a_look(records: Path) -> 
     done = [s.value for s in at.success if "Beta" in s.value]
     assert done and "Done: SetPolicy: beta 1 → 2, recorded at step" in done[0]
     entry.runner.stop()
+
+
+def test_no_page_holds_a_bare_string_streamlit_would_draw() -> None:
+    """Streamlit's magic draws a page's bare strings: a "docstring" under a constant showed
+    "Widget keys of the New-campaign form…" on the Campaign page."""
+    import ast
+
+    for path in sorted(PAGES.glob("*.py")):
+        body = ast.parse(path.read_text(encoding="utf-8")).body
+        for node in body[1:]:  # the first is the module docstring, which Streamlit skips
+            is_text = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+            assert not (is_text and isinstance(node.value.value, str)), (path.name, node.lineno)

@@ -41,6 +41,7 @@ __all__ = [
     "patch_outline",
     "pixels_from_selection",
     "point_from_selection",
+    "point_labels",
     "spectrum_figure",
     "sweep_discovery_figure",
     "target_figure",
@@ -70,7 +71,7 @@ DRAG_MODES = {
 MAX_CLICK_POINTS = 128 * 128
 """At most this many invisible click targets per image; larger images get a coarser click grid."""
 
-_POINT_LABEL_LIMIT = 100
+_POINT_LABEL_LIMIT = 20
 
 
 _MARGIN = {"l": 10, "r": 10, "t": 64, "b": 10}
@@ -231,6 +232,18 @@ def _click_grid(shape: tuple[int, int], max_points: int) -> go.Scatter:
     )
 
 
+def point_labels(n: int, *, at_most: int = _POINT_LABEL_LIMIT) -> list[str]:
+    """Order numbers for ``n`` measured points, thinned so they do not pile up.
+
+    The first point, every k-th and the last three carry their number (about ``at_most``
+    in all); the others are blank on the image and numbered on hover.
+    """
+    if n <= at_most:
+        return [str(i + 1) for i in range(n)]
+    every = math.ceil(n / at_most)
+    return [str(i + 1) if i % every == 0 or i >= n - 3 else "" for i in range(n)]
+
+
 def _add_points(
     fig: go.Figure,
     measured: NDArray[np.int64],
@@ -239,19 +252,18 @@ def _add_points(
     ahead_points: NDArray[np.int64] | None = None,
 ) -> None:
     if len(measured):
-        order = [str(i + 1) for i in range(len(measured))]
-        labelled = len(measured) <= _POINT_LABEL_LIMIT
         fig.add_trace(
             go.Scatter(
                 x=measured[:, 1],
                 y=measured[:, 0],
-                mode="markers+text" if labelled else "markers",
-                text=order,
+                mode="markers+text",
+                text=point_labels(len(measured)),
+                customdata=np.arange(1, len(measured) + 1),
                 textposition="top center",
                 textfont={"size": 9, "color": "#ffd166"},
                 marker={"size": 7, "color": "#ffd166", "line": {"width": 1, "color": "black"}},
                 name="measured (in order)",
-                hovertemplate="#%{text}: row %{y}, col %{x}<extra></extra>",
+                hovertemplate="#%{customdata}: row %{y}, col %{x}<extra></extra>",
             )
         )
     if len(next_points):

@@ -64,6 +64,8 @@ def _default(model: type[pydantic.BaseModel], name: str) -> Any:
     return model.model_fields[name].default
 
 
+# Widget keys of the New-campaign form and the value each starts with. (A comment, not a
+# docstring: Streamlit's magic draws any bare string of a page on the page.)
 SETUP_DEFAULTS: dict[str, Any] = {
     "campaign.seed_kind": "random",
     "campaign.n_seeds": _default(RandomSeeds, "n"),
@@ -76,7 +78,6 @@ SETUP_DEFAULTS: dict[str, Any] = {
     "campaign.pause_after_seeds": _default(PauseConfig, "after_seeds"),
     "campaign.pause_every": _default(PauseConfig, "every"),
 }
-"""Widget keys of the New-campaign form and the value each starts with."""
 
 
 def _on_beta() -> None:
@@ -499,7 +500,7 @@ def live_view() -> None:
                 f"({snap.n_measured} now); choose 'click' to follow the campaign again."
             )
         # drawn here, in the live view, so their labels follow each click (issue B13)
-        a1, a2, a3 = st.columns([2, 2, 1])
+        a1, a2, a3 = st.columns([5, 5, 2])
         a1.button(
             f"Measure {len(added)} clicked point(s) next",
             disabled=not len(added) or over,
