@@ -333,3 +333,24 @@ def test_point_numbers_are_thinned_so_they_do_not_pile_up() -> None:
     fig = figures.overview_figure(np.zeros((16, 16)), measured=np.zeros((100, 2), int))
     measured = next(t for t in fig.data if t.name == "measured (in order)")
     assert list(measured.customdata[:2]) == [1, 2]  # every number is on hover
+
+
+def test_operator_changes_are_marked_on_the_history_plots() -> None:
+    from types import SimpleNamespace
+
+    from steerscope.campaign import EventView
+
+    snap = SimpleNamespace(
+        measured_steps=np.array([0, 0, 0, 1, 2, 3, 4]),
+        events=(
+            EventView(2, 0.0, "intervention", "SetPolicy: beta 0.25 → 1"),
+            EventView(3, 0.0, "intervention", "Pause: running → paused"),
+            EventView(4, 0.0, "measurement", "not an intervention"),
+        ),
+    )
+    marks = campaign_tools.intervention_marks(snap)
+    assert marks == [(4.5, "beta 0.25 → 1")]  # after the 4 spectra of steps 0-1
+    fig = figures.target_figure(np.arange(7.0), label="Σ", marks=marks)
+    (line,) = [s for s in fig.layout.shapes if s.type == "line"]
+    assert line.x0 == 4.5 and fig.layout.annotations[0].text == "beta 0.25 → 1"
+    assert figures.discovery_figure([(1, 0.0), (7, 0.5)], marks=marks).layout.shapes

@@ -524,6 +524,7 @@ class CampaignRunner:
             ahead_points=frozen_array(ahead, np.int64),
             pixel_size=float(c.overview.pixel_size),
             pixel_units=str(c.overview.pixel_units),
+            measured_steps=frozen_array(c.history.steps, np.int64),
             mean_map=frozen_or_none(maps["mean"]),
             std_map=frozen_or_none(maps["std"]),
             acquisition_map=frozen_or_none(maps["acquisition"]),

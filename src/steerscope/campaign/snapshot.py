@@ -73,6 +73,8 @@ class CampaignSnapshot:
         The overview image.
     pixel_size, pixel_units : float, str
         Size of one overview pixel (scale bars, axes in length).
+    measured_steps : ndarray of shape (n,)
+        The step that measured each point (to place the interventions on history plots).
     measured_points : ndarray of shape (n, 2)
         Measured pixels ``(row, col)``, in acquisition order.
     targets : ndarray of shape (n,)
@@ -133,6 +135,7 @@ class CampaignSnapshot:
     ahead_points: NDArray[np.int64] = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     pixel_size: float = 1.0
     pixel_units: str = "nm"
+    measured_steps: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     mean_map: NDArray[np.float64] | None = None
     std_map: NDArray[np.float64] | None = None
     acquisition_map: NDArray[np.float64] | None = None

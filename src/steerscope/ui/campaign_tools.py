@@ -33,6 +33,7 @@ __all__ = [
     "build_config_dict",
     "describe_target",
     "field_lower_bound",
+    "intervention_marks",
     "map_quantity",
     "measured_point",
     "new_record_path",
@@ -467,6 +468,31 @@ def field_lower_bound(field: Any) -> float | None:
             if value is not None:
                 return float(value)
     return None
+
+
+def intervention_marks(snapshot: Any) -> list[tuple[float, str]]:
+    """Where each operator change falls on a plot against measurement number, and what it was.
+
+    Parameters
+    ----------
+    snapshot : CampaignSnapshot
+
+    Returns
+    -------
+    list of (x, text)
+        ``x`` lies between the last spectrum measured before the change's step and the
+        first after (``n + 0.5``); ``text`` is the change in words (``"beta 0.25 → 1"``).
+        Pause, Resume, Stop and RunSteps are left out.
+    """
+    steps = np.asarray(snapshot.measured_steps)
+    marks = []
+    for event in snapshot.events:
+        kind, _, text = str(event.text).partition(": ")
+        if event.kind != "intervention" or kind in ("Pause", "Resume", "Stop", "RunSteps"):
+            continue  # the controls hold the run; they change nothing the plots show
+        before = int(np.count_nonzero(steps < int(event.step)))
+        marks.append((before + 0.5, text))
+    return marks
 
 
 def pixel_report(snapshot: Any, point: tuple[int, int]) -> tuple[str, int | None]:

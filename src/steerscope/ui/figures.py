@@ -628,13 +628,32 @@ def spectrum_figure(
     return fig
 
 
-def discovery_figure(discovery: Sequence[tuple[int, float]], *, height: int = 300) -> go.Figure:
+def _mark_changes(fig: go.Figure, marks: Sequence[tuple[float, str]]) -> None:
+    """A dotted line at each operator change, labelled, on a plot against measurement number."""
+    for x, text in marks:
+        short = text if len(text) <= 28 else text[:27] + "…"
+        fig.add_vline(
+            x=float(x),
+            line={"dash": "dot", "color": "#8d99ae", "width": 1},
+            annotation={"text": short, "textangle": -90, "font": {"size": 9}},
+            annotation_position="top left",
+        )
+
+
+def discovery_figure(
+    discovery: Sequence[tuple[int, float]],
+    *,
+    marks: Sequence[tuple[float, str]] = (),
+    height: int = 300,
+) -> go.Figure:
     """Discovery curve: how much of the ground truth the campaign has found after n measurements.
 
     Parameters
     ----------
     discovery : sequence of (n_measured, value)
         As in ``CampaignSnapshot.discovery``.
+    marks : sequence of (x, text)
+        Operator changes to mark, at the measurement number they came after.
     height : int
         Figure height in CSS pixels.
     """
@@ -648,11 +667,18 @@ def discovery_figure(discovery: Sequence[tuple[int, float]], *, height: int = 30
         height=height,
         margin=_MARGIN,
     )
+    _mark_changes(fig, marks)
     return fig
 
 
-def target_figure(targets: ArrayLike, *, label: str = "target", height: int = 300) -> go.Figure:
-    """Measured target in measurement order, with the running best.
+def target_figure(
+    targets: ArrayLike,
+    *,
+    label: str = "target",
+    marks: Sequence[tuple[float, str]] = (),
+    height: int = 300,
+) -> go.Figure:
+    """Measured target in measurement order, with the running best and the operator's changes.
 
     Parameters
     ----------
@@ -660,6 +686,8 @@ def target_figure(targets: ArrayLike, *, label: str = "target", height: int = 30
         Target value of each measurement in the order measured.
     label : str
         Axis title (the scalarizer's label).
+    marks : sequence of (x, text)
+        Operator changes to mark, at the measurement number they came after.
     height : int
         Figure height in CSS pixels.
     """
@@ -677,6 +705,7 @@ def target_figure(targets: ArrayLike, *, label: str = "target", height: int = 30
         margin=_MARGIN,
         legend={"orientation": "h", "y": -0.3},
     )
+    _mark_changes(fig, marks)
     return fig
 
 

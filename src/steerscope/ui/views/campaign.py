@@ -570,10 +570,14 @@ def live_view() -> None:
 
     g1, g2, g3 = st.columns(3)
     with g1:
-        label = str(snap.scalarizer.get("kind", "target"))
+        label = str(snap.scalarizer.get("label") or snap.scalarizer.get("kind", "target"))
         st.plotly_chart(
             figure_cache.get(
-                snap, "targets", lambda: figures.target_figure(snap.targets, label=label)
+                snap,
+                "targets",
+                lambda: figures.target_figure(
+                    snap.targets, label=label, marks=campaign_tools.intervention_marks(snap)
+                ),
             ),
             key="campaign.targets",
         )
@@ -581,7 +585,11 @@ def live_view() -> None:
         if snap.discovery:
             st.plotly_chart(
                 figure_cache.get(
-                    snap, "discovery", lambda: figures.discovery_figure(snap.discovery)
+                    snap,
+                    "discovery",
+                    lambda: figures.discovery_figure(
+                        snap.discovery, marks=campaign_tools.intervention_marks(snap)
+                    ),
                 ),
                 key="campaign.discovery",
             )
