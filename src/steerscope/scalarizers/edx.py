@@ -30,18 +30,13 @@ def _exspy_tables() -> tuple[dict[str, dict[str, float]], Any]:
 
     Imported on first use: exspy pulls in HyperSpy (about 2 s).
     """
+    from steerscope.scalarizers.elements import xray_lines_kev
+
     with warnings.catch_warnings():
         # HyperSpy warns about its own deprecated import paths while exspy loads.
         warnings.simplefilter("ignore")
         from exspy._misc.eds.utils import get_FWHM_at_Energy
-        from exspy._misc.elements import elements_db
-    table: dict[str, dict[str, float]] = {}
-    for element, properties in elements_db.as_dictionary().items():
-        if not isinstance(properties, dict):  # the browser's own "__doc__" entry
-            continue
-        lines = properties.get("Atomic_properties", {}).get("Xray_lines", {})
-        table[element] = {name: float(line["energy (keV)"]) for name, line in lines.items()}
-    return table, get_FWHM_at_Energy
+    return xray_lines_kev(), get_FWHM_at_Energy
 
 
 def xray_line_energy_kev(line: str) -> float:

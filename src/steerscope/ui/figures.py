@@ -559,6 +559,7 @@ def spectrum_figure(
     title: str = "Spectra",
     log_y: bool = False,
     x_range: tuple[float, float] | None = None,
+    markers: Sequence[tuple[float, str]] = (),
     height: int = 380,
 ) -> go.Figure:
     """Overlay of spectra with the scalarizer window(s) shaded; box-select picks a window.
@@ -580,6 +581,8 @@ def spectrum_figure(
         X-ray line) stay visible.
     x_range : (low, high), optional
         Energy range shown (zoom to the window); the whole axis when omitted.
+    markers : sequence of (energy, label)
+        X-ray lines or EELS edges to mark (``steerscope.scalarizers.elements``).
     height : int
         Figure height in CSS pixels.
 
@@ -623,6 +626,13 @@ def spectrum_figure(
         selectdirection="h",
         legend={"orientation": "h", "y": -0.25},
     )
+    for energy_at, label in markers:
+        fig.add_vline(
+            x=float(energy_at),
+            line={"dash": "dash", "color": "#6c757d", "width": 1},
+            annotation={"text": label, "textangle": -90, "font": {"size": 9}},
+            annotation_position="top right",
+        )
     if x_range is not None:
         fig.update_xaxes(range=[float(min(x_range)), float(max(x_range))])
     return fig

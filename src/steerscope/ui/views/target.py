@@ -9,6 +9,7 @@ import streamlit as st
 
 from steerscope.errors import SteerscopeError
 from steerscope.scalarizers import parse_scalarizer, scalarizer_to_yaml
+from steerscope.scalarizers.elements import element_markers
 from steerscope.ui import campaign_tools, figures, state, target_tools, widgets
 
 
@@ -92,6 +93,23 @@ with left:
         key="target.zoom",
         help="Show the energies around the window (and the second window of a ratio) only.",
     )
+    marked = st.text_input(
+        "Mark elements",
+        key="target.elements",
+        placeholder="e.g. Fe, O, Au",
+        help="Chemical symbols: their X-ray lines (keV axis, EDX) or EELS edge onsets "
+        "(eV axis) are drawn on the spectrum, from exspy's element table.",
+    )
+    try:
+        markers = element_markers(
+            marked.replace(";", ",").split(","),
+            units=energy.units,
+            low=energy.low,
+            high=energy.high,
+        )
+    except SteerscopeError as exc:
+        widgets.show_error(exc)
+        markers = []
     if st.button("Clear picked pixels", help="Forget the pixels picked so far."):
         state.clear_picked_pixels()
         st.rerun()
@@ -121,6 +139,7 @@ with right:
             second_window=second,
             title="Box-select an energy range to set the window",
             log_y=bool(log_counts),
+            markers=markers,
             x_range=target_tools.zoom_range(window, second, energy.low, energy.high)
             if zoom
             else None,
