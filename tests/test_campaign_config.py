@@ -121,3 +121,58 @@ def test_an_empty_config_file_is_refused_not_run_as_the_default(tmp_path) -> Non
 def test_a_negative_seed_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"seed: Input should be greater than or equal to 0"):
         load_config({"seed": -1})
+
+
+@pytest.mark.parametrize(
+    ("section", "match"),
+    [
+        (
+            {"budget": {"measurements": True}},
+            r"budget: .*measurements: expected a number, got true",
+        ),
+        ({"policy": {"xi": float("inf")}}, r"policy.xi: Input should be a finite number"),
+        ({"policy": {"beta": float("nan")}}, r"policy.beta: Input should be a finite number"),
+        (
+            {"instrument": {"dwell_time_s": 1e6}},
+            r"dwell_time_s: Input should be less than or equal to 100",
+        ),
+        (
+            {"instrument": {"drift_px_per_step": [1e9, 0]}},
+            r"drift_px_per_step.0: .*less than or equal to 100",
+        ),
+        ({"model": {"hidden": [0]}}, r"model.hidden.0: Input should be greater than or equal to 1"),
+        (
+            {"model": {"hidden": [-5]}},
+            r"model.hidden.0: Input should be greater than or equal to 1",
+        ),
+        ({"model": {"hidden": []}}, r"model.hidden: .*at least 1 item"),
+        (
+            {"model": {"learning_rate": float("inf")}},
+            r"learning_rate: Input should be a finite number",
+        ),
+        (
+            {"seed_points": {"kind": "grid", "n": 10**9}},
+            r"seed_points.grid.n: .*less than or equal to 10000",
+        ),
+    ],
+)
+def test_nonsense_values_are_refused_with_the_field_that_holds_them(
+    section: dict, match: str
+) -> None:
+    """Each was once accepted and ran (issue #13 item 11)."""
+    with pytest.raises(ConfigError, match=match):
+        load_config(section)
+
+
+def test_a_budget_larger_than_the_overview_is_refused_at_creation(tmp_path: Path) -> None:
+    from steerscope.campaign import Campaign, SetBudget
+
+    config = {"source": {"dataset": "plasmonic_nanoparticles"}, "budget": {"measurements": 10**12}}
+    with pytest.raises(ConfigError, match=r"1,000,000,000,000 is more than the 16,384 pixels"):
+        Campaign.create(config, tmp_path / "r.sqlite")
+    assert not (tmp_path / "r.sqlite").exists()
+    small = {**config, "budget": {"measurements": 5}, "model": {"kind": "exact_gp"}}
+    with Campaign.create(small, tmp_path / "ok.sqlite") as campaign:
+        with pytest.raises(ConfigError, match=r"SetBudget refused: the budget 20,000 is more"):
+            campaign.apply(SetBudget(measurements=20_000))
+        assert campaign.config.budget.measurements == 5

@@ -59,10 +59,37 @@ small hot spots: 0.25 locks onto the first bright spot found, 4 keeps exploring.
 """
 
 
-class _Strict(BaseModel):
-    """Base of every config section: unknown keys are errors, not silently dropped."""
+_NUMBERS = (int, float, int | None, float | None)
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+MAX_DWELL_S = 100.0
+"""Longest dwell per spectrum a config accepts, seconds (a typo like 1e6 s is refused)."""
+
+MAX_DRIFT_PX = 100.0
+"""Largest simulated stage drift per acquisition, overview pixels."""
+
+MAX_SEED_POINTS = 10_000
+"""Most random or grid seed points a config accepts (each is a spectrum spent blindly)."""
+
+
+class _Strict(BaseModel):
+    """Base of every config section: unknown keys are errors, not silently dropped.
+
+    So are infinities, NaN and ``true``/``false`` where a number is expected.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, data: Any) -> Any:
+        """YAML's ``true`` is not the number 1: refuse a boolean for an int or float field."""
+        if isinstance(data, dict):
+            for name, value in data.items():
+                field = cls.model_fields.get(str(name))
+                numeric = field is not None and field.annotation in _NUMBERS
+                if numeric and isinstance(value, bool):
+                    raise ValueError(f"{name}: expected a number, got {str(value).lower()}")
+        return data
 
 
 class DatasetSource(_Strict):
@@ -114,15 +141,23 @@ class InstanceSource(_Strict):
 class InstrumentConfig(_Strict):
     """Options of the simulated microscope (ignored for a remote instrument)."""
 
-    dwell_time_s: float = Field(default=0.01, gt=0, description="Exposure per spectrum, seconds.")
+    dwell_time_s: float = Field(
+        default=0.01, gt=0, le=MAX_DWELL_S, description="Exposure per spectrum, seconds."
+    )
     reference_dwell_s: float | None = Field(
         default=None,
         gt=0,
+        le=MAX_DWELL_S,
         description="Dwell the stored spectra were taken at (None: same as dwell_time_s).",
     )
     noise: bool = Field(default=False, description="Draw Poisson counting noise per channel.")
-    drift_px_per_step: tuple[float, float] = Field(
-        default=(0.0, 0.0), description="Stage drift in overview pixels (rows, cols) per acquire."
+    drift_px_per_step: tuple[
+        Annotated[float, Field(ge=-MAX_DRIFT_PX, le=MAX_DRIFT_PX)],
+        Annotated[float, Field(ge=-MAX_DRIFT_PX, le=MAX_DRIFT_PX)],
+    ] = Field(
+        default=(0.0, 0.0),
+        description=f"Stage drift in overview pixels (rows, cols) per acquire, at most "
+        f"{MAX_DRIFT_PX:g} each.",
     )
     acquisition_delay_s: float = Field(
         default=0.0, ge=0, description="Wall-clock sleep per point, to feel like a live run."
@@ -308,14 +343,19 @@ class RandomSeeds(_Strict):
     """``n`` seed points drawn at random among the candidates (from the campaign ``seed``)."""
 
     kind: Literal["random"] = Field(default="random", description="Random seed points.")
-    n: int = Field(default=5, ge=0, description="Number of seed points.")
+    n: int = Field(default=5, ge=0, le=MAX_SEED_POINTS, description="Number of seed points.")
 
 
 class GridSeeds(_Strict):
     """About ``n`` seed points on a regular grid over the field of view."""
 
     kind: Literal["grid"] = Field(description="Seed points on a regular grid.")
-    n: int = Field(default=9, ge=0, description="Number of seed points (rounded to a square).")
+    n: int = Field(
+        default=9,
+        ge=0,
+        le=MAX_SEED_POINTS,
+        description="Number of seed points (rounded to a square).",
+    )
 
 
 class ListSeeds(_Strict):

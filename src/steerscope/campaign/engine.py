@@ -282,6 +282,7 @@ class Campaign:
                     "window: [1.0, 1.6]}."
                 )
             overview = instrument.overview()
+            _check_budget_fits(cfg.budget.measurements, overview.image.shape)
             path = Path(record_path) if record_path is not None else default_record_path(cfg)
             record = CampaignRecord.create(
                 path, config=cfg.to_dict(), overview=overview, instrument=instrument.describe()
@@ -1158,6 +1159,7 @@ class Campaign:
                 f"SetBudget refused: the budget must be an integer >= {max(1, self.n_measured)} "
                 f"(spectra already measured); got {n!r}."
             )
+        _check_budget_fits(int(n), self.shape, what="SetBudget refused: the budget")
         old = self.config.budget
         self.config = self.config.model_copy(
             update={"budget": old.model_copy(update={"measurements": int(n)})}
@@ -1258,4 +1260,22 @@ class Campaign:
         return (
             f"Campaign({self.config.name!r}, step={self._step}, measured={self.n_measured}/"
             f"{self.config.budget.measurements}, record={str(self.record.path)!r})"
+        )
+
+
+def _check_budget_fits(
+    n: int, shape: tuple[int, ...], *, what: str = "budget.measurements"
+) -> None:
+    """A budget above the overview's pixel count can never be spent: refuse it by name.
+
+    Raises
+    ------
+    ConfigError
+        If ``n`` exceeds ``H × W`` (a point is measured once).
+    """
+    pixels = int(shape[0]) * int(shape[1])
+    if n > pixels:
+        raise ConfigError(
+            f"{what} {n:,} is more than the {pixels:,} pixels of the "
+            f"{shape[0]}×{shape[1]} overview, and a point is measured once; set at most {pixels:,}."
         )

@@ -28,7 +28,7 @@ class DescriptorSpec(BaseModel):
     the spec is built.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     patch_size: int = Field(
         default=16,

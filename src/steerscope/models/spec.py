@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,7 +20,7 @@ class ModelSpec(BaseModel):
     description says which kind reads it).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     kind: Literal["dkl", "exact_gp"] = Field(
         "dkl",
@@ -33,8 +33,10 @@ class ModelSpec(BaseModel):
         "the kind's default (dkl 'rbf', exact_gp 'matern52').",
     )
     latent_dim: int = Field(2, ge=1, le=64, description="dkl: latent dimensions the GP sees.")
-    hidden: tuple[int, ...] = Field(
-        (64, 32), description="dkl: hidden layer widths of the MLP (the CNN uses the last one)."
+    hidden: tuple[Annotated[int, Field(ge=1, le=4096)], ...] = Field(
+        (64, 32),
+        min_length=1,
+        description="dkl: hidden layer widths of the MLP (the CNN uses the last one); each 1-4096.",
     )
     extractor: Literal["mlp", "cnn"] = Field(
         "mlp",
@@ -59,6 +61,7 @@ class ModelSpec(BaseModel):
     learning_rate: float | None = Field(
         None,
         gt=0,
+        le=10.0,
         description="Adam step size; None uses the kind's default (dkl 0.01, exact_gp 0.1).",
     )
     patience: int = Field(
