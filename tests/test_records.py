@@ -462,8 +462,31 @@ def test_export_hdf5_round_trip(tmp_path: Path, record: CampaignRecord) -> None:
         interventions = [json.loads(s) for s in h5["interventions"].asstr()[()]]
         assert interventions[0]["after"] == {"beta": 2.0}
         assert h5["maps/step_000001/mean"].shape == (3, 4)
-    with pytest.raises(RecordError, match="already exists; pass overwrite=True"):
+    with pytest.raises(
+        RecordError, match=r"already exists; replace it with overwrite=True \(`--overwrite`"
+    ):
         record.export_hdf5(out)
+
+
+def test_a_failed_export_leaves_no_file_that_looks_whole(
+    tmp_path: Path, record: CampaignRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed or failed mid-way, an export leaves the old file or none, never a half one."""
+    record.add_measurement(make_measurement([[0, 1]]), step=1)
+    good = record.export_hdf5(tmp_path / "export.h5")
+    before = good.read_bytes()
+
+    def broken() -> list:
+        raise RuntimeError("disk pulled out mid-export")
+
+    monkeypatch.setattr(record, "decisions", broken)
+    with pytest.raises(RuntimeError, match="disk pulled out"):
+        record.export_hdf5(tmp_path / "export.h5", overwrite=True)
+    with pytest.raises(RuntimeError, match="disk pulled out"):
+        record.export_hdf5(tmp_path / "fresh.h5")
+    assert good.read_bytes() == before  # the earlier export is untouched
+    assert not (tmp_path / "fresh.h5").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if "partial" in p.name) == []
 
 
 def test_export_hspy_round_trip(tmp_path: Path, record: CampaignRecord) -> None:

@@ -30,6 +30,9 @@ HDF5 layout written by :func:`to_hdf5`::
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,10 +51,33 @@ __all__ = ["to_hdf5", "to_hspy"]
 def _refuse_existing(path: Path, overwrite: bool) -> None:
     if path.exists() and not overwrite:
         raise RecordError(
-            f"{path} already exists; pass overwrite=True to replace it or choose another path"
+            f"{path} already exists; replace it with overwrite=True (`--overwrite` on the "
+            "command line) or choose another path"
         )
     if not path.parent.is_dir():
         raise RecordError(f"cannot export to {path}: the folder {path.parent} does not exist")
+
+
+def _partial(path: Path) -> Path:
+    """Where ``path`` is written before it is complete: same folder and extension."""
+    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+
+
+@contextmanager
+def _written_whole(*paths: Path) -> Iterator[list[Path]]:
+    """Temporary names for ``paths``, renamed onto them only once every one is written.
+
+    A killed or failed export leaves no file under a final name (a partial one would
+    look like a good export); the temporary files are removed on failure.
+    """
+    partial = [_partial(p) for p in paths]
+    try:
+        yield partial
+        for temp, final in zip(partial, paths, strict=True):
+            os.replace(temp, final)
+    finally:
+        for temp in partial:
+            temp.unlink(missing_ok=True)
 
 
 def _jsonable_decision(decision: Any) -> dict[str, Any]:
@@ -94,7 +120,7 @@ def to_hdf5(record: CampaignRecord, path: Path, *, overwrite: bool = False) -> P
     overview = record.overview()
     status = record.status()
     text = h5py.string_dtype(encoding="utf-8")
-    with h5py.File(path, "w") as h5:
+    with _written_whole(path) as (partial,), h5py.File(partial, "w") as h5:
         h5.attrs["application"] = APPLICATION_NAME
         h5.attrs["schema_version"] = SCHEMA_VERSION
         h5.attrs["source_record"] = str(record.path)
@@ -243,7 +269,6 @@ def to_hspy(record: CampaignRecord, path: Path, *, overwrite: bool = False) -> l
     spectra.metadata.set_item("Steerscope.decision_ids", measured.decision_ids)
     spectra.metadata.set_item("Steerscope.ids", measured.ids)
     spectra.metadata.set_item("Steerscope.dwell_time_s", measured.dwell_time_s)
-    spectra.save(spectra_path, overwrite=True)
 
     overview = record.overview()
     image = hs.signals.Signal2D(np.asarray(overview.image, dtype=np.float32))
@@ -253,5 +278,7 @@ def to_hspy(record: CampaignRecord, path: Path, *, overwrite: bool = False) -> l
         axis.units = overview.pixel_units
     image.metadata.General.title = f"steerscope overview from {record.path.name}"
     image.metadata.set_item("Steerscope.source_record", str(record.path))
-    image.save(overview_path, overwrite=True)
+    with _written_whole(spectra_path, overview_path) as (spectra_partial, overview_partial):
+        spectra.save(spectra_partial, overwrite=True)
+        image.save(overview_partial, overwrite=True)
     return [spectra_path, overview_path]
