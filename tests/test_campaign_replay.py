@@ -187,3 +187,30 @@ def test_apply_config_changes_validates_against_the_config_model() -> None:
     changed = apply_config_changes(base, {"policy.beta": 2.0, "seed": 3})
     assert changed["policy"]["beta"] == 2.0 and changed["seed"] == 3 and changed["name"] == "x"
     assert base["policy"]["beta"] == 1.0  # the input is not modified
+
+
+def test_a_fork_that_fails_while_copied_leaves_no_record_to_resume(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A half-copied fork once resumed as "finished" with spectra missing (#13 item 5)."""
+    calls = {"n": 0}
+    real = CampaignRecord.add_measurement
+
+    def dies_on_the_third(self: CampaignRecord, *args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("killed while copying")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(CampaignRecord, "add_measurement", dies_on_the_third)
+    out = tmp_path / "fork.sqlite"
+    with pytest.raises(KeyboardInterrupt):
+        fork_record(source, 5, {}, out)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # no partial file, journal or lock left
+    monkeypatch.undo()
+    fork_record(source, 5, {}, out)  # a second try builds the whole fork
+    assert [p.name for p in tmp_path.iterdir()] == ["fork.sqlite"]  # one file: checkpointed
+    with CampaignRecord.open(out, read_only=True) as fork:
+        assert fork.status().status == "paused"
+        assert len(fork.measurements()) > 0

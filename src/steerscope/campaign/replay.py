@@ -22,6 +22,7 @@ before ``K``; from ``K`` on the changed policy decides.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ import numpy as np
 
 from steerscope.campaign.config import load_config
 from steerscope.campaign.engine import Campaign, StepResult
-from steerscope.errors import ConfigError
+from steerscope.errors import ConfigError, RecordError
 from steerscope.records import CampaignRecord
 from steerscope.types import Measurement, SignalKind
 
@@ -238,83 +239,108 @@ def fork_record(
         config_only = {p: v for p, v in changes.items() if _intervention_section(p) is None}
         fork_config = apply_config_changes(base, config_only)
 
-        new = CampaignRecord.create(
-            out, config=fork_config, overview=old.overview(), instrument=old.instrument()
-        )
-        with new:
-            for item in kept:
-                new.add_intervention(item.step, item.kind, item.before, item.after)
-            id_map: dict[int, int] = {}
-            for decision in old.decisions():
-                if decision.step < from_step:
-                    id_map[decision.id] = new.add_decision(
-                        decision.step,
-                        decision.points,
-                        predicted_mean=decision.predicted_mean,
-                        predicted_var=decision.predicted_var,
-                        acquisition_value=decision.acquisition_value,
-                        model=decision.model,
-                        scalarizer=decision.scalarizer,
-                        policy=decision.policy,
-                        timings=decision.timings,
-                    )
-            if n_kept and measured.energy is not None:
-                kind = measured.signal_kind or SignalKind.EELS
-                for i in np.flatnonzero(measured.steps < from_step):
-                    new.add_measurement(
-                        Measurement(
-                            points=measured.points[i : i + 1],
-                            spectra=measured.spectra[i : i + 1],
-                            energy=measured.energy,
-                            signal_kind=kind,
-                            acquired_at=measured.acquired_at[i : i + 1],
-                            dwell_time_s=float(measured.dwell_time_s[i]),
-                        ),
-                        step=int(measured.steps[i]),
-                        decision_id=id_map.get(int(measured.decision_ids[i])),
-                    )
-            for step in old.map_steps():
-                if step < from_step:
-                    new.save_maps(step, old.maps(step))
-            # interventions at K: in force from K on, even over an earlier one of the same kind
-            if "SetPolicy" in sections and after["policy"] != before["policy"]:
-                # None means "leave as is" to SetPolicy, so only set fields are recorded
-                new.add_intervention(
-                    from_step,
-                    "SetPolicy",
-                    {k: v for k, v in before["policy"].items() if v is not None},
-                    {k: v for k, v in after["policy"].items() if v is not None},
-                )
-            if "SetScalarizer" in sections and after["scalarizer"] != before["scalarizer"]:
-                new.add_intervention(
-                    from_step,
-                    "SetScalarizer",
-                    {"spec": before["scalarizer"] or {}},
-                    {"spec": after["scalarizer"]},
-                )
-            new_patch = after["descriptor"]["patch_size"]
-            if "SetDescriptor" in sections and new_patch != before["patch_size"]:
-                new.add_intervention(
-                    from_step,
-                    "SetDescriptor",
-                    {"patch_size": before["patch_size"]},
-                    {"patch_size": new_patch},
-                )
-            new_budget = after["budget"]["measurements"]
-            if "SetBudget" in sections and new_budget != before["measurements"]:
-                new.add_intervention(
-                    from_step,
-                    "SetBudget",
-                    {"measurements": before["measurements"]},
-                    {"measurements": new_budget},
-                )
-            new.add_event(
-                from_step,
-                "replay",
-                f"forked from {source} at step {from_step} with {_describe_changes(changes)}",
+        if out.exists():
+            raise RecordError(
+                f"a file already exists at {out}; a campaign record is never overwritten. "
+                "Choose a new out_path."
             )
-            new.set_status("paused", f"forked from {source.name} at step {from_step}")
+        # Built under a temporary name and renamed when whole: a fork killed while it is
+        # copied leaves no record that a resume would take for a complete one.
+        partial = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
+        new = CampaignRecord.create(
+            partial, config=fork_config, overview=old.overview(), instrument=old.instrument()
+        )
+        try:
+            with new:
+                for item in kept:
+                    new.add_intervention(item.step, item.kind, item.before, item.after)
+                id_map: dict[int, int] = {}
+                for decision in old.decisions():
+                    if decision.step < from_step:
+                        id_map[decision.id] = new.add_decision(
+                            decision.step,
+                            decision.points,
+                            predicted_mean=decision.predicted_mean,
+                            predicted_var=decision.predicted_var,
+                            acquisition_value=decision.acquisition_value,
+                            model=decision.model,
+                            scalarizer=decision.scalarizer,
+                            policy=decision.policy,
+                            timings=decision.timings,
+                        )
+                if n_kept and measured.energy is not None:
+                    kind = measured.signal_kind or SignalKind.EELS
+                    for i in np.flatnonzero(measured.steps < from_step):
+                        new.add_measurement(
+                            Measurement(
+                                points=measured.points[i : i + 1],
+                                spectra=measured.spectra[i : i + 1],
+                                energy=measured.energy,
+                                signal_kind=kind,
+                                acquired_at=measured.acquired_at[i : i + 1],
+                                dwell_time_s=float(measured.dwell_time_s[i]),
+                            ),
+                            step=int(measured.steps[i]),
+                            decision_id=id_map.get(int(measured.decision_ids[i])),
+                        )
+                for step in old.map_steps():
+                    if step < from_step:
+                        new.save_maps(step, old.maps(step))
+                # interventions at K: in force from K on, even over an earlier one of the same kind
+                if "SetPolicy" in sections and after["policy"] != before["policy"]:
+                    # None means "leave as is" to SetPolicy, so only set fields are recorded
+                    new.add_intervention(
+                        from_step,
+                        "SetPolicy",
+                        {k: v for k, v in before["policy"].items() if v is not None},
+                        {k: v for k, v in after["policy"].items() if v is not None},
+                    )
+                if "SetScalarizer" in sections and after["scalarizer"] != before["scalarizer"]:
+                    new.add_intervention(
+                        from_step,
+                        "SetScalarizer",
+                        {"spec": before["scalarizer"] or {}},
+                        {"spec": after["scalarizer"]},
+                    )
+                new_patch = after["descriptor"]["patch_size"]
+                if "SetDescriptor" in sections and new_patch != before["patch_size"]:
+                    new.add_intervention(
+                        from_step,
+                        "SetDescriptor",
+                        {"patch_size": before["patch_size"]},
+                        {"patch_size": new_patch},
+                    )
+                new_budget = after["budget"]["measurements"]
+                if "SetBudget" in sections and new_budget != before["measurements"]:
+                    new.add_intervention(
+                        from_step,
+                        "SetBudget",
+                        {"measurements": before["measurements"]},
+                        {"measurements": new_budget},
+                    )
+                new.add_event(
+                    from_step,
+                    "replay",
+                    f"forked from {source} at step {from_step} with {_describe_changes(changes)}",
+                )
+                new.set_status("paused", f"forked from {source.name} at step {from_step}")
+
+        except BaseException:
+            _remove_record_files(partial)
+            raise
+    try:
+        if out.exists():
+            raise RecordError(f"a file appeared at {out} while the fork was built; it is kept.")
+        os.replace(partial, out)
+    finally:
+        _remove_record_files(partial)
     return out
+
+
+def _remove_record_files(path: Path) -> None:
+    """Remove a record file and what SQLite and the writer lock keep beside it."""
+    for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def replay(

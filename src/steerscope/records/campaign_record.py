@@ -1133,8 +1133,16 @@ class CampaignRecord:
         return self._closed
 
     def close(self) -> None:
-        """Close every connection this record opened. Idempotent."""
+        """Close every connection this record opened. Idempotent.
+
+        A writer first checkpoints the write-ahead log into the ``.sqlite`` file, so the
+        record is one file again once closed (a copy of it alone holds everything).
+        """
         with self._write_lock, self._connections_lock:
+            if not self._closed and not self.read_only:
+                for entry in list(self._connections.values())[:1]:
+                    with suppress(sqlite3.Error):
+                        entry.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             self._closed = True
             for entry in self._connections.values():
                 with suppress(sqlite3.Error):
