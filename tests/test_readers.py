@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -442,3 +443,24 @@ def test_import_steerscope_data_does_not_import_hyperspy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("arrays", "match"),
+    [
+        ({"spectra": np.ones((0, 0, 8))}, r"its spectrum image is empty \(shape \(0, 0, 8\)\)"),
+        ({"energy_offset": np.nan}, r"the energy axis offset must be a finite number of eV"),
+        ({"spectra": np.full((4, 4, 8), np.nan)}, r"every spectrum value is NaN or inf"),
+        ({"spectra": np.ones((4, 4, 8)) * (1 + 1j)}, r"spectra must be real numbers .* complex128"),
+    ],
+)
+def test_unusable_npz_files_are_refused_naming_the_file(
+    tmp_path: Path, arrays: dict, match: str
+) -> None:
+    """Each once gave a traceback or was loaded as if fine (#13 items 10-12)."""
+    path = tmp_path / "bad.npz"
+    good = {"spectra": np.ones((4, 4, 8)), "overview": np.ones((4, 4))}
+    good.update(energy_offset=0.0, energy_scale=1.0)
+    np.savez(path, **{**good, **arrays})
+    with pytest.raises(DataError, match=rf"cannot use {re.escape(str(path))}: .*{match}"):
+        steerscope.load(path)

@@ -56,6 +56,11 @@ class EnergyAxis:
 
         if self.size < 1:
             raise DataError(f"an energy axis needs at least 1 channel; got size={self.size}")
+        if not np.isfinite(self.offset):
+            raise DataError(
+                f"the energy axis offset must be a finite number of {self.units}; got "
+                f"{self.offset!r}. Check the file's calibration or pass `energy=`."
+            )
         if not np.isfinite(self.scale) or self.scale <= 0:
             raise DataError(
                 f"the energy axis dispersion must be a positive number of {self.units}/channel; "

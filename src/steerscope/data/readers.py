@@ -330,10 +330,20 @@ def load(
                 f"`signal=` chooses among the signals of a multi-signal file; a {suffix} file "
                 "holds one spectrum image. Remove `signal=`."
             )
-        raw = read_array_file(file, options)
+        try:
+            raw = read_array_file(file, options)
+        except DataError as exc:
+            if file.name in str(exc):
+                raise
+            raise DataError(f"cannot use {file}: {exc}") from exc
 
     spectra = raw.spectra
     energy = raw.energy
+    if np.asarray(spectra).size == 0:
+        raise DataError(
+            f"cannot use {file}: its spectrum image is empty (shape {np.shape(spectra)}); "
+            "a spectrum image needs at least one pixel and one channel."
+        )
     notes = list(raw.notes)
     scale, offset = raw.scale_nm, raw.offset_nm
     if not binned_by_reader and (spatial > 1 or spectral > 1):
@@ -403,12 +413,15 @@ def load(
     if spatial > 1 or spectral > 1:
         metadata["downsample"] = spatial
         metadata["rebin_energy"] = spectral
-    return SpectrumImage(
-        overview=overview_data,
-        spectra=spectra,
-        energy=energy,
-        signal_kind=kind,
-        pixel_size=pixel_size,
-        pixel_units=pixel_units,
-        metadata=metadata,
-    )
+    try:
+        return SpectrumImage(
+            overview=overview_data,
+            spectra=spectra,
+            energy=energy,
+            signal_kind=kind,
+            pixel_size=pixel_size,
+            pixel_units=pixel_units,
+            metadata=metadata,
+        )
+    except DataError as exc:
+        raise DataError(f"cannot use {file}: {exc}") from exc

@@ -62,6 +62,15 @@ class SpectrumImage:
             raise DataError(
                 f"spectra must be a 3-D array (rows, cols, channels); got shape {spectra.shape}."
             )
+        if spectra.size == 0:
+            raise DataError(f"the spectrum image is empty (shape {spectra.shape}).")
+        if not (
+            np.issubdtype(spectra.dtype, np.integer) or np.issubdtype(spectra.dtype, np.floating)
+        ):
+            raise DataError(
+                f"spectra must be real numbers (counts); got dtype {spectra.dtype}. Take the "
+                "magnitude or the real part of complex data before loading it."
+            )
         if spectra.shape[2] != self.energy.size:
             raise DataError(
                 f"the spectra have {spectra.shape[2]} channels but the energy axis has "
@@ -77,6 +86,11 @@ class SpectrumImage:
             )
         if not np.all(np.isfinite(overview)):
             raise DataError("the overview image contains NaN or inf values; clean it before use.")
+        if np.issubdtype(spectra.dtype, np.floating) and not np.isfinite(spectra).any():
+            raise DataError(
+                "every spectrum value is NaN or inf; there is nothing to measure. Check the "
+                "file's data (a failed acquisition, or the wrong signal)."
+            )
         object.__setattr__(self, "overview", overview.astype(np.float32, copy=False))
         object.__setattr__(self, "spectra", spectra)
         object.__setattr__(self, "signal_kind", SignalKind(self.signal_kind))
