@@ -176,3 +176,17 @@ def test_a_budget_larger_than_the_overview_is_refused_at_creation(tmp_path: Path
         with pytest.raises(ConfigError, match=r"SetBudget refused: the budget 20,000 is more"):
             campaign.apply(SetBudget(measurements=20_000))
         assert campaign.config.budget.measurements == 5
+
+
+def test_a_records_dir_that_is_a_file_or_cannot_be_made_is_a_config_error(tmp_path: Path) -> None:
+    from steerscope.campaign import Campaign
+
+    a_file = tmp_path / "afile"
+    a_file.write_text("not a folder")
+    for folder, problem in (
+        (a_file, "is a file, not a folder"),
+        (a_file / "sub", "cannot be created"),
+    ):
+        config = {"source": {"dataset": "plasmonic_nanoparticles"}, "records_dir": str(folder)}
+        with pytest.raises(ConfigError, match=rf"records_dir '{folder}' {problem}"):
+            Campaign.create(config, None)

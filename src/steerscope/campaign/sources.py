@@ -32,20 +32,40 @@ from steerscope.instruments.registry import remote_microscope, simulated_microsc
 from steerscope.instruments.safety import SafeMicroscope
 from steerscope.types import Measurement
 
-__all__ = ["acquire_timed", "build_instrument", "default_record_path"]
+__all__ = ["acquire_timed", "build_instrument", "default_record_path", "fresh_record_path"]
 
 
 def default_record_path(config: CampaignConfig) -> Path:
     """A new record path ``<records_dir>/<name>-<YYYYmmdd-HHMMSS>.sqlite`` that does not exist."""
-    folder = Path(config.records_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    return fresh_record_path(config.records_dir, config.name, what="records_dir")
+
+
+def fresh_record_path(folder: str | Path, name: str, *, what: str = "the records folder") -> Path:
+    """A record path ``<folder>/<name>-<YYYYmmdd-HHMMSS>[-k].sqlite`` that does not exist yet.
+
+    The folder is created if needed.
+
+    Raises
+    ------
+    ConfigError
+        If ``folder`` is a file, lies under one, or cannot be created (``what`` names
+        the setting in the message).
+    """
+    folder = Path(folder).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = "is a file, not a folder" if folder.is_file() else f"cannot be created ({exc})"
+        raise ConfigError(
+            f"{what} {str(folder)!r} {problem}; point it at a folder you can write to."
+        ) from exc
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in config.name)
-    path = folder / f"{safe}-{stamp}.sqlite"
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name).strip("_")
+    path = folder / f"{safe or 'campaign'}-{stamp}.sqlite"
     n = 1
     while path.exists():
         n += 1
-        path = folder / f"{safe}-{stamp}-{n}.sqlite"
+        path = folder / f"{safe or 'campaign'}-{stamp}-{n}.sqlite"
     return path
 
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import threading
-import time
 import weakref
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
@@ -290,15 +288,16 @@ def build_config_dict(
 
 
 def new_record_path(folder: Path, name: str) -> Path:
-    """A fresh record path ``folder/<name>-YYYYmmdd-HHMMSS[-k].sqlite`` that does not exist yet."""
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "campaign"
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    candidate = folder / f"{slug}-{stamp}.sqlite"
-    k = 1
-    while candidate.exists():
-        k += 1
-        candidate = folder / f"{slug}-{stamp}-{k}.sqlite"
-    return candidate
+    """A fresh record path ``folder/<name>-YYYYmmdd-HHMMSS[-k].sqlite`` that does not exist yet.
+
+    Raises
+    ------
+    ConfigError
+        If the records folder is a file or cannot be created.
+    """
+    from steerscope.campaign.sources import fresh_record_path
+
+    return fresh_record_path(folder, name, what="the records folder ($STEERSCOPE_RECORDS)")
 
 
 def no_go_mask(shape: tuple[int, int], rect: tuple[int, int, int, int]) -> NDArray[np.bool_]:
