@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -586,3 +587,64 @@ def test_a_killed_writer_leaves_no_stale_lock(tmp_path: Path) -> None:
             holder.stdout.close()
     assert locked_by(path) is None
     CampaignRecord.open(path).close()
+
+
+def _damaged_copy(tmp_path: Path, name: str, damage) -> Path:
+    """A finished small campaign's record, copied and damaged by ``damage(path)``."""
+    import shutil
+
+    from steerscope.campaign import Campaign
+
+    source = tmp_path / "whole.sqlite"
+    if not source.exists():
+        config = {
+            "source": {"dataset": "plasmonic_nanoparticles"},
+            "model": {"kind": "exact_gp"},
+            "seed_points": {"kind": "grid", "n": 4},
+            "budget": {"measurements": 4},
+        }
+        with Campaign.create(config, source) as campaign:
+            campaign.run()
+    copy = tmp_path / f"{name}.sqlite"
+    shutil.copy(source, copy)
+    damage(copy)
+    return copy
+
+
+def _sql(statement: str):
+    def damage(path: Path) -> None:
+        with sqlite3.connect(path) as connection:
+            connection.execute(statement)
+        connection.close()
+
+    return damage
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "part"),
+    [
+        ("json", _sql("update decisions set model = '{broken' where id = 1"), "the decisions"),
+        (
+            "blob",
+            _sql("update measurements set spectrum = substr(spectrum, 1, 10) where id = 1"),
+            "the measured spectra",
+        ),
+        ("cut", lambda p: p.write_bytes(p.read_bytes()[:-1]), "the measured spectra"),
+    ],
+)
+def test_a_damaged_record_says_which_part_cannot_be_read(
+    tmp_path: Path, name: str, damage, part: str
+) -> None:
+    """Broken JSON, a spectrum of the wrong size, a copy cut by one byte (#13 item 10)."""
+    from steerscope.campaign import Campaign
+
+    path = _damaged_copy(tmp_path, name, damage)
+    damaged = rf"{re.escape(str(path))} is damaged: {part} cannot be"
+    with (
+        pytest.raises(RecordError, match=damaged),
+        CampaignRecord.open(path, read_only=True) as record,
+    ):
+        record.decisions()
+        record.measurements()
+    with pytest.raises(RecordError, match="is damaged"):
+        Campaign.resume(path)

@@ -20,15 +20,16 @@ file with ``read_only=True`` while it is being written.
 
 from __future__ import annotations
 
+import functools
 import math
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
 import numpy as np
@@ -51,6 +52,9 @@ from steerscope.records.schema import (
 )
 from steerscope.records.writer_lock import WriterLock
 from steerscope.types import EnergyAxis, Measurement, Overview, SignalKind
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 __all__ = [
     "CampaignRecord",
@@ -306,6 +310,31 @@ def _mapping(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise RecordError(f"the {what} must be a dict; got {type(value).__name__}")
     return dict(value)
+
+
+def _decoded(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Turn a damaged row (broken JSON, a spectrum blob of the wrong size) into a RecordError.
+
+    The record's reader methods decode what SQLite returns; a file damaged by hand, by
+    a disk or by a cut copy must say which part cannot be read, not raise from ``json``.
+    """
+
+    def wrap(method: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(method)
+        def read(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return method(*args, **kwargs)
+            except (ValueError, TypeError, KeyError, IndexError) as exc:
+                record = args[0]
+                raise RecordError(
+                    f"the record {getattr(record, 'path', '?')} is damaged: {what} cannot be "
+                    f"read ({type(exc).__name__}: {exc}). Open a copy taken before the "
+                    "damage, or fork the steps before it (`steerscope replay`)."
+                ) from exc
+
+        return read
+
+    return wrap
 
 
 class CampaignRecord:
@@ -867,6 +896,7 @@ class CampaignRecord:
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (f"summary.{name}", text)
             )
 
+    @_decoded("a summary")
     def summary(self, name: str) -> dict[str, Any]:
         """The summary saved under ``name`` by :meth:`save_summary` (empty dict when none)."""
         rows = self._query("SELECT value FROM meta WHERE key = ?", (f"summary.{name}",))
@@ -911,16 +941,19 @@ class CampaignRecord:
 
     # -- readers ---------------------------------------------------------------
 
+    @_decoded("the config")
     def config(self) -> dict[str, Any]:
         """The campaign configuration given to :meth:`create`."""
         rows = self._query("SELECT json FROM config WHERE id = 1")
         return dict(from_json(rows[0][0])) if rows else {}
 
+    @_decoded("the instrument description")
     def instrument(self) -> dict[str, Any]:
         """The instrument description given to :meth:`create`."""
         rows = self._query("SELECT json FROM instrument WHERE id = 1")
         return dict(from_json(rows[0][0])) if rows else {}
 
+    @_decoded("the overview")
     def overview(self) -> Overview:
         """The overview given to :meth:`create`; image of shape ``(H, W)``."""
         rows = self._query(
@@ -936,6 +969,7 @@ class CampaignRecord:
             metadata=dict(from_json(meta)),
         )
 
+    @_decoded("the measured spectra")
     def measurements(self, *, since_id: int = 0) -> MeasuredSpectra:
         """Every recorded spectrum (with id > ``since_id``), in recording order.
 
@@ -996,6 +1030,7 @@ class CampaignRecord:
             metadata=tuple(dict(from_json(r[13])) for r in rows),
         )
 
+    @_decoded("the decisions")
     def decisions(self) -> list[Decision]:
         """Every decision, oldest first."""
         rows = self._query(
@@ -1019,6 +1054,7 @@ class CampaignRecord:
             for r in rows
         ]
 
+    @_decoded("the interventions")
     def interventions(self) -> list[InterventionRecord]:
         """Every intervention, oldest first."""
         rows = self._query(
@@ -1036,6 +1072,7 @@ class CampaignRecord:
             for r in rows
         ]
 
+    @_decoded("the event log")
     def events(self) -> list[EventRecord]:
         """The event log, oldest first."""
         rows = self._query("SELECT id, step, kind, message, at FROM events ORDER BY id")
@@ -1055,6 +1092,7 @@ class CampaignRecord:
         """Steps that have saved maps, ascending."""
         return [int(r[0]) for r in self._query("SELECT DISTINCT step FROM maps ORDER BY step")]
 
+    @_decoded("the saved maps")
     def maps(self, step: int | None = None) -> dict[str, NDArray[np.float32]]:
         """The maps of the latest step ``<= step`` that has any (``None``: the latest).
 
@@ -1081,6 +1119,7 @@ class CampaignRecord:
             raise _sqlite_failure(self.path, "read the record", exc) from exc
         return {str(r[0]): map_from_blob(r[3], r[1], r[2]) for r in rows}
 
+    @_decoded("the last decision")
     def pending_points(self) -> NDArray[np.int64]:
         """Points of the last decision that have no measurement yet, in decision order.
 
