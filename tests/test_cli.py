@@ -182,3 +182,11 @@ def test_sweep_command_runs_a_tiny_sweep_and_refuses_a_bad_spec(tmp_path: Path) 
     bad.write_text("base: {source: {dataset: plasmonic_nanoparticles}}\ngrid: {nope.beta: [1]}\n")
     result = CliRunner().invoke(app, ["sweep", str(bad)])
     assert result.exit_code == 2
+
+
+def test_a_token_on_the_command_line_is_warned_about(cli: CliRunner) -> None:
+    """Every local user can read a --token through ps; the CLI says to use the variable."""
+    result = cli.invoke(app, ["serve", "--driver", "sim", "--dataset", "x", "--token", "short"])
+    assert result.exit_code == 2  # and a short token is refused
+    assert "warning: a --token on the command line can be read by every user" in result.output
+    assert "$STEERSCOPE_TOKEN" in result.output

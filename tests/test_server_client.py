@@ -120,6 +120,9 @@ def test_non_loopback_without_token_is_refused_before_binding(
         serve_from_cli("autoscript", host="10.0.0.5")
     with pytest.raises(InstrumentError, match="at least 12 characters"):
         check_exposure("0.0.0.0", "short")
+    for weak in ("aaaaaaaaaaaa", " " * 12, "abababababab"):  # long enough, easy to guess
+        with pytest.raises(InstrumentError, match="too easy to guess"):
+            check_exposure("0.0.0.0", weak)
     assert check_exposure("0.0.0.0", TOKEN) == TOKEN
     monkeypatch.setenv("STEERSCOPE_TOKEN", TOKEN)
     assert check_exposure("0.0.0.0", None) == TOKEN
@@ -140,10 +143,9 @@ def test_wrong_or_missing_token_is_rejected(
     with MicroscopeServer(sim, token=TOKEN) as server:
         with caplog.at_level(logging.WARNING, logger="steerscope.instruments.server"):
             wrong = RemoteMicroscope(server.uri, token="not-the-right-token", retries=2)
-            t0 = time.monotonic()
             with pytest.raises(InstrumentError, match="rejected the token"):
                 wrong.describe()
-            assert time.monotonic() - t0 < 1.0  # a wrong token is not retried
+            assert server._daemon._refusals["127.0.0.1"][0] == 1  # a wrong token: no retry
             with pytest.raises(InstrumentError, match="rejected the token"):
                 RemoteMicroscope(server.uri, retries=0).overview()
         assert any("wrong or missing token" in r.message for r in caplog.records)
@@ -182,11 +184,9 @@ def test_server_gone_then_back_on_same_port(sim: SimulatedMicroscope) -> None:
     assert remote.acquire([[1, 1]]).spectra.shape == (1, N_CHANNELS)
     server.shutdown()
 
-    t0 = time.monotonic()
     with pytest.raises(InstrumentError, match="connection refused; is `steerscope serve` running"):
         remote.acquire([[1, 2]])
-    # 3 attempts with backoff 0.05 s then 0.1 s in between
-    assert 0.14 < time.monotonic() - t0 < 3.0
+    # the retries are counted in the message (a wall-clock bound failed on a loaded machine)
     with pytest.raises(InstrumentDisconnectedError, match="gave up after 3 attempts"):
         remote.describe()
 
@@ -296,3 +296,35 @@ def test_wire_round_trip_through_serpent() -> None:
     payload["points_order"] = "x_y"
     with pytest.raises(InstrumentError, match="expects 'row_col'"):
         decode_measurement(payload)
+
+
+def test_wrong_tokens_are_answered_ever_slower_and_logged_without_flooding(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A guesser waits longer after each refusal; the log says so once per interval."""
+    import Pyro5.errors
+
+    from steerscope.instruments.server import REFUSAL_BACKOFF_S, TokenDaemon
+
+    waits: list[float] = []
+
+    class Peer:
+        class sock:  # stands in for the connection's socket
+            @staticmethod
+            def getpeername() -> tuple[str, int]:
+                return ("10.0.0.9", 50000)
+
+    daemon = TokenDaemon(host="127.0.0.1", port=0, token=TOKEN, sleep=waits.append)
+    try:
+        with caplog.at_level(logging.WARNING, logger="steerscope.instruments.server"):
+            for _ in range(8):
+                with pytest.raises(Pyro5.errors.SecurityError):
+                    daemon.validateHandshake(Peer(), "guess-" + "x" * 10)
+        first, longest = REFUSAL_BACKOFF_S
+        assert waits[:3] == [first, 2 * first, 4 * first] and waits[-1] == longest
+        lines = [r.message for r in caplog.records if "wrong or missing token" in r.message]
+        assert lines == ["refused a connection from 10.0.0.9: wrong or missing token"]
+        assert daemon.validateHandshake(Peer(), TOKEN) == "hello"  # the right one still works
+        assert "10.0.0.9" not in daemon._refusals  # and ends the waiting for that address
+    finally:
+        daemon.close()

@@ -100,12 +100,23 @@ def _run_campaign(campaign: Any, steps: int | None) -> None:
     typer.echo(summary.line())
 
 
+def _warn_token_on_command_line(token: str | None) -> None:
+    """A ``--token`` is visible to every local user (``ps``); say how to keep it private."""
+    if token is not None:
+        typer.echo(
+            "warning: a --token on the command line can be read by every user of this machine "
+            "(ps, /proc); set $STEERSCOPE_TOKEN instead.",
+            err=True,
+        )
+
+
 def _run_served(campaign: Any, steps: int | None, host: str, port: int, token: str | None) -> None:
     """Run on a CampaignRunner whose state and queue other processes reach over Pyro5."""
     from steerscope.campaign import CampaignRunner, RunSteps
     from steerscope.service import SteeringServer
 
     runner = CampaignRunner(campaign)
+    _warn_token_on_command_line(token)
     with SteeringServer(runner, host, port, token) as server:
         typer.echo(f"steering: {server.uri}")
         runner.start(paused=steps is not None)
@@ -189,13 +200,17 @@ def steer(
     action: Annotated[
         str | None, typer.Option(help="pause, resume or stop (after the spectrum in flight).")
     ] = None,
-    token: Annotated[str | None, typer.Option(help="The server's token, if it has one.")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(help="The server's token, if it has one (default: $STEERSCOPE_TOKEN)."),
+    ] = None,
 ) -> None:
     """Steer a campaign run with `steerscope run --serve`: post changes, print its state."""
     from steerscope.campaign import Pause, Resume, SetBudget, SetDescriptor, SetPolicy, Stop
     from steerscope.errors import ConfigError
     from steerscope.service import SteeringClient
 
+    _warn_token_on_command_line(token)
     client = SteeringClient(uri, token=token)
     messages: list[Any] = []
     policy: dict[str, Any] = {}
@@ -433,6 +448,7 @@ def serve(
     from steerscope.instruments.safety import SafetyLimits
     from steerscope.instruments.server import check_exposure, serve_from_cli
 
+    _warn_token_on_command_line(token)
     token = check_exposure(host, token)
     options: dict[str, Any] = {}
     for item in option or []:

@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -30,7 +31,7 @@ import Pyro5.errors
 from steerscope.campaign import CampaignRunner, intervention_from_dict
 from steerscope.campaign.interventions import Intervention
 from steerscope.errors import ConfigError, InstrumentError, SteerscopeError
-from steerscope.instruments.server import TOKEN_REJECTED, TokenServer
+from steerscope.instruments.server import TOKEN_ENV, TOKEN_REJECTED, TokenServer
 from steerscope.records.schema import json_plain
 
 __all__ = ["STEERING_OBJECT_ID", "SteeringClient", "SteeringServer"]
@@ -127,14 +128,14 @@ class SteeringClient:
     uri : str
         ``PYRO:steerscope.campaign@host:port`` as printed by ``steerscope run --serve``.
     token : str, optional
-        The server's token, if it has one.
+        The server's token, if it has one; default ``$STEERSCOPE_TOKEN``.
     timeout_s : float
         Seconds to wait for an answer.
     """
 
     def __init__(self, uri: str, *, token: str | None = None, timeout_s: float = 10.0) -> None:
         self.uri = uri
-        self.token = token
+        self.token = token if token is not None else (os.environ.get(TOKEN_ENV) or None)
         self.timeout_s = float(timeout_s)
         self._lock = threading.Lock()
 

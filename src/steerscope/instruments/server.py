@@ -29,9 +29,11 @@ import contextlib
 import hmac
 import ipaddress
 import logging
+import math
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Self
 
@@ -72,6 +74,12 @@ TOKEN_ENV = "STEERSCOPE_TOKEN"
 TOKEN_REJECTED = "steerscope token rejected"
 """Marker in the handshake refusal, so the client can say the token was wrong."""
 MIN_TOKEN_LENGTH = 12
+MIN_TOKEN_DISTINCT = 8
+"""A token needs this many different characters ("aaaaaaaaaaaa" is twelve long, not secret)."""
+REFUSAL_BACKOFF_S = (0.05, 2.0)
+"""Wait before answering a wrong token: first, then doubling per refusal up to the second."""
+REFUSAL_LOG_EVERY_S = 10.0
+"""At most one log line per peer address in this many seconds of refusals."""
 
 _SERPENT_ID = Pyro5.serializers.SerpentSerializer.serializer_id
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
@@ -107,6 +115,12 @@ def check_exposure(host: str, token: str | None) -> str | None:
             f"the token must have at least {MIN_TOKEN_LENGTH} characters; got {len(token)}. "
             'Make one with `python -c "import secrets; print(secrets.token_urlsafe(24))"`'
         )
+    if token is not None and len(set(token.strip())) < MIN_TOKEN_DISTINCT:
+        raise InstrumentError(
+            f"the token is too easy to guess: it has {len(set(token.strip()))} different "
+            f"character(s), and a token needs at least {MIN_TOKEN_DISTINCT}. Make one with "
+            '`python -c "import secrets; print(secrets.token_urlsafe(24))"`'
+        )
     return token
 
 
@@ -116,17 +130,26 @@ class TokenDaemon(Pyro5.api.Daemon):
     Also serves the campaign's steering object (:mod:`steerscope.service`).
     """
 
-    def __init__(self, *args: Any, token: str | None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        token: str | None,
+        sleep: Callable[[float], None] = time.sleep,
+        **kwargs: Any,
+    ) -> None:
         self._token = token
         self._connections: set[Any] = set()
         self._connections_lock = threading.Lock()
+        self._sleep = sleep
+        self._refusals: dict[str, tuple[int, float, int]] = {}  # peer: (count, logged at, unlogged)
         super().__init__(*args, **kwargs)
 
     def validateHandshake(self, conn: Any, data: Any) -> Any:
         """Accept the connection if it presents the token (Pyro5 hook)."""
-        self._check_token(conn, data)
+        where = self._check_token(conn, data)
         with self._connections_lock:
             self._connections.add(conn)
+            self._refusals.pop(where, None)  # a good token from there: no more waiting
         return "hello"
 
     def clientDisconnect(self, conn: Any) -> None:
@@ -142,18 +165,34 @@ class TokenDaemon(Pyro5.api.Daemon):
             with contextlib.suppress(OSError):  # already gone
                 conn.sock.shutdown(socket.SHUT_RDWR)
 
-    def _check_token(self, conn: Any, data: Any) -> None:
+    def _check_token(self, conn: Any, data: Any) -> str:
+        """Raise SecurityError unless ``data`` is the token; return the peer's address."""
+        peer = getattr(conn, "sock", None)
+        try:
+            where = str(peer.getpeername()[0]) if peer is not None else "?"
+        except (OSError, IndexError, TypeError):
+            where = "?"
         if self._token is None:
-            return
+            return where
         offered = data if isinstance(data, str) else ""
         if not hmac.compare_digest(offered.encode(), self._token.encode()):
-            peer = getattr(conn, "sock", None)
-            try:
-                where = peer.getpeername() if peer is not None else "?"
-            except OSError:
-                where = "?"
-            log.warning("refused a connection from %s: wrong or missing token", where)
+            self._refuse(where)
             raise Pyro5.errors.SecurityError(TOKEN_REJECTED)
+        return where
+
+    def _refuse(self, where: str) -> None:
+        """Slow down a guesser (doubling waits per address) and log it without flooding."""
+        with self._connections_lock:
+            count, logged_at, unlogged = self._refusals.get(where, (0, -math.inf, 0))
+            count += 1
+            now = time.monotonic()
+            due = now - logged_at >= REFUSAL_LOG_EVERY_S
+            self._refusals[where] = (count, now if due else logged_at, 0 if due else unlogged + 1)
+        if due:
+            more = f" ({unlogged} more since the last line)" if unlogged else ""
+            log.warning("refused a connection from %s: wrong or missing token%s", where, more)
+        first, longest = REFUSAL_BACKOFF_S
+        self._sleep(min(first * 2 ** (count - 1), longest))
 
 
 class _MicroscopeService:
