@@ -171,10 +171,9 @@ def test_non_serpent_serializer_is_refused(sim: SimulatedMicroscope) -> None:
     with MicroscopeServer(sim) as server:
         proxy = Pyro5.api.Proxy(server.uri)
         proxy._pyroSerializer = "json"
-        reply = proxy.describe()
+        with pytest.raises(Pyro5.errors.CommunicationError, match="only the serpent serializer"):
+            proxy.describe()  # refused at the handshake, before the message is decoded
         proxy._pyroRelease()
-    assert reply["ok"] is False
-    assert "only the serpent serializer" in reply["message"]
 
 
 def test_server_gone_then_back_on_same_port(sim: SimulatedMicroscope) -> None:
@@ -328,3 +327,56 @@ def test_wrong_tokens_are_answered_ever_slower_and_logged_without_flooding(
         assert "10.0.0.9" not in daemon._refusals  # and ends the waiting for that address
     finally:
         daemon.close()
+
+
+def _connect_message(serializer_id: int, payload: bytes, *, claimed: int | None = None) -> bytes:
+    """A raw Pyro5 connect message; ``claimed`` lies about the payload size in the header."""
+    import struct
+
+    from Pyro5 import protocol
+
+    message = protocol.SendingMessage(protocol.MSG_CONNECT, 0, 1, serializer_id, payload)
+    data = bytearray(message.data)
+    if claimed is not None:  # the header's data_size field (after tag, version, type, ...)
+        fields = list(struct.unpack(protocol._header_format, bytes(data[: protocol._header_size])))
+        fields[6] = claimed
+        data[: protocol._header_size] = struct.pack(protocol._header_format, *fields)
+    return bytes(data)
+
+
+def test_the_server_survives_hostile_connections_before_login(
+    sim: SimulatedMicroscope, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Malformed, oversized, foreign-serializer, truncated and idle connect attempts (#13 1-2)."""
+    import resource
+
+    import Pyro5.serializers
+
+    import steerscope.instruments.server as server_module
+
+    monkeypatch.setattr(server_module, "HANDSHAKE_TIMEOUT_S", 0.5)
+    marshal = Pyro5.serializers.MarshalSerializer.serializer_id
+    serpent = Pyro5.serializers.SerpentSerializer.serializer_id
+    attacks = [
+        _connect_message(marshal, b"\xff" * 45),  # marshal: refused unread
+        _connect_message(serpent, b"x" * 10, claimed=300 * 1024 * 1024),  # 300 MB claimed
+        _connect_message(serpent, b"{'handshake': None, 'object': 'x'"),  # broken serpent
+        _connect_message(serpent, b"x" * 100)[:50],  # cut short
+        b"GET / HTTP/1.1\r\n\r\n",  # not Pyro at all
+        b"",  # connects and says nothing
+    ]
+    with MicroscopeServer(sim, token=TOKEN) as server:
+        host, port = server.uri.split("@")[1].rsplit(":", 1)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        idle = []
+        for attack in attacks * 5:
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            sock.sendall(attack)
+            idle.append(sock)  # kept open: idle or half-sent connections hold no worker long
+        good = RemoteMicroscope(server.uri, token=TOKEN, timeout_s=10, retries=1)
+        assert good.overview().image.shape == (6, 10)  # a good client is still served
+        good.close()
+        for sock in idle:
+            sock.close()
+        grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+        assert grown_kib < 200 * 1024, f"the server grew by {grown_kib} KiB"

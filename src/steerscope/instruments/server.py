@@ -34,12 +34,15 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any, Self
 
 import Pyro5.api
+import Pyro5.core
 import Pyro5.errors
 import Pyro5.serializers
+from Pyro5 import protocol
 from Pyro5.callcontext import current_context
 
 from steerscope.errors import InstrumentError, SteerscopeError
@@ -80,6 +83,10 @@ REFUSAL_BACKOFF_S = (0.05, 2.0)
 """Wait before answering a wrong token: first, then doubling per refusal up to the second."""
 REFUSAL_LOG_EVERY_S = 10.0
 """At most one log line per peer address in this many seconds of refusals."""
+HANDSHAKE_TIMEOUT_S = 5.0
+"""A connection that has not completed its handshake by then is closed (idle sockets)."""
+MAX_HANDSHAKE_BYTES = 64 * 1024
+"""Largest connect message read before the token is checked (a real one is ~100 bytes)."""
 
 _SERPENT_ID = Pyro5.serializers.SerpentSerializer.serializer_id
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
@@ -143,6 +150,74 @@ class TokenDaemon(Pyro5.api.Daemon):
         self._sleep = sleep
         self._refusals: dict[str, tuple[int, float, int]] = {}  # peer: (count, logged at, unlogged)
         super().__init__(*args, **kwargs)
+
+    def _handshake(self, conn: Any, denied_reason: str | None = None) -> bool:
+        """Pyro5's connect handshake, read defensively before the token is known.
+
+        Pyro5 decodes the connect message with whatever serializer its header names and
+        reads it whole; here the header is read first, and anything but a small serpent
+        connect message is refused unread. A connection has ``HANDSHAKE_TIMEOUT_S`` to
+        finish, so idle sockets cannot hold the workers that good clients need.
+        """
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            sock.settimeout(HANDSHAKE_TIMEOUT_S)
+        try:
+            header = conn.recv(6)
+            protocol.ReceivingMessage.validate(header)
+            header += conn.recv(protocol._header_size - 6)
+            msg = protocol.ReceivingMessage(header)
+            size = msg.data_size + msg.annotations_size
+            if msg.type != protocol.MSG_CONNECT:
+                reason = "expected a connect message first"
+            elif msg.serializer_id != _SERPENT_ID:
+                reason = "only the serpent serializer is accepted"
+            elif size > MAX_HANDSHAKE_BYTES:
+                reason = f"connect message too large ({size} bytes)"
+            else:
+                reason = denied_reason or ""
+            if reason:
+                return self._handshake_failed(conn, msg.seq, reason)
+            msg.add_payload(conn.recv(size))
+            current_context.correlation_id = (
+                uuid.UUID(bytes=msg.corr_id) if msg.flags & protocol.FLAGS_CORR_ID else uuid.uuid4()
+            )
+            serializer = Pyro5.serializers.serializers_by_id[_SERPENT_ID]
+            data = serializer.loads(msg.data)
+            response = {
+                "handshake": self.validateHandshake(conn, data["handshake"]),
+                "meta": self.objectsById[Pyro5.core.DAEMON_NAME].get_metadata(data["object"]),
+            }
+        except Pyro5.errors.SecurityError as exc:
+            return self._handshake_failed(conn, msg.seq, str(exc))
+        except (OSError, Pyro5.errors.PyroError, ValueError, TypeError, KeyError) as exc:
+            log.debug("handshake failed: %s", exc)  # a broken or idle client: just close
+            return False
+        if sock is not None:
+            sock.settimeout(None)  # served now: calls may be far apart
+        reply = protocol.SendingMessage(
+            protocol.MSG_CONNECTOK,
+            0,
+            msg.seq,
+            _SERPENT_ID,
+            serializer.dumps(response),
+            annotations=self._Daemon__annotations(),
+        )
+        conn.send(reply.data)
+        return True
+
+    def _handshake_failed(self, conn: Any, seq: int, reason: str) -> bool:
+        """Answer a refused handshake in serpent (what steerscope clients speak); close it."""
+        reply = protocol.SendingMessage(
+            protocol.MSG_CONNECTFAIL,
+            0,
+            seq,
+            _SERPENT_ID,
+            Pyro5.serializers.serializers_by_id[_SERPENT_ID].dumps(reason),
+        )
+        with contextlib.suppress(OSError, Pyro5.errors.PyroError):
+            conn.send(reply.data)
+        return False
 
     def validateHandshake(self, conn: Any, data: Any) -> Any:
         """Accept the connection if it presents the token (Pyro5 hook)."""
