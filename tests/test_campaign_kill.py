@@ -7,13 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from steerscope.campaign import Campaign
-from steerscope.errors import RecordError
+from steerscope.errors import RecordError, RecordWarning
 from steerscope.records import CampaignRecord
 
 BUDGET = 10
@@ -21,8 +22,12 @@ BUDGET = 10
 
 def _count(path: Path) -> int:
     try:
-        with CampaignRecord.open(path, read_only=True, verify=False) as record:
-            return len(record.measurements())
+        with warnings.catch_warnings():
+            # after a SIGKILL the -wal holds the last commits: the warning is right, and
+            # tests/test_records.py checks it; here only the count matters
+            warnings.simplefilter("ignore", RecordWarning)
+            with CampaignRecord.open(path, read_only=True, verify=False) as record:
+                return len(record.measurements())
     except RecordError:
         return 0  # not created yet
 
@@ -142,7 +147,10 @@ def test_sigkill_with_a_batch_half_acquired_and_a_proposal_in_flight(tmp_path: P
         if process.stderr:
             process.stderr.close()
 
-    with CampaignRecord.open(record_path, read_only=True) as record:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RecordWarning)  # the killed writer's -wal: expected
+        record = CampaignRecord.open(record_path, read_only=True)
+    with record:
         cut = record.decisions()[-1]
         left = record.pending_points()
         killed_at = len(record.measurements())

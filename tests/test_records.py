@@ -648,3 +648,58 @@ def test_a_damaged_record_says_which_part_cannot_be_read(
         record.measurements()
     with pytest.raises(RecordError, match="is damaged"):
         Campaign.resume(path)
+
+
+def test_committed_data_only_in_the_wal_is_warned_about_and_folded_in_on_open(
+    tmp_path: Path,
+) -> None:
+    """A copy taken while a writer ran (or after it crashed) needs its -wal (#13 item 7)."""
+    import shutil
+    import warnings
+
+    from steerscope.errors import RecordWarning
+
+    live = tmp_path / "live" / "r.sqlite"
+    live.parent.mkdir()
+    copy = tmp_path / "copy" / "r.sqlite"
+    copy.parent.mkdir()
+    with new_record(live) as writer:
+        writer.add_measurement(make_measurement([[0, 1], [2, 3]]), step=0)
+        assert Path(f"{live}-wal").stat().st_size > 0  # the commits live in the -wal for now
+        shutil.copy(live, copy)
+        shutil.copy(f"{live}-wal", f"{copy}-wal")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a writer at work: a -wal is normal, no warning
+            CampaignRecord.open(live, read_only=True).close()
+    with pytest.warns(RecordWarning, match="Keep both files together"):
+        reader = CampaignRecord.open(copy, read_only=True)
+    with reader:
+        assert len(reader.measurements()) == 2
+    CampaignRecord.open(copy).close()  # a writable open folds the -wal into the file
+    assert not Path(f"{copy}-wal").exists() or Path(f"{copy}-wal").stat().st_size == 0
+    alone = tmp_path / "alone.sqlite"
+    shutil.copy(copy, alone)  # the .sqlite alone now holds everything
+    with CampaignRecord.open(alone, read_only=True) as record:
+        assert len(record.measurements()) == 2
+
+
+def test_a_record_on_read_only_storage_opens_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite cannot make its -shm on a read-only folder; the record is read immutable then."""
+    import steerscope.records.campaign_record as module
+
+    path = tmp_path / "r.sqlite"
+    with new_record(path) as writer:
+        writer.add_measurement(make_measurement([[0, 1]]), step=0)
+    monkeypatch.setattr(module, "_writable", lambda folder: False)  # as on a read-only share
+    with CampaignRecord.open(path, read_only=True) as record:
+        assert len(record.measurements()) == 1
+        out = record.export_hdf5(tmp_path / "out.h5")  # (the export folder is writable)
+    assert out.exists()
+    Path(f"{path}-wal").write_bytes(b"x" * 100)  # data SQLite could not read there
+    with (
+        pytest.raises(RecordError, match=r"on read-only storage and its r\.sqlite-wal holds"),
+        pytest.warns(module.RecordWarning),
+    ):
+        CampaignRecord.open(path, read_only=True).measurements()

@@ -16,6 +16,7 @@ __all__ = [
     "InstrumentError",
     "ModelError",
     "RecordError",
+    "RecordWarning",
     "SafetyLimitError",
     "ScalarizerError",
     "SteerscopeError",
@@ -60,3 +61,7 @@ class SafetyLimitError(InstrumentError):
 
 class RecordError(SteerscopeError):
     """A campaign record is missing, corrupt, foreign, or would be overwritten."""
+
+
+class RecordWarning(UserWarning):
+    """A campaign record opened, but something about it needs the user's attention."""

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import sqlite3
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -35,7 +37,7 @@ from urllib.parse import quote
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from steerscope.errors import RecordError
+from steerscope.errors import RecordError, RecordWarning
 from steerscope.records.schema import (
     APPLICATION_ID,
     APPLICATION_NAME,
@@ -312,6 +314,30 @@ def _mapping(value: Any, what: str) -> dict[str, Any]:
     return dict(value)
 
 
+def _writable(folder: Path) -> bool:
+    """Whether SQLite can create its ``-shm``/``-wal`` files in ``folder``."""
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def _warn_if_wal_is_orphaned(path: Path) -> None:
+    """Warn when a record's committed data lives only in its ``-wal`` (a writer crashed).
+
+    Copying the ``.sqlite`` alone would then drop those spectra; while a writer is at
+    work a non-empty ``-wal`` is normal and nothing is said.
+    """
+    from steerscope.records.writer_lock import locked_by
+
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0 and locked_by(path) is None:
+        warnings.warn(
+            f"{path.name}: its {wal.name} holds committed data not yet in the .sqlite file "
+            "(the last writer stopped without closing). Keep both files together when you "
+            "copy it, or open it writable once (e.g. `steerscope resume`) to fold it in.",
+            RecordWarning,
+            stacklevel=3,
+        )
+
+
 def _decoded(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Turn a damaged row (broken JSON, a spectrum blob of the wrong size) into a RecordError.
 
@@ -529,9 +555,14 @@ class CampaignRecord:
         if not target.is_file():
             raise _not_a_record(target, "it is a folder, not a file")
         _check_header(target)
+        if read_only:
+            _warn_if_wal_is_orphaned(target)
         record = cls(target, read_only=read_only)
         try:
             record._validate(verify)
+            if not read_only:  # fold what a crashed writer left in the -wal into the file
+                with suppress(sqlite3.Error):
+                    record._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         except BaseException:
             record.close()
             raise
@@ -588,6 +619,8 @@ class CampaignRecord:
         resolved = self.path.resolve()
         mode = "ro" if self.read_only else "rw"
         uri = f"file:{quote(str(resolved))}?mode={mode}"
+        if self.read_only and not _writable(resolved.parent):
+            uri = self._immutable_uri(resolved)
         conn = sqlite3.connect(
             uri, uri=True, isolation_level=None, timeout=30.0, check_same_thread=False
         )
@@ -596,6 +629,22 @@ class CampaignRecord:
         if not self.read_only:
             conn.execute("PRAGMA journal_mode=WAL").fetchone()
         return conn
+
+    def _immutable_uri(self, resolved: Path) -> str:
+        """A read-only record on read-only storage: read it as an unchanging file.
+
+        SQLite's WAL mode needs to create ``-shm`` beside the file even to read; on a
+        read-only folder (a DVD, a read-only share) it cannot, so the file is opened
+        ``immutable`` — which cannot see a ``-wal``, hence the refusal if one holds data.
+        """
+        wal = Path(f"{resolved}-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise RecordError(
+                f"the record {self.path} is on read-only storage and its {wal.name} holds "
+                "data not yet in the .sqlite file, which SQLite cannot read there; copy both "
+                "files to a writable folder and open the copy."
+            )
+        return f"file:{quote(str(resolved))}?mode=ro&immutable=1"
 
     def _conn(self) -> sqlite3.Connection:
         if self._closed:
