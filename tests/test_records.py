@@ -627,7 +627,7 @@ def _sql(statement: str):
         (
             "blob",
             _sql("update measurements set spectrum = substr(spectrum, 1, 10) where id = 1"),
-            "the measured spectra",
+            r"the spectra of 1 measurement\(s\) no longer match",
         ),
         ("cut", lambda p: p.write_bytes(p.read_bytes()[:-1]), "the measured spectra"),
     ],
@@ -639,7 +639,7 @@ def test_a_damaged_record_says_which_part_cannot_be_read(
     from steerscope.campaign import Campaign
 
     path = _damaged_copy(tmp_path, name, damage)
-    damaged = rf"{re.escape(str(path))} is damaged: {part} cannot be"
+    damaged = rf"{re.escape(str(path))} is damaged: {part}"
     with (
         pytest.raises(RecordError, match=damaged),
         CampaignRecord.open(path, read_only=True) as record,
@@ -703,3 +703,56 @@ def test_a_record_on_read_only_storage_opens_read_only(
         pytest.warns(module.RecordWarning),
     ):
         CampaignRecord.open(path, read_only=True).measurements()
+
+
+def _flip_a_bit(path: Path, table: str, column: str, row_id: int) -> None:
+    with sqlite3.connect(path) as connection:
+        (blob,) = connection.execute(
+            f"SELECT {column} FROM {table} WHERE id = ?", (row_id,)
+        ).fetchone()
+        changed = bytearray(blob)
+        changed[len(changed) // 2] ^= 0x04
+        connection.execute(
+            f"UPDATE {table} SET {column} = ? WHERE id = ?", (bytes(changed), row_id)
+        )
+    connection.close()
+
+
+def test_a_flipped_bit_in_a_stored_spectrum_or_overview_is_reported(tmp_path: Path) -> None:
+    """14 of 40 random bit flips once changed data silently (#13 item 6)."""
+    path = tmp_path / "r.sqlite"
+    with new_record(path) as writer:
+        ids = writer.add_measurement(make_measurement([[0, 1], [2, 3], [1, 1]]), step=0)
+    _flip_a_bit(path, "measurements", "spectrum", ids[1])
+    with CampaignRecord.open(path, read_only=True) as record:
+        with pytest.raises(RecordError, match=rf"spectra of 1 measurement\(s\) .* \(ids {ids[1]};"):
+            record.measurements()
+        with pytest.raises(RecordError, match="no longer match their checksums"):
+            record.export_hdf5(tmp_path / "out.h5")
+        assert not (tmp_path / "out.h5").exists()
+        assert record.overview().image.shape == (3, 4)  # the rest still reads
+    _flip_a_bit(path, "overview", "image", 1)
+    with (
+        CampaignRecord.open(path, read_only=True) as record,
+        pytest.raises(RecordError, match="the overview image no longer matches its checksum"),
+    ):
+        record.overview()
+
+
+def test_a_record_from_before_checksums_opens_and_gains_them(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with new_record(path) as writer:
+        writer.add_measurement(make_measurement([[0, 1]]), step=0)
+    with sqlite3.connect(path) as connection:
+        connection.execute("DROP TABLE checksums")  # as written by an older steerscope
+    connection.close()
+    with CampaignRecord.open(path, read_only=True) as record:
+        assert len(record.measurements()) == 1  # nothing to check, nothing refused
+    with CampaignRecord.open(path) as writer:
+        (new_id,) = writer.add_measurement(make_measurement([[2, 2]]), step=1)
+    _flip_a_bit(path, "measurements", "spectrum", new_id)
+    with (
+        CampaignRecord.open(path, read_only=True) as record,
+        pytest.raises(RecordError, match=rf"ids {new_id};"),
+    ):
+        record.measurements()

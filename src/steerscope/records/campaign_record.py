@@ -41,10 +41,12 @@ from steerscope.errors import RecordError, RecordWarning
 from steerscope.records.schema import (
     APPLICATION_ID,
     APPLICATION_NAME,
+    CHECKSUMS_TABLE,
     SCHEMA,
     SCHEMA_VERSION,
     array_from_blob,
     array_to_blob,
+    crc32,
     float_array,
     float_list,
     from_json,
@@ -389,6 +391,7 @@ class CampaignRecord:
         self._connections_lock = threading.Lock()
         self._write_lock = threading.RLock()
         self._closed = False
+        self._checksums: bool | None = None  # whether the file has the checksums table
 
     # -- opening ---------------------------------------------------------------
 
@@ -482,6 +485,7 @@ class CampaignRecord:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
+                conn.execute(CHECKSUMS_TABLE)
                 from steerscope import __version__
 
                 conn.executemany(
@@ -505,6 +509,10 @@ class CampaignRecord:
                         str(overview.pixel_units),
                         overview_meta,
                     ),
+                )
+                conn.execute(
+                    "INSERT INTO checksums (kind, row_id, crc32) VALUES ('overview', 1, ?)",
+                    (crc32(blob),),
                 )
                 conn.execute("INSERT INTO instrument (id, json) VALUES (1, ?)", (instrument_json,))
                 conn.execute(
@@ -563,6 +571,8 @@ class CampaignRecord:
             if not read_only:  # fold what a crashed writer left in the -wal into the file
                 with suppress(sqlite3.Error):
                     record._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+                with record._write("add the checksums table") as conn:
+                    conn.execute(CHECKSUMS_TABLE)  # a record from before them: new rows get one
         except BaseException:
             record.close()
             raise
@@ -629,6 +639,31 @@ class CampaignRecord:
         if not self.read_only:
             conn.execute("PRAGMA journal_mode=WAL").fetchone()
         return conn
+
+    def _has_checksums(self, conn: sqlite3.Connection) -> bool:
+        """Whether the record keeps checksums (records from before them have no table)."""
+        if self._checksums is None:
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'checksums'"
+            ).fetchone()
+            self._checksums = found is not None
+        return self._checksums
+
+    def _damaged(self, kind: str, blobs: Mapping[int, bytes]) -> list[int]:
+        """Ids among ``blobs`` whose bytes no longer match the checksum stored with them."""
+        if not blobs:
+            return []
+        with self._read() as conn:
+            if not self._has_checksums(conn):
+                return []
+            low, high = min(blobs), max(blobs)
+            stored = dict(
+                conn.execute(
+                    "SELECT row_id, crc32 FROM checksums WHERE kind = ? AND row_id BETWEEN ? AND ?",
+                    (kind, low, high),
+                ).fetchall()
+            )
+        return sorted(i for i, blob in blobs.items() if i in stored and crc32(blob) != stored[i])
 
     def _immutable_uri(self, resolved: Path) -> str:
         """A read-only record on read-only storage: read it as an unchanging file.
@@ -894,6 +929,11 @@ class CampaignRecord:
                     ),
                 )
                 ids.append(int(cur.lastrowid or 0))
+                if self._has_checksums(conn):
+                    conn.execute(
+                        "INSERT INTO checksums (kind, row_id, crc32) VALUES ('spectrum', ?, ?)",
+                        (ids[-1], crc32(blob)),
+                    )
             return ids
 
     def add_intervention(
@@ -1011,6 +1051,11 @@ class CampaignRecord:
         if not rows:
             raise RecordError(f"the record {self.path} has no overview; it is incomplete")
         blob, dtype, shape, pixel_size, units, meta = rows[0]
+        if self._damaged("overview", {1: blob}):
+            raise RecordError(
+                f"the record {self.path} is damaged: the overview image no longer matches its "
+                "checksum (changed on disk after it was written). Open a copy taken before."
+            )
         return Overview(
             image=array_from_blob(blob, dtype, shape),
             pixel_size=float(pixel_size),
@@ -1062,6 +1107,15 @@ class CampaignRecord:
             raise RecordError(
                 f"the spectra in {self.path} do not share one energy axis ({sorted(energies)}); "
                 "read them in parts with since_id, or export them per axis."
+            )
+        damaged = self._damaged("spectrum", {int(r[0]): r[6] for r in rows})
+        if damaged:
+            shown = ", ".join(str(i) for i in damaged[:20]) + (" …" if len(damaged) > 20 else "")
+            raise RecordError(
+                f"the record {self.path} is damaged: the spectra of {len(damaged)} "
+                f"measurement(s) no longer match their checksums (ids {shown}; changed on disk "
+                "after they were written). Open a copy taken before, or fork the steps "
+                "before the first damaged one (`steerscope replay`)."
             )
         energy = _energy_from_dict(from_json(rows[0][9]))
         spectra = np.stack([array_from_blob(r[6], r[7], [r[8]]) for r in rows]).astype(np.float64)

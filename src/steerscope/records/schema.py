@@ -23,10 +23,12 @@ from steerscope.errors import RecordError
 __all__ = [
     "APPLICATION_ID",
     "APPLICATION_NAME",
+    "CHECKSUMS_TABLE",
     "SCHEMA",
     "SCHEMA_VERSION",
     "array_from_blob",
     "array_to_blob",
+    "crc32",
     "energy_to_dict",
     "float_array",
     "float_list",
@@ -46,6 +48,25 @@ APPLICATION_NAME = "steerscope-campaign-record"
 
 SCHEMA_VERSION = 1
 """Bumped when the tables change shape; a record from a newer version is refused."""
+
+CHECKSUMS_TABLE = """
+CREATE TABLE IF NOT EXISTS checksums (
+    kind   TEXT NOT NULL,
+    row_id INTEGER NOT NULL,
+    crc32  INTEGER NOT NULL,
+    PRIMARY KEY (kind, row_id)
+)"""
+"""CRC-32 of each stored array (``kind`` "spectrum" or "overview"), checked on read.
+
+A table of its own (not a column), so records written before it still open: their
+rows simply have no checksum to check. Older steerscope versions ignore the table.
+"""
+
+
+def crc32(blob: bytes) -> int:
+    """The CRC-32 of a stored array's bytes (any single flipped bit changes it)."""
+    return zlib.crc32(blob) & 0xFFFFFFFF
+
 
 SCHEMA = """
 CREATE TABLE meta (
