@@ -190,3 +190,19 @@ def test_a_records_dir_that_is_a_file_or_cannot_be_made_is_a_config_error(tmp_pa
         config = {"source": {"dataset": "plasmonic_nanoparticles"}, "records_dir": str(folder)}
         with pytest.raises(ConfigError, match=rf"records_dir '{folder}' {problem}"):
             Campaign.create(config, None)
+
+
+def test_a_new_campaign_with_more_seed_points_than_its_budget_is_refused(tmp_path: Path) -> None:
+    from steerscope.campaign import Campaign
+
+    config = {
+        "source": {"dataset": "plasmonic_nanoparticles"},
+        "model": {"kind": "exact_gp"},
+        "seed_points": {"kind": "grid", "n": 10000},
+        "budget": {"measurements": 300},
+    }
+    with pytest.raises(ConfigError, match=r"10000 seed points would spend more than the whole"):
+        Campaign.create(config, tmp_path / "r.sqlite")
+    grid_scan = {**config, "seed_points": {"kind": "grid", "n": 16}, "budget": {"measurements": 16}}
+    with Campaign.create(grid_scan, tmp_path / "g.sqlite"):
+        pass  # a plain grid scan (as many seeds as the budget) is still allowed

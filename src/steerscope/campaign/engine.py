@@ -37,6 +37,7 @@ from steerscope.campaign.config import (
     AUTO_BATCH_MAX,
     CampaignConfig,
     InstanceSource,
+    ListSeeds,
     PolicyConfig,
     load_config,
 )
@@ -283,6 +284,7 @@ class Campaign:
                 )
             overview = instrument.overview()
             _check_budget_fits(cfg.budget.measurements, overview.image.shape)
+            _check_seeds_fit(cfg)
             path = Path(record_path) if record_path is not None else default_record_path(cfg)
             record = CampaignRecord.create(
                 path, config=cfg.to_dict(), overview=overview, instrument=instrument.describe()
@@ -1278,4 +1280,25 @@ def _check_budget_fits(
         raise ConfigError(
             f"{what} {n:,} is more than the {pixels:,} pixels of the "
             f"{shape[0]}×{shape[1]} overview, and a point is measured once; set at most {pixels:,}."
+        )
+
+
+def _check_seeds_fit(config: CampaignConfig) -> None:
+    """A new campaign whose seed points outnumber its budget never lets the model choose.
+
+    Checked when a campaign is created, not in the config: a what-if fork may lower the
+    budget of a campaign whose seeds are already measured.
+
+    Raises
+    ------
+    ConfigError
+        If there are more seed points than ``budget.measurements``.
+    """
+    seeds = config.seed_points
+    n = len(seeds.points) if isinstance(seeds, ListSeeds) else int(seeds.n)
+    if n > config.budget.measurements:
+        raise ConfigError(
+            f"seed_points: {n} seed points would spend more than the whole budget of "
+            f"{config.budget.measurements} spectra before the model chooses one; ask for at "
+            "most budget.measurements seeds (usually 5-10)."
         )
