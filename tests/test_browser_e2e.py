@@ -252,6 +252,15 @@ def _pixel_position(chart, row: int, col: int) -> tuple[float, float]:
     return float(x), float(y)
 
 
+def _click_settled(button) -> None:
+    """Click a button once the page shows one of it: while a rerun draws a moved element,
+    its old copy lingers until the run ends (Streamlit), and a click on that does nothing."""
+    from playwright.sync_api import expect
+
+    expect(button).to_have_count(1)
+    button.click()
+
+
 def _pixel_in(page, pattern: str) -> tuple[int, int]:
     """The ``(row, col)`` a text on the page matching ``pattern`` (two groups) names."""
     text = page.get_by_text(re.compile(pattern)).first
@@ -372,7 +381,7 @@ def test_clicks_and_boxes_on_the_overview_reach_the_campaign(
                 assert time.monotonic() < deadline, kinds
                 page.wait_for_timeout(500)
                 kinds = [i.kind for i in _interventions(records)]
-            page.get_by_role("button", name="Stop").click()
+            _click_settled(page.get_by_role("button", name="Stop"))
             expect(page.get_by_text("Status: stopped", exact=False)).to_be_visible(timeout=120_000)
 
             # A second campaign with another budget: Steer shows its budget, not the first's
@@ -383,7 +392,7 @@ def test_clicks_and_boxes_on_the_overview_reach_the_campaign(
             _fill_number(page, "Budget (measurements)", "30")
             page.get_by_role("button", name="Start").click()
             expect(page.get_by_label("Budget", exact=True)).to_have_value("30", timeout=60_000)
-            page.get_by_role("button", name="Stop").click()
+            _click_settled(page.get_by_role("button", name="Stop"))
             expect(page.get_by_text("Status: stopped", exact=False)).to_be_visible(timeout=120_000)
         finally:
             browser.close()
