@@ -630,6 +630,7 @@ def _sql(statement: str):
             r"the spectra of 1 measurement\(s\) no longer match",
         ),
         ("cut", lambda p: p.write_bytes(p.read_bytes()[:-1]), "the measured spectra"),
+        ("dtype", _sql("update measurements set dtype = 'O' where id = 1"), "the measured spectra"),
     ],
 )
 def test_a_damaged_record_says_which_part_cannot_be_read(
