@@ -206,3 +206,17 @@ def test_a_new_campaign_with_more_seed_points_than_its_budget_is_refused(tmp_pat
     grid_scan = {**config, "seed_points": {"kind": "grid", "n": 16}, "budget": {"measurements": 16}}
     with Campaign.create(grid_scan, tmp_path / "g.sqlite"):
         pass  # a plain grid scan (as many seeds as the budget) is still allowed
+
+
+def test_a_model_that_cannot_take_the_descriptors_is_refused_at_creation(tmp_path: Path) -> None:
+    """It once ran the whole campaign on random choices, one model_error per step (#13 11)."""
+    from steerscope.campaign import Campaign
+
+    config = {
+        "source": {"dataset": "plasmonic_nanoparticles"},
+        "descriptor": {"patch_size": 8},
+        "model": {"kind": "dkl", "extractor": "cnn", "patch_shape": [3, 5]},
+    }
+    with pytest.raises(ConfigError, match=r"model: patch_shape \(3, 5\) has 15 pixels but the"):
+        Campaign.create(config, tmp_path / "r.sqlite")
+    assert not (tmp_path / "r.sqlite").exists()

@@ -71,10 +71,17 @@ from steerscope.campaign.snapshot import EventView
 from steerscope.campaign.sources import acquire_timed, build_instrument, default_record_path
 from steerscope.campaign.targets import Targets
 from steerscope.descriptors import DescriptorSpec
-from steerscope.errors import AcquisitionError, ConfigError, DescriptorError, SteerscopeError
+from steerscope.errors import (
+    AcquisitionError,
+    ConfigError,
+    DescriptorError,
+    ModelError,
+    SteerscopeError,
+)
 from steerscope.instruments.base import Microscope
 from steerscope.instruments.safety import SafeMicroscope, SafetyLimits
 from steerscope.models import MultiObjectiveSurrogate, make_surrogate
+from steerscope.models.spec import check_buildable
 from steerscope.records import CampaignRecord
 from steerscope.records.schema import json_plain
 from steerscope.types import EnergyAxis, Measurement, Overview
@@ -285,6 +292,12 @@ class Campaign:
             overview = instrument.overview()
             _check_budget_fits(cfg.budget.measurements, overview.image.shape)
             _check_seeds_fit(cfg)
+            try:
+                check_buildable(cfg.model, cfg.descriptor.n_features)
+            except ModelError as exc:
+                raise ConfigError(
+                    f"model: {exc} The campaign would run on random choices; fix the model."
+                ) from exc
             path = Path(record_path) if record_path is not None else default_record_path(cfg)
             record = CampaignRecord.create(
                 path, config=cfg.to_dict(), overview=overview, instrument=instrument.describe()

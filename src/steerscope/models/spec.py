@@ -122,3 +122,34 @@ def make_surrogate(spec: ModelSpec, seed: int) -> Surrogate:
         n_threads=spec.n_threads,
         seed=seed,
     )
+
+
+def check_buildable(spec: ModelSpec, n_features: int) -> None:
+    """Build once what in ``spec`` depends on the feature size, before a campaign starts.
+
+    A model that cannot work with the descriptors is refused then, instead of every
+    step falling back to a random choice.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    n_features : int
+        Length ``d`` of each descriptor vector.
+
+    Raises
+    ------
+    ModelError
+        If the feature extractor cannot take ``d`` features (a CNN on a non-square patch,
+        a ``patch_shape`` that does not hold ``d`` pixels).
+    """
+    if spec.kind != "dkl" or spec.extractor != "cnn":
+        return
+    from steerscope.models.dkl import make_extractor
+
+    make_extractor(
+        "cnn",
+        int(n_features),
+        tuple(spec.hidden),
+        int(spec.latent_dim),
+        None if spec.patch_shape is None else (int(spec.patch_shape[0]), int(spec.patch_shape[1])),
+    )
