@@ -17,6 +17,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,6 +107,24 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         log.close()
 
 
+@pytest.fixture
+def page(server: tuple[str, Path]) -> Iterator[Any]:
+    """Headless Chromium on the app's first page, closed after the test."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _ = server
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(30_000)
+            expect.set_options(timeout=30_000)
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
+
+
 def _fill_number(page, label: str, value: str) -> None:
     box = page.get_by_label(label, exact=True)
     box.fill(value)
@@ -138,84 +157,75 @@ def _policy_changes(records: Path) -> int:
 
 
 def test_define_target_start_campaign_and_change_beta_mid_run(
-    server: tuple[str, Path], tmp_path: Path
+    server: tuple[str, Path], page: Any, tmp_path: Path
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from steerscope.records import CampaignRecord
 
-    url, records = server
+    _, records = server
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    main = page.get_by_test_id("stMainBlockContainer")
+    expect(main.get_by_text("built-in dataset plasmonic_nanoparticles")).to_be_visible()
+    page.screenshot(path=str(shots / "source.png"), full_page=True)
+
+    # Target: the plasmon window 1.0–1.8 eV, saved for the campaign.
+    page.get_by_role("link", name="Target").click()
+    expect(page.get_by_label("Window low (eV)", exact=True)).to_be_visible()
+    _fill_number(page, "Window low (eV)", "1.0")
+    _fill_number(page, "Window high (eV)", "1.8")
+    page.get_by_role("button", name="Save target").click()
+    expect(page.get_by_text("Saved: Σ 1.00–1.80")).to_be_visible()
+    page.screenshot(path=str(shots / "target.png"), full_page=True)
+
+    # Campaign: exact GP, beta 0.25, slow simulated acquisitions so we can steer.
+    page.get_by_role("link", name="Campaign").click()
+    expect(page.get_by_label("Initial exploration weight (β)", exact=True)).to_be_visible()
+    page.get_by_label("Model", exact=True).click()
+    page.get_by_role("option", name="exact_gp").click()
+    _fill_number(page, "Number of seed points", "3")
+    _fill_number(page, "Initial exploration weight (β)", "0.25")
+    # 160 points at 0.5 s: the run outlasts the steering below on a loaded machine,
+    # where a change can take ~10 s to reach the server (bench/bench_ui_ack.py)
+    _fill_number(page, "Budget (measurements)", "160")
+    _fill_number(page, "Simulated delay per point (s)", "0.5")
+    page.get_by_role("button", name="Start").click()
+    beta = page.get_by_label("beta", exact=True)
+    expect(beta).to_have_value("0.25", timeout=60_000)
+    _wait_measured(page, at_least=5, timeout_s=60)
+
+    # A click while a step runs is handled (how fast is bench/'s job, not a test's:
+    # a wall-clock bound here failed on a loaded machine).
+    page.get_by_text("Learning mode").click()
+    expect(page.get_by_text("Beta: exploration versus exploitation")).to_be_visible()
+    page.get_by_text("Learning mode").click()
+
+    # A live refresh can redraw the input between fill and Enter: retry, bounded, but
+    # only while the record holds no SetPolicy (a slow page must not post it twice).
+    applied = page.get_by_text("ucb, beta 1,", exact=False).first
+    for _ in range(3):
+        if not _policy_changes(records):
+            beta.fill("1")
+            beta.press("Enter")
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(30_000)
-            expect.set_options(timeout=30_000)
-            page.goto(url)
-            main = page.get_by_test_id("stMainBlockContainer")
-            expect(main.get_by_text("built-in dataset plasmonic_nanoparticles")).to_be_visible()
-            page.screenshot(path=str(shots / "source.png"), full_page=True)
+            # a change takes seconds to reach the server from a busy page (bench/)
+            expect(applied).to_be_visible(timeout=30_000)
+            break
+        except AssertionError:
+            continue
+    expect(applied).to_be_visible()
+    page.screenshot(path=str(shots / "campaign.png"), full_page=True)
+    expect(page.get_by_text("Status: finished", exact=False)).to_be_visible(timeout=240_000)
+    # the New-campaign form comes back by itself when the run ends (issue B4) ...
+    expect(page.get_by_role("heading", name="New campaign")).to_be_visible()
+    # ... and a finished campaign cannot be paused, resumed or stepped (issue B3)
+    for name in ("Pause", "Resume", "Step N"):
+        expect(page.get_by_role("button", name=name, exact=True)).to_be_disabled()
 
-            # Target: the plasmon window 1.0–1.8 eV, saved for the campaign.
-            page.get_by_role("link", name="Target").click()
-            expect(page.get_by_label("Window low (eV)", exact=True)).to_be_visible()
-            _fill_number(page, "Window low (eV)", "1.0")
-            _fill_number(page, "Window high (eV)", "1.8")
-            page.get_by_role("button", name="Save target").click()
-            expect(page.get_by_text("Saved: Σ 1.00–1.80")).to_be_visible()
-            page.screenshot(path=str(shots / "target.png"), full_page=True)
-
-            # Campaign: exact GP, beta 0.25, slow simulated acquisitions so we can steer.
-            page.get_by_role("link", name="Campaign").click()
-            expect(page.get_by_label("Initial exploration weight (β)", exact=True)).to_be_visible()
-            page.get_by_label("Model", exact=True).click()
-            page.get_by_role("option", name="exact_gp").click()
-            _fill_number(page, "Number of seed points", "3")
-            _fill_number(page, "Initial exploration weight (β)", "0.25")
-            # 160 points at 0.5 s: the run outlasts the steering below on a loaded machine,
-            # where a change can take ~10 s to reach the server (bench/bench_ui_ack.py)
-            _fill_number(page, "Budget (measurements)", "160")
-            _fill_number(page, "Simulated delay per point (s)", "0.5")
-            page.get_by_role("button", name="Start").click()
-            beta = page.get_by_label("beta", exact=True)
-            expect(beta).to_have_value("0.25", timeout=60_000)
-            _wait_measured(page, at_least=5, timeout_s=60)
-
-            # A click while a step runs is handled (how fast is bench/'s job, not a test's:
-            # a wall-clock bound here failed on a loaded machine).
-            page.get_by_text("Learning mode").click()
-            expect(page.get_by_text("Beta: exploration versus exploitation")).to_be_visible()
-            page.get_by_text("Learning mode").click()
-
-            # A live refresh can redraw the input between fill and Enter: retry, bounded, but
-            # only while the record holds no SetPolicy (a slow page must not post it twice).
-            applied = page.get_by_text("ucb, beta 1,", exact=False).first
-            for _ in range(3):
-                if not _policy_changes(records):
-                    beta.fill("1")
-                    beta.press("Enter")
-                try:
-                    # a change takes seconds to reach the server from a busy page (bench/)
-                    expect(applied).to_be_visible(timeout=30_000)
-                    break
-                except AssertionError:
-                    continue
-            expect(applied).to_be_visible()
-            page.screenshot(path=str(shots / "campaign.png"), full_page=True)
-            expect(page.get_by_text("Status: finished", exact=False)).to_be_visible(timeout=240_000)
-            # the New-campaign form comes back by itself when the run ends (issue B4) ...
-            expect(page.get_by_role("heading", name="New campaign")).to_be_visible()
-            # ... and a finished campaign cannot be paused, resumed or stepped (issue B3)
-            for name in ("Pause", "Resume", "Step N"):
-                expect(page.get_by_role("button", name=name, exact=True)).to_be_disabled()
-
-            page.get_by_role("link", name="Review").click()
-            expect(page.get_by_text("Interventions", exact=True)).to_be_visible()
-            page.screenshot(path=str(shots / "review.png"), full_page=True)
-        finally:
-            browser.close()
+    page.get_by_role("link", name="Review").click()
+    expect(page.get_by_text("Interventions", exact=True)).to_be_visible()
+    page.screenshot(path=str(shots / "review.png"), full_page=True)
 
     (record_path,) = sorted(records.glob("*.sqlite"))
     with CampaignRecord.open(record_path, read_only=True) as record:
@@ -303,99 +313,90 @@ def _interventions(records: Path) -> list:
 
 
 def test_clicks_and_boxes_on_the_overview_reach_the_campaign(
-    server: tuple[str, Path], tmp_path: Path
+    server: tuple[str, Path], page: Any, tmp_path: Path
 ) -> None:
     """Real mouse events on the images: a spectrum on Source, clicked seeds, AddPoints, no-go."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from steerscope.records import CampaignRecord
 
-    url, records = server
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(30_000)
-            expect.set_options(timeout=30_000)
-            page.goto(url)
+    _, records = server
 
-            # Source: a click on a pixel shows its spectrum.
-            overview = _chart(page, "click a pixel to see its spectrum")
-            expect(overview).to_be_visible()
-            _click_pixel(page, overview, 10, 20)
-            shown = _pixel_in(page, r"Spectrum at row (\d+), col (\d+)")
-            _assert_near(shown, (10, 20))
+    # Source: a click on a pixel shows its spectrum.
+    overview = _chart(page, "click a pixel to see its spectrum")
+    expect(overview).to_be_visible()
+    _click_pixel(page, overview, 10, 20)
+    shown = _pixel_in(page, r"Spectrum at row (\d+), col (\d+)")
+    _assert_near(shown, (10, 20))
 
-            # Campaign set-up: clicked seed points.
-            page.get_by_role("link", name="Campaign").click()
-            expect(page.get_by_label("Initial exploration weight (β)", exact=True)).to_be_visible()
-            page.get_by_label("Model", exact=True).click()
-            page.get_by_role("option", name="exact_gp").click()
-            _fill_number(page, "Budget (measurements)", "120")
-            _fill_number(page, "Simulated delay per point (s)", "0.5")
-            page.get_by_text("clicked", exact=True).click()
-            seeds = page.get_by_role("button", name="Forget the clicked seed points")
-            expect(seeds).to_be_visible()
-            seeds.click()
-            expect(page.get_by_text("Clicked seed points: 0")).to_be_visible()
-            setup = _chart(page, "Click to add seed points")
-            _click_pixel(page, setup, 5, 6)
-            expect(page.get_by_text("Clicked seed points: 1")).to_be_visible()
-            _click_pixel(page, setup, 40, 30)
-            expect(page.get_by_text("Clicked seed points: 2")).to_be_visible()
-            listed = page.get_by_text(re.compile(r"Clicked seed points: 2 \(")).inner_text()
-            seed_points = [(int(r), int(c)) for r, c in re.findall(r"row (\d+), col (\d+)", listed)]
-            _assert_near(seed_points[0], (5, 6))
-            _assert_near(seed_points[1], (40, 30))
-            page.get_by_role("button", name="Start").click()
-            _wait_measured(page, at_least=3, timeout_s=60)
-            # the sidebar keeps the named pages through live refreshes (issue B14)
-            nav = page.get_by_test_id("stSidebarNav")
-            expect(nav).to_contain_text("Campaign")
-            expect(nav).not_to_contain_text("app")
+    # Campaign set-up: clicked seed points.
+    page.get_by_role("link", name="Campaign").click()
+    expect(page.get_by_label("Initial exploration weight (β)", exact=True)).to_be_visible()
+    page.get_by_label("Model", exact=True).click()
+    page.get_by_role("option", name="exact_gp").click()
+    _fill_number(page, "Budget (measurements)", "120")
+    _fill_number(page, "Simulated delay per point (s)", "0.5")
+    page.get_by_text("clicked", exact=True).click()
+    seeds = page.get_by_role("button", name="Forget the clicked seed points")
+    expect(seeds).to_be_visible()
+    seeds.click()
+    expect(page.get_by_text("Clicked seed points: 0")).to_be_visible()
+    setup = _chart(page, "Click to add seed points")
+    _click_pixel(page, setup, 5, 6)
+    expect(page.get_by_text("Clicked seed points: 1")).to_be_visible()
+    _click_pixel(page, setup, 40, 30)
+    expect(page.get_by_text("Clicked seed points: 2")).to_be_visible()
+    listed = page.get_by_text(re.compile(r"Clicked seed points: 2 \(")).inner_text()
+    seed_points = [(int(r), int(c)) for r, c in re.findall(r"row (\d+), col (\d+)", listed)]
+    _assert_near(seed_points[0], (5, 6))
+    _assert_near(seed_points[1], (40, 30))
+    page.get_by_role("button", name="Start").click()
+    _wait_measured(page, at_least=3, timeout_s=60)
+    # the sidebar keeps the named pages through live refreshes (issue B14)
+    nav = page.get_by_test_id("stSidebarNav")
+    expect(nav).to_contain_text("Campaign")
+    expect(nav).not_to_contain_text("app")
 
-            # Live overview: a click, then "Measure 1 clicked point(s) next".
-            live = _chart(page, "Measured (numbered in order)")
-            _click_pixel(page, live, 50, 12)
-            measure = page.get_by_role("button", name="Measure 1 clicked point(s) next")
-            expect(measure).to_be_enabled()
-            # ... and says what the campaign knows of that pixel (predicted, not measured)
-            added = _pixel_in(page, r"row (\d+), col (\d+): not measured")
-            _assert_near(added, (50, 12))
-            measure.click()
-            measured_none = page.get_by_role("button", name="Measure 0 clicked point(s) next")
-            expect(measured_none).to_be_visible()
+    # Live overview: a click, then "Measure 1 clicked point(s) next".
+    live = _chart(page, "Measured (numbered in order)")
+    _click_pixel(page, live, 50, 12)
+    measure = page.get_by_role("button", name="Measure 1 clicked point(s) next")
+    expect(measure).to_be_enabled()
+    # ... and says what the campaign knows of that pixel (predicted, not measured)
+    added = _pixel_in(page, r"row (\d+), col (\d+): not measured")
+    _assert_near(added, (50, 12))
+    measure.click()
+    measured_none = page.get_by_role("button", name="Measure 0 clicked point(s) next")
+    expect(measured_none).to_be_visible()
 
-            # ... and a box, then "Add the boxed no-go region".
-            page.get_by_text("Drag boxes a no-go region").click()
-            live = _chart(page, "box a no-go region")
-            expect(live).to_be_visible()
-            _drag_box(page, live, (2, 40), (12, 55))
-            no_go = page.get_by_role("button", name="Add the boxed no-go region")
-            expect(no_go).to_be_enabled()
-            no_go.click()
-            expect(no_go).to_be_disabled()
-            kinds = [i.kind for i in _interventions(records)]
-            deadline = time.monotonic() + 60
-            while not {"AddPoints", "AddNoGoRegion"} <= set(kinds):
-                assert time.monotonic() < deadline, kinds
-                page.wait_for_timeout(500)
-                kinds = [i.kind for i in _interventions(records)]
-            _click_settled(page.get_by_role("button", name="Stop"))
-            expect(page.get_by_text("Status: stopped", exact=False)).to_be_visible(timeout=120_000)
+    # ... and a box, then "Add the boxed no-go region".
+    page.get_by_text("Drag boxes a no-go region").click()
+    live = _chart(page, "box a no-go region")
+    expect(live).to_be_visible()
+    _drag_box(page, live, (2, 40), (12, 55))
+    no_go = page.get_by_role("button", name="Add the boxed no-go region")
+    expect(no_go).to_be_enabled()
+    no_go.click()
+    expect(no_go).to_be_disabled()
+    kinds = [i.kind for i in _interventions(records)]
+    deadline = time.monotonic() + 60
+    while not {"AddPoints", "AddNoGoRegion"} <= set(kinds):
+        assert time.monotonic() < deadline, kinds
+        page.wait_for_timeout(500)
+        kinds = [i.kind for i in _interventions(records)]
+    _click_settled(page.get_by_role("button", name="Stop"))
+    expect(page.get_by_text("Status: stopped", exact=False)).to_be_visible(timeout=120_000)
 
-            # A second campaign with another budget: Steer shows its budget, not the first's
-            # 120, so an Apply cannot post a stale value (issue B5).
-            expect(page.get_by_role("heading", name="New campaign")).to_be_visible()
-            # the form remembers the last campaign's values (issue B6)
-            expect(page.get_by_label("Budget (measurements)", exact=True)).to_have_value("120")
-            _fill_number(page, "Budget (measurements)", "30")
-            page.get_by_role("button", name="Start").click()
-            expect(page.get_by_label("Budget", exact=True)).to_have_value("30", timeout=60_000)
-            _click_settled(page.get_by_role("button", name="Stop"))
-            expect(page.get_by_text("Status: stopped", exact=False)).to_be_visible(timeout=120_000)
-        finally:
-            browser.close()
+    # A second campaign with another budget: Steer shows its budget, not the first's
+    # 120, so an Apply cannot post a stale value (issue B5).
+    expect(page.get_by_role("heading", name="New campaign")).to_be_visible()
+    # the form remembers the last campaign's values (issue B6)
+    expect(page.get_by_label("Budget (measurements)", exact=True)).to_have_value("120")
+    _fill_number(page, "Budget (measurements)", "30")
+    page.get_by_role("button", name="Start").click()
+    expect(page.get_by_label("Budget", exact=True)).to_have_value("30", timeout=60_000)
+    _click_settled(page.get_by_role("button", name="Stop"))
+    expect(page.get_by_text("Status: stopped", exact=False)).to_be_visible(timeout=120_000)
 
     record_path = min(records.glob("*.sqlite"), key=lambda p: p.stat().st_ctime)
     with CampaignRecord.open(record_path, read_only=True) as record:

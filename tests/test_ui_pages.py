@@ -47,6 +47,18 @@ def _no_exception(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
+def _start(at: AppTest, *, budget: int, n_seeds: int = 3) -> state.RegistryEntry:
+    """Set exact GP, ``n_seeds`` seeds and ``budget`` on the New-campaign form, press Start."""
+    at.selectbox(key="campaign.model").set_value("exact_gp")
+    at.number_input(key="campaign.n_seeds").set_value(n_seeds)
+    at.number_input(key="campaign.budget").set_value(budget)
+    next(b for b in at.button if b.label == "Start").click().run()
+    _no_exception(at)
+    entry = state.registry().latest()
+    assert entry is not None
+    return entry
+
+
 def test_source_page_offers_every_source_and_opens_the_demo_dataset(records: Path) -> None:
     at = _app()
     assert at.radio[0].label == "Source kind"
@@ -165,15 +177,9 @@ def test_registry_stops_runners_and_keeps_the_newest_first() -> None:
 def test_steer_panel_offers_the_numbers_the_acquisition_declares(records: Path) -> None:
     """EI declares xi: the steer panel draws an xi input from PolicyConfig, which posts it."""
     at = _app("campaign")
-    at.selectbox(key="campaign.model").set_value("exact_gp")
     at.selectbox(key="campaign.start_acquisition").set_value("ei")
-    at.number_input(key="campaign.n_seeds").set_value(3)
-    at.number_input(key="campaign.budget").set_value(40)
     at.number_input(key="campaign.delay").set_value(0.2)
-    next(b for b in at.button if b.label == "Start").click().run()
-    _no_exception(at)
-    entry = state.registry().latest()
-    assert entry is not None
+    entry = _start(at, budget=40)
     entry.runner.wait_for(lambda s: s.n_measured >= 1, 60.0)
     at.run()
     _no_exception(at)
@@ -191,14 +197,8 @@ def test_steer_inputs_show_what_is_in_force_not_a_previous_value(records: Path) 
     from steerscope.campaign import SetPolicy
 
     at = _app("campaign")
-    at.selectbox(key="campaign.model").set_value("exact_gp")
-    at.number_input(key="campaign.n_seeds").set_value(3)
-    at.number_input(key="campaign.budget").set_value(40)
     at.slider(key="campaign.patch_size").set_value(8)
-    next(b for b in at.button if b.label == "Start").click().run()
-    _no_exception(at)
-    entry = state.registry().latest()
-    assert entry is not None
+    entry = _start(at, budget=40)
     entry.runner.wait_for(lambda s: s.n_measured >= 3, 60.0)
     at.run()
     assert at.number_input(key="campaign.new_budget").value == 40
@@ -238,13 +238,7 @@ def test_learning_mode_does_not_move_the_steer_inputs(records: Path) -> None:
     page showed two "beta" inputs, and a value typed into the old one went nowhere.
     """
     at = _app("campaign")
-    at.selectbox(key="campaign.model").set_value("exact_gp")
-    at.number_input(key="campaign.n_seeds").set_value(3)
-    at.number_input(key="campaign.budget").set_value(6)
-    next(b for b in at.button if b.label == "Start").click().run()
-    _no_exception(at)
-    entry = state.registry().latest()
-    assert entry is not None
+    entry = _start(at, budget=6)
     entry.runner.wait_for(lambda s: s.n_measured >= 1, 60.0)
     at.run()
     before = _top_level_index(at, "campaign.beta")
@@ -261,15 +255,9 @@ def test_the_new_campaign_form_remembers_the_last_campaign(records: Path) -> Non
     at = _app("campaign")
     caption = next(c.value for c in at.caption if c.value.startswith("Target:"))
     assert "{" not in caption and "Σ" in caption, caption  # words, not a raw dict (B12)
-    at.selectbox(key="campaign.model").set_value("exact_gp")
-    at.number_input(key="campaign.n_seeds").set_value(3)
-    at.number_input(key="campaign.budget").set_value(6)
     at.number_input(key="campaign.start_beta").set_value(0.5)
     at.slider(key="campaign.patch_size").set_value(8)
-    next(b for b in at.button if b.label == "Start").click().run()
-    _no_exception(at)
-    entry = state.registry().latest()
-    assert entry is not None
+    entry = _start(at, budget=6)
     at.run()  # the form is hidden while the campaign runs
     assert not [n for n in at.number_input if n.key == "campaign.budget"]
     snap = entry.runner.wait_for(lambda s: s.status in ("finished", "stopped", "error"), 90)
@@ -310,14 +298,8 @@ def test_the_app_has_no_folder_streamlit_would_list_as_raw_pages() -> None:
 
 def test_pause_after_the_seed_points_holds_the_run_for_a_look(records: Path) -> None:
     at = _app("campaign")
-    at.selectbox(key="campaign.model").set_value("exact_gp")
-    at.number_input(key="campaign.n_seeds").set_value(3)
-    at.number_input(key="campaign.budget").set_value(8)
     at.checkbox(key="campaign.pause_after_seeds").check()
-    next(b for b in at.button if b.label == "Start").click().run()
-    _no_exception(at)
-    entry = state.registry().latest()
-    assert entry is not None
+    entry = _start(at, budget=8)
     snap = entry.runner.wait_for(lambda s: s.status == "paused" or s.n_measured > 3, 60.0)
     assert snap.status == "paused" and snap.n_measured == 3
     assert "after the seed points" in snap.reason

@@ -266,54 +266,28 @@ def _add_points(
                 hovertemplate="#%{customdata}: row %{y}, col %{x}<extra></extra>",
             )
         )
-    if len(next_points):
-        fig.add_trace(
-            go.Scatter(
-                x=next_points[:, 1],
-                y=next_points[:, 0],
-                mode="markers",
-                marker={
-                    "size": 13,
-                    "symbol": "x-thin-open",
-                    "color": "#ef476f",
-                    "line": {"width": 3},
-                },
-                name="measuring now",
-                hovertemplate="measuring now: row %{y}, col %{x}<extra></extra>",
+    overlays = (
+        (next_points, "measuring now", "x-thin-open", "#ef476f", 13, 3),
+        (ahead_points, "next suggested", "circle-x-open", "#ff9f1c", 13, 2),
+        (selected, "selected", "circle-open", "#06d6a0", 11, 2),
+    )
+    for points, name, symbol, color, size, width in overlays:
+        if points is not None and len(points):
+            fig.add_trace(
+                go.Scatter(
+                    x=points[:, 1],
+                    y=points[:, 0],
+                    mode="markers",
+                    marker={
+                        "size": size,
+                        "symbol": symbol,
+                        "color": color,
+                        "line": {"width": width},
+                    },
+                    name=name,
+                    hovertemplate=f"{name}: row %{{y}}, col %{{x}}<extra></extra>",
+                )
             )
-        )
-    if ahead_points is not None and len(ahead_points):
-        fig.add_trace(
-            go.Scatter(
-                x=ahead_points[:, 1],
-                y=ahead_points[:, 0],
-                mode="markers",
-                marker={
-                    "size": 13,
-                    "symbol": "circle-x-open",
-                    "color": "#ff9f1c",
-                    "line": {"width": 2},
-                },
-                name="next suggested",
-                hovertemplate="next suggested: row %{y}, col %{x}<extra></extra>",
-            )
-        )
-    if len(selected):
-        fig.add_trace(
-            go.Scatter(
-                x=selected[:, 1],
-                y=selected[:, 0],
-                mode="markers",
-                marker={
-                    "size": 11,
-                    "symbol": "circle-open",
-                    "color": "#06d6a0",
-                    "line": {"width": 2},
-                },
-                name="selected",
-                hovertemplate="selected: row %{y}, col %{x}<extra></extra>",
-            )
-        )
 
 
 def patch_outline(center: tuple[int, int], patch_size: int) -> dict[str, float]:
