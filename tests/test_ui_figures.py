@@ -354,3 +354,13 @@ def test_operator_changes_are_marked_on_the_history_plots() -> None:
     (line,) = [s for s in fig.layout.shapes if s.type == "line"]
     assert line.x0 == 4.5 and fig.layout.annotations[0].text == "beta 0.25 → 1"
     assert figures.discovery_figure([(1, 0.0), (7, 0.5)], marks=marks).layout.shapes
+
+
+def test_a_boxed_window_snaps_to_channel_energies() -> None:
+    channels = np.arange(0.0, 6.0, 0.02)  # 0.02 eV per channel
+    low, high = target_tools.snap_to_channels((1.013, 1.797), channels)
+    assert (low, high) == (pytest.approx(1.02), pytest.approx(1.8))
+    assert target_tools.snap_to_channels((2.001, 2.002), channels) == (
+        pytest.approx(2.0),
+        pytest.approx(2.02),
+    )  # never an empty window

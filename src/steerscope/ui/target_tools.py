@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from steerscope.data import SpectrumImage
 from steerscope.errors import ScalarizerError
@@ -22,6 +22,7 @@ __all__ = [
     "mean_spectrum",
     "preview_target_map",
     "preview_target_maps",
+    "snap_to_channels",
     "zoom_range",
 ]
 
@@ -286,3 +287,26 @@ def zoom_range(
     start, stop = min(edges), max(edges)
     pad = margin * max(stop - start, (high - low) / 1000.0)
     return max(low, start - pad), min(high, stop + pad)
+
+
+def snap_to_channels(window: tuple[float, float], channels: ArrayLike) -> tuple[float, float]:
+    """The window ``(low, high)`` with each edge moved to the nearest channel energy.
+
+    Parameters
+    ----------
+    window : (float, float)
+        Energies, e.g. from a box selection.
+    channels : array_like of shape (C,)
+        Channel energies, increasing.
+
+    Returns
+    -------
+    (float, float)
+        Channel energies, ``low < high`` (one channel apart at least, when ``C > 1``).
+    """
+    values = np.asarray(channels, dtype=np.float64).reshape(-1)
+    lo_i = int(np.argmin(np.abs(values - min(window))))
+    hi_i = int(np.argmin(np.abs(values - max(window))))
+    if hi_i <= lo_i:
+        hi_i = min(lo_i + 1, values.size - 1)
+    return float(values[lo_i]), float(values[hi_i])

@@ -13,13 +13,18 @@ from steerscope.scalarizers.elements import element_markers
 from steerscope.ui import campaign_tools, figures, state, target_tools, widgets
 
 
-def _take_window(event: Any) -> None:
-    """Set the window fields from an energy range box-selected on the spectrum."""
+def _take_window(event: Any, channels: Any) -> None:
+    """Set the window fields from an energy range box-selected on the spectrum.
+
+    The edges are snapped to the nearest channel energies (``channels``), so the window
+    says exactly which channels it sums.
+    """
     selected = figures.window_from_selection(event)
     if selected is not None and selected != state.get_value("window_draft"):
+        low, high = target_tools.snap_to_channels(selected, channels)
         state.set_value("window_draft", selected)
-        state.set_widget_value("target.low", round(selected[0], 4))
-        state.set_widget_value("target.high", round(selected[1], 4))
+        state.set_widget_value("target.low", round(low, 6))
+        state.set_widget_value("target.high", round(high, 6))
 
 
 st.title("Target")
@@ -145,7 +150,7 @@ with right:
             else None,
         ),
         key="target.spectrum",
-        on_select=_take_window,
+        on_select=lambda event: _take_window(event, energy.values),
     )
 
 st.subheader("Scalarizer")
