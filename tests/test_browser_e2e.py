@@ -264,11 +264,18 @@ def _pixel_position(chart, row: int, col: int) -> tuple[float, float]:
 
 def _click_settled(button) -> None:
     """Click a button once the page shows one of it: while a rerun draws a moved element,
-    its old copy lingers until the run ends (Streamlit), and a click on that does nothing."""
-    from playwright.sync_api import expect
+    its old copy lingers until the run ends (Streamlit), and a click on that does nothing.
+    Bounded: a copy that comes and goes with the live refreshes is waited out."""
+    from playwright.sync_api import Error
 
-    expect(button).to_have_count(1)
-    button.click()
+    for attempt in range(20):
+        try:
+            button.click(timeout=5_000)
+            return
+        except Error as exc:
+            if "strict mode violation" not in str(exc) or attempt == 19:
+                raise
+            button.page.wait_for_timeout(300)
 
 
 def _pixel_in(page, pattern: str) -> tuple[int, int]:
@@ -287,21 +294,44 @@ def _assert_near(found: tuple[int, int], wanted: tuple[int, int]) -> None:
     assert abs(found[0] - wanted[0]) <= 1 and abs(found[1] - wanted[1]) <= 1, (found, wanted)
 
 
+def _on_chart(page, chart, act) -> None:
+    """Run ``act()`` (mouse events on ``chart``), again if a live redraw replaced the chart.
+
+    A live view redraws its overview when a spectrum arrives; a chart replaced between
+    finding it and moving the mouse raises "not attached" (issue B11, open). Bounded.
+    """
+    from playwright.sync_api import Error
+
+    for attempt in range(3):
+        try:
+            chart.scroll_into_view_if_needed()
+            act()
+            return
+        except Error as exc:
+            if "not attached" not in str(exc) or attempt == 2:
+                raise
+            page.wait_for_timeout(300)
+
+
 def _click_pixel(page, chart, row: int, col: int) -> None:
-    chart.scroll_into_view_if_needed()
-    x, y = _pixel_position(chart, row, col)
-    page.mouse.move(x, y)
-    page.mouse.click(x, y)
+    def click() -> None:
+        x, y = _pixel_position(chart, row, col)
+        page.mouse.move(x, y)
+        page.mouse.click(x, y)
+
+    _on_chart(page, chart, click)
 
 
 def _drag_box(page, chart, corner0: tuple[int, int], corner1: tuple[int, int]) -> None:
-    chart.scroll_into_view_if_needed()
-    x0, y0 = _pixel_position(chart, *corner0)
-    x1, y1 = _pixel_position(chart, *corner1)
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move(x1, y1, steps=8)
-    page.mouse.up()
+    def drag() -> None:
+        x0, y0 = _pixel_position(chart, *corner0)
+        x1, y1 = _pixel_position(chart, *corner1)
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        page.mouse.move(x1, y1, steps=8)
+        page.mouse.up()
+
+    _on_chart(page, chart, drag)
 
 
 def _interventions(records: Path) -> list:
@@ -359,8 +389,14 @@ def test_clicks_and_boxes_on_the_overview_reach_the_campaign(
 
     # Live overview: a click, then "Measure 1 clicked point(s) next".
     live = _chart(page, "Measured (numbered in order)")
-    _click_pixel(page, live, 50, 12)
     measure = page.get_by_role("button", name="Measure 1 clicked point(s) next")
+    for _ in range(3):  # a click landing while the live chart is redrawn can be lost (B11)
+        _click_pixel(page, live, 50, 12)
+        try:
+            expect(measure).to_be_enabled(timeout=10_000)
+            break
+        except AssertionError:
+            continue
     expect(measure).to_be_enabled()
     # ... and says what the campaign knows of that pixel (predicted, not measured)
     added = _pixel_in(page, r"row (\d+), col (\d+): not measured")
