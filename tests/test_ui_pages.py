@@ -327,3 +327,15 @@ def test_no_page_holds_a_bare_string_streamlit_would_draw() -> None:
         for node in body[1:]:  # the first is the module docstring, which Streamlit skips
             is_text = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
             assert not (is_text and isinstance(node.value.value, str)), (path.name, node.lineno)
+
+
+def test_a_low_loss_spectrum_starts_on_log_counts_and_edx_does_not(records: Path) -> None:
+    """The zero-loss peak flattens a low-loss spectrum on a linear axis."""
+    at = _app("target")
+    assert at.checkbox(key="target.log_y").value is True  # plasmonic: EELS from 0 eV
+    at.switch_page(str(PAGES / "source.py")).run()
+    at.selectbox[0].set_value("velox_aupdcu")
+    next(b for b in at.button if b.label == "Open dataset").click().run()
+    at.switch_page(str(PAGES / "target.py")).run()
+    _no_exception(at)
+    assert at.checkbox(key="target.log_y").value is False  # EDX in keV

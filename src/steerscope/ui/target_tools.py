@@ -19,6 +19,7 @@ __all__ = [
     "build_scalarizer_dict",
     "default_rows",
     "default_window",
+    "log_counts_by_default",
     "mean_spectrum",
     "preview_target_map",
     "preview_target_maps",
@@ -310,3 +311,15 @@ def snap_to_channels(window: tuple[float, float], channels: ArrayLike) -> tuple[
     if hi_i <= lo_i:
         hi_i = min(lo_i + 1, values.size - 1)
     return float(values[lo_i]), float(values[hi_i])
+
+
+def log_counts_by_default(energy: Any) -> bool:
+    """Whether a spectrum view starts on log counts: yes for a low-loss EELS axis.
+
+    Its zero-loss peak dwarfs everything else on a linear axis; other axes start linear.
+
+    Parameters
+    ----------
+    energy : EnergyAxis
+    """
+    return str(energy.units) == "eV" and float(energy.low) <= 1.0

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from steerscope.datasets import dataset_info, list_datasets
-from steerscope.ui import figures, state, widgets
+from steerscope.ui import figures, state, target_tools, widgets
 from steerscope.ui.sources import describe_source
 
 st.title("Source")
@@ -122,18 +122,20 @@ if loaded is not None:
             row, col = (int(v) for v in picked[-1])
             spectrum = loaded.spectra_at(picked[-1:])[0]
             energy = loaded.image.energy
+            log_default = target_tools.log_counts_by_default(energy)
             st.plotly_chart(
                 figures.spectrum_figure(
                     energy.values,
                     {f"row {row}, col {col}": spectrum},
                     units=energy.units,
                     title=f"Spectrum at row {row}, col {col}",
-                    log_y=bool(state.widget_value("source.log_y", False)),
+                    log_y=bool(state.widget_value("source.log_y", log_default)),
                 ),
                 key="source.spectrum",
             )
             st.checkbox(
                 "Log counts",
+                value=log_default,
                 key="source.log_y",
                 help="Counts on a log axis: weak edges beside a zero-loss peak or a strong "
                 "line show.",

@@ -90,6 +90,7 @@ with left:
     )
     log_counts = st.checkbox(
         "Log counts",
+        value=target_tools.log_counts_by_default(energy),
         key="target.log_y",
         help="Counts on a log axis: weak edges beside a zero-loss peak or a strong line show.",
     )
