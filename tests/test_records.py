@@ -757,3 +757,26 @@ def test_a_record_from_before_checksums_opens_and_gains_them(tmp_path: Path) -> 
         pytest.raises(RecordError, match=rf"ids {new_id};"),
     ):
         record.measurements()
+
+
+def test_one_measurement_is_read_without_the_others(tmp_path: Path) -> None:
+    """The live view reads the spectrum of a clicked point, not the whole record, each time."""
+    from steerscope.errors import ConfigError
+    from steerscope.ui.campaign_tools import measured_point
+
+    path = tmp_path / "r.sqlite"
+    with new_record(path) as writer:
+        writer.add_measurement(make_measurement([[0, 1], [2, 3], [1, 1]]), step=0)
+    with CampaignRecord.open(path, read_only=True) as record:
+        everything = record.measurements()
+        one = record.measurements(offset=1, limit=1)
+        assert one.points.tolist() == [[2, 3]] and one.ids.tolist() == [everything.ids[1]]
+        np.testing.assert_array_equal(one.spectra, everything.spectra[1:2])
+        assert len(record.measurements(offset=3, limit=1)) == 0
+    picked = measured_point(path, 2)
+    assert picked.point == (1, 1) and picked.index == 2
+    np.testing.assert_array_equal(picked.spectrum, everything.spectra[2])
+    with pytest.raises(
+        ConfigError, match=r"measurement 3 is not in the record r\.sqlite, which has 3"
+    ):
+        measured_point(path, 3)

@@ -1064,8 +1064,18 @@ class CampaignRecord:
         )
 
     @_decoded("the measured spectra")
-    def measurements(self, *, since_id: int = 0) -> MeasuredSpectra:
+    def measurements(
+        self, *, since_id: int = 0, offset: int = 0, limit: int | None = None
+    ) -> MeasuredSpectra:
         """Every recorded spectrum (with id > ``since_id``), in recording order.
+
+        Parameters
+        ----------
+        since_id : int
+            Only spectra recorded after the one with this id.
+        offset, limit : int
+            Skip the first ``offset`` of those and return at most ``limit`` (all when
+            None): one spectrum is read without reading the others.
 
         Returns
         -------
@@ -1081,8 +1091,8 @@ class CampaignRecord:
         rows = self._query(
             "SELECT id, step, decision_id, point_index, row, col, spectrum, dtype, n_channels, "
             "energy, signal_kind, acquired_at, dwell_time_s, metadata FROM measurements "
-            "WHERE id > ? ORDER BY id",
-            (int(since_id),),
+            "WHERE id > ? ORDER BY id LIMIT ? OFFSET ?",
+            (int(since_id), -1 if limit is None else int(limit), int(offset)),
         )
         if not rows:
             energy_info = self.instrument().get("energy")

@@ -159,25 +159,25 @@ def measured_point(record_path: str | Path, index: int) -> MeasuredPoint:
     """
     from steerscope.records import CampaignRecord
 
+    i = int(index)
     with CampaignRecord.open(record_path, read_only=True, verify=False) as record:
-        measured = record.measurements()
-    if not 0 <= int(index) < len(measured):
-        raise ConfigError(
-            f"measurement {index} is not in the record {Path(record_path).name}, which has "
-            f"{len(measured)}; pick a point on the current plot."
-        )
+        measured = record.measurements(offset=max(i, 0), limit=1)  # that one spectrum only
+        if i < 0 or len(measured) == 0:
+            raise ConfigError(
+                f"measurement {index} is not in the record {Path(record_path).name}, which has "
+                f"{len(record.measurements())}; pick a point on the current plot."
+            )
     if measured.energy is None:
         raise ConfigError(
             f"the record {Path(record_path).name} has no energy axis; cannot draw a spectrum."
         )
-    i = int(index)
     return MeasuredPoint(
         index=i,
-        point=(int(measured.points[i, 0]), int(measured.points[i, 1])),
-        step=int(measured.steps[i]),
+        point=(int(measured.points[0, 0]), int(measured.points[0, 1])),
+        step=int(measured.steps[0]),
         energy=np.asarray(measured.energy.values, dtype=np.float64),
         units=str(measured.energy.units),
-        spectrum=np.asarray(measured.spectra[i], dtype=np.float64),
+        spectrum=np.asarray(measured.spectra[0], dtype=np.float64),
     )
 
 
