@@ -62,11 +62,8 @@ PARETO_TRACE_NAME = "measured points"
 MAX_DISPLAY_SIDE = 256
 """Images larger than this are shown decimated (every k-th pixel) to keep the page light."""
 
-DRAG_MODES = {
-    "zoom": "Click picks a pixel · drag zooms",
-    "box": "Drag boxes a region",
-}
-"""What a mouse drag does on an overview (:func:`overview_figure`'s ``drag``), as offered."""
+DRAG_MODES = ("zoom", "box")
+"""What a mouse drag can do on an overview (:func:`overview_figure`'s ``drag``)."""
 
 MAX_CLICK_POINTS = 128 * 128
 """At most this many invisible click targets per image; larger images get a coarser click grid."""

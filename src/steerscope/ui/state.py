@@ -133,20 +133,22 @@ def set_widget_value(key: str, value: Any) -> None:
     st.session_state[key] = value
 
 
-def preset_widgets(defaults: Mapping[str, Any], *, remembered: str) -> None:
+def preset_widgets(defaults: Mapping[str, Any], *, remembered: str | None = None) -> None:
     """Preset each widget of a form that has no value yet: remembered, else its default.
 
     Streamlit forgets a widget's value while it is not drawn (a form hidden during a
-    run); the values kept by :func:`remember_widgets` under ``remembered`` bring it back.
+    run, a field of another scalarizer kind); presetting it before it is drawn brings a
+    value back, and the values kept by :func:`remember_widgets` under ``remembered``
+    bring back the user's own.
 
     Parameters
     ----------
     defaults : mapping
         Widget key → the value the widget starts with in a new session.
-    remembered : str
+    remembered : str, optional
         Name of the per-tab value (see ``_DEFAULTS``) holding the last values.
     """
-    kept = get_value(remembered) or {}
+    kept = (get_value(remembered) if remembered else None) or {}
     for key, default in defaults.items():
         if key not in st.session_state:
             st.session_state[key] = kept.get(key, default)

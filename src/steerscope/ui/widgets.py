@@ -10,7 +10,7 @@ import streamlit as st
 
 from steerscope.errors import SteerscopeError
 from steerscope.ui import state
-from steerscope.ui.figures import DRAG_MODES, pixels_from_selection
+from steerscope.ui.figures import pixels_from_selection
 from steerscope.ui.learning import steps_for_page
 from steerscope.ui.sources import LoadedSource
 
@@ -113,7 +113,7 @@ def drag_mode(key: str, *, box_label: str) -> str:
     str
         ``"zoom"`` or ``"box"``, for :func:`steerscope.ui.figures.overview_figure`'s ``drag``.
     """
-    labels = {"zoom": DRAG_MODES["zoom"], "box": box_label}
+    labels = {"zoom": "Click picks a pixel · drag zooms", "box": box_label}  # DRAG_MODES
     choice = st.radio(
         "Mouse on the image",
         list(labels),

@@ -61,9 +61,7 @@ presets = {
     "target.width": 0.0,
     "target.multi": (base_spec or {}).get("kind") == "multi",
 }
-for widget_key, preset in presets.items():
-    if state.widget_value(widget_key) is None:
-        state.set_widget_value(widget_key, preset)
+state.preset_widgets(presets)
 
 st.subheader("Spectrum explorer")
 left, right = st.columns([1, 1])
