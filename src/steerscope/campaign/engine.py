@@ -43,17 +43,15 @@ from steerscope.campaign.config import (
 )
 from steerscope.campaign.history import MeasuredHistory, as_points
 from steerscope.campaign.interventions import (
+    CONTROL_KINDS,
+    CONTROLS,
     AddNoGoRegion,
     AddPoints,
     Intervention,
-    Pause,
-    Resume,
-    RunSteps,
     SetBudget,
     SetDescriptor,
     SetPolicy,
     SetScalarizer,
-    Stop,
     VetoPoints,
     describe_change,
     intervention_from_dict,
@@ -88,7 +86,6 @@ from steerscope.types import EnergyAxis, Measurement, Overview
 
 __all__ = ["Campaign", "Proposal", "StepResult", "build_instrument", "default_record_path"]
 
-_CONTROL = (Pause, Resume, Stop, RunSteps)
 _MIN_TRAIN = 2  # a GP needs at least two finite targets to say anything about variance
 _AUTO_MIN_DECISIONS = 20  # an automatic batch takes at most 1/20 of the budget
 
@@ -364,7 +361,7 @@ class Campaign:
         for event in self.record.events():
             self.events.append(EventView(event.step, event.at, event.kind, event.message))
         for item in self.record.interventions():
-            if item.kind in {cls.__name__ for cls in _CONTROL} or item.kind.endswith("rejected"):
+            if item.kind in CONTROL_KINDS or item.kind.endswith("rejected"):
                 continue
             self._apply(intervention_from_dict(item.kind, item.after), record=False)
         measured = self.record.measurements()
@@ -1051,7 +1048,7 @@ class Campaign:
         self._log("intervention", f"{kind}: {before} → {after}", record=False)
 
     def _apply(self, intervention: Intervention, *, record: bool) -> None:
-        if isinstance(intervention, _CONTROL):
+        if isinstance(intervention, CONTROLS):
             raise ConfigError(
                 f"{type(intervention).__name__} steers the background runner; post it to a "
                 "CampaignRunner instead of applying it to the Campaign."

@@ -24,6 +24,8 @@ from numpy.typing import ArrayLike, NDArray
 from steerscope.errors import ConfigError, SteerscopeError
 
 __all__ = [
+    "CONTROLS",
+    "CONTROL_KINDS",
     "AddNoGoRegion",
     "AddPoints",
     "Intervention",
@@ -345,6 +347,12 @@ Intervention = (
 )
 """Any operator message the runner accepts."""
 
+CONTROLS = (Pause, Resume, Stop, RunSteps)
+"""The runner's controls: they hold or release the run and change no setting."""
+
+CONTROL_KINDS = frozenset(cls.__name__ for cls in CONTROLS)
+"""Their class names, as the record and the event log write them."""
+
 _KINDS: dict[str, type] = {
     cls.__name__: cls
     for cls in (
@@ -462,7 +470,7 @@ def describe_change(kind: str, before: Mapping[str, Any], after: Mapping[str, An
         What changed, never a raw dict: the policy fields that changed, old → new; the
         target's label; a count of points or pixels; a status change for the controls.
     """
-    if kind in ("Pause", "Resume", "Stop", "RunSteps"):
+    if kind in CONTROL_KINDS:
         text = f"{before.get('status', '?')} → {after.get('status', '?')}"
         return text + (f" ({after['n']} step(s))" if kind == "RunSteps" and "n" in after else "")
     if kind == "SetPolicy":

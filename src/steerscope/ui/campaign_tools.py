@@ -483,11 +483,13 @@ def intervention_marks(snapshot: Any) -> list[tuple[float, str]]:
         first after (``n + 0.5``); ``text`` is the change in words (``"beta 0.25 → 1"``).
         Pause, Resume, Stop and RunSteps are left out.
     """
+    from steerscope.campaign.interventions import CONTROL_KINDS
+
     steps = np.asarray(snapshot.measured_steps)
     marks = []
     for event in snapshot.events:
         kind, _, text = str(event.text).partition(": ")
-        if event.kind != "intervention" or kind in ("Pause", "Resume", "Stop", "RunSteps"):
+        if event.kind != "intervention" or kind in CONTROL_KINDS:
             continue  # the controls hold the run; they change nothing the plots show
         before = int(np.count_nonzero(steps < int(event.step)))
         marks.append((before + 0.5, text))
