@@ -22,7 +22,6 @@ before ``K``; from ``K`` on the changed policy decides.
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from steerscope.campaign.config import load_config
 from steerscope.campaign.engine import Campaign, StepResult
 from steerscope.errors import ConfigError, RecordError
 from steerscope.records import CampaignRecord
+from steerscope.records.files import SQLITE_SIDECARS, written_whole
 from steerscope.types import Measurement, SignalKind
 
 __all__ = ["apply_config_changes", "fork_record", "replay"]
@@ -246,11 +246,11 @@ def fork_record(
             )
         # Built under a temporary name and renamed when whole: a fork killed while it is
         # copied leaves no record that a resume would take for a complete one.
-        partial = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
-        new = CampaignRecord.create(
-            partial, config=fork_config, overview=old.overview(), instrument=old.instrument()
-        )
-        try:
+        building = written_whole(out, overwrite=False, sidecars=(*SQLITE_SIDECARS, ".lock"))
+        with building as (partial,):
+            new = CampaignRecord.create(
+                partial, config=fork_config, overview=old.overview(), instrument=old.instrument()
+            )
             with new:
                 for item in kept:
                     new.add_intervention(item.step, item.kind, item.before, item.after)
@@ -325,22 +325,7 @@ def fork_record(
                 )
                 new.set_status("paused", f"forked from {source.name} at step {from_step}")
 
-        except BaseException:
-            _remove_record_files(partial)
-            raise
-    try:
-        if out.exists():
-            raise RecordError(f"a file appeared at {out} while the fork was built; it is kept.")
-        os.replace(partial, out)
-    finally:
-        _remove_record_files(partial)
     return out
-
-
-def _remove_record_files(path: Path) -> None:
-    """Remove a record file and what SQLite and the writer lock keep beside it."""
-    for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def replay(

@@ -38,6 +38,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from steerscope.errors import RecordError, RecordWarning
+from steerscope.records.files import SQLITE_SIDECARS
 from steerscope.records.schema import (
     APPLICATION_ID,
     APPLICATION_NAME,
@@ -452,7 +453,7 @@ class CampaignRecord:
                 f"cannot create the record {target}: the folder {target.parent} cannot be "
                 f"created ({exc}); choose a path in a writable folder."
             ) from exc
-        for suffix in ("-wal", "-shm", "-journal"):
+        for suffix in SQLITE_SIDECARS:
             leftover = Path(f"{target}{suffix}")
             if leftover.exists():
                 raise RecordError(
@@ -524,7 +525,7 @@ class CampaignRecord:
             finally:
                 conn.close()
         except BaseException as exc:
-            for suffix in ("", "-wal", "-shm", "-journal"):
+            for suffix in ("", *SQLITE_SIDECARS):
                 with suppress(OSError):
                     Path(f"{target}{suffix}").unlink()
             if isinstance(exc, sqlite3.Error):

@@ -30,9 +30,6 @@ HDF5 layout written by :func:`to_hdf5`::
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from steerscope.errors import RecordError
+from steerscope.records.files import written_whole
 from steerscope.records.schema import APPLICATION_NAME, SCHEMA_VERSION, float_list
 
 if TYPE_CHECKING:
@@ -56,28 +54,6 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
         )
     if not path.parent.is_dir():
         raise RecordError(f"cannot export to {path}: the folder {path.parent} does not exist")
-
-
-def _partial(path: Path) -> Path:
-    """Where ``path`` is written before it is complete: same folder and extension."""
-    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
-
-
-@contextmanager
-def _written_whole(*paths: Path) -> Iterator[list[Path]]:
-    """Temporary names for ``paths``, renamed onto them only once every one is written.
-
-    A killed or failed export leaves no file under a final name (a partial one would
-    look like a good export); the temporary files are removed on failure.
-    """
-    partial = [_partial(p) for p in paths]
-    try:
-        yield partial
-        for temp, final in zip(partial, paths, strict=True):
-            os.replace(temp, final)
-    finally:
-        for temp in partial:
-            temp.unlink(missing_ok=True)
 
 
 def _jsonable_decision(decision: Any) -> dict[str, Any]:
@@ -120,7 +96,7 @@ def to_hdf5(record: CampaignRecord, path: Path, *, overwrite: bool = False) -> P
     overview = record.overview()
     status = record.status()
     text = h5py.string_dtype(encoding="utf-8")
-    with _written_whole(path) as (partial,), h5py.File(partial, "w") as h5:
+    with written_whole(path) as (partial,), h5py.File(partial, "w") as h5:
         h5.attrs["application"] = APPLICATION_NAME
         h5.attrs["schema_version"] = SCHEMA_VERSION
         h5.attrs["source_record"] = str(record.path)
@@ -278,7 +254,7 @@ def to_hspy(record: CampaignRecord, path: Path, *, overwrite: bool = False) -> l
         axis.units = overview.pixel_units
     image.metadata.General.title = f"steerscope overview from {record.path.name}"
     image.metadata.set_item("Steerscope.source_record", str(record.path))
-    with _written_whole(spectra_path, overview_path) as (spectra_partial, overview_partial):
+    with written_whole(spectra_path, overview_path) as (spectra_partial, overview_partial):
         spectra.save(spectra_partial, overwrite=True)
         image.save(overview_partial, overwrite=True)
     return [spectra_path, overview_path]

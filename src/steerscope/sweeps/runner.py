@@ -42,6 +42,7 @@ from steerscope.campaign import (
 )
 from steerscope.errors import ConfigError, RecordError, SteerscopeError
 from steerscope.records import CampaignRecord
+from steerscope.records.files import SQLITE_SIDECARS
 from steerscope.scalarizers import parse_scalarizer, target_map
 from steerscope.sweeps.spec import SweepRun, SweepSpec, load_sweep
 from steerscope.sweeps.summary import markdown_table, write_atomic, write_summary
@@ -143,7 +144,7 @@ def _move_aside(path: Path) -> Path:
     n = 1
     while (aside := path.with_name(f"{path.stem}.failed-{n}{path.suffix}")).exists():
         n += 1
-    for suffix in ("-wal", "-shm", "-journal"):
+    for suffix in SQLITE_SIDECARS:
         side = Path(f"{path}{suffix}")
         if side.exists():
             os.replace(side, Path(f"{aside}{suffix}"))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from steerscope.errors import ConfigError
+from steerscope.records.files import written_whole
 
 __all__ = [
     "SUMMARY_FILES",
@@ -52,13 +53,11 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
         ``path``.
     """
     target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    with tmp.open("wb") as handle:
+    with written_whole(target) as (tmp,), tmp.open("wb") as handle:
         handle.write(payload)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(tmp, target)
     return target
 
 
