@@ -30,7 +30,7 @@ __all__ = [
     "acquisition_choices",
     "build_config_dict",
     "describe_target",
-    "field_lower_bound",
+    "field_bounds",
     "intervention_marks",
     "map_quantity",
     "measured_point",
@@ -459,14 +459,29 @@ def policy_number_fields(
     ]
 
 
-def field_lower_bound(field: Any) -> float | None:
-    """The ``ge``/``gt`` bound of a pydantic field (None: unbounded), for a number input."""
+def field_bounds(model: type[Any], name: str) -> tuple[float | None, float | None]:
+    """The ``(lower, upper)`` bounds of a pydantic model's field, for a number input.
+
+    Read from its ``ge``/``gt``/``le``/``lt`` constraints and from a
+    ``json_schema_extra`` ``minimum``/``maximum`` (fields checked by a validator), so a
+    widget offers what the config accepts and no literal repeats it. None: unbounded.
+    """
+    field = model.model_fields[name]
+    lower: float | None = None
+    upper: float | None = None
     for item in getattr(field, "metadata", []):
         for attribute in ("ge", "gt"):
-            value = getattr(item, attribute, None)
-            if value is not None:
-                return float(value)
-    return None
+            if getattr(item, attribute, None) is not None:
+                lower = float(getattr(item, attribute))
+        for attribute in ("le", "lt"):
+            if getattr(item, attribute, None) is not None:
+                upper = float(getattr(item, attribute))
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    if lower is None and isinstance(extra.get("minimum"), int | float):
+        lower = float(extra["minimum"])
+    if upper is None and isinstance(extra.get("maximum"), int | float):
+        upper = float(extra["maximum"])
+    return lower, upper
 
 
 def intervention_marks(snapshot: Any) -> list[tuple[float, str]]:

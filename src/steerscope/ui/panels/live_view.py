@@ -1,0 +1,353 @@
+"""The live view: status, run buttons, the overview to click and box, maps, history plots.
+
+A Streamlit fragment redraws it from the runner's latest snapshot every few seconds
+without rerunning the page; its buttons post through
+:func:`~steerscope.ui.panels.posting.post` in their callbacks, so a click is
+handled before the redraw.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from steerscope.campaign import AddNoGoRegion, AddPoints, Pause, Resume, RunSteps, Stop
+from steerscope.errors import SteerscopeError
+from steerscope.ui import campaign_tools, figures, state, widgets
+from steerscope.ui.learning import lesson_progress, steps_for_page
+from steerscope.ui.panels.pareto_view import pareto_view
+from steerscope.ui.panels.posting import post
+from steerscope.ui.sources import source_key
+
+__all__ = ["live_view"]
+
+
+def live_view(running: bool) -> None:
+    """Draw the live view of the watched campaign, redrawn every ``state.live_refresh_s()``.
+
+    Parameters
+    ----------
+    running : bool
+        Whether the campaign was running when the page was drawn: when it has ended
+        since, the whole page is rerun so the New-campaign form comes back.
+    """
+    st.fragment(run_every=state.live_refresh_s())(_live_body)(running)
+
+
+def _overview_snapshot(snap: Any, drag: str) -> Any:
+    """The snapshot the live overview draws: held still while the user boxes a region.
+
+    A chart whose figure changes is drawn anew, and a drag in progress is lost with the
+    old one; so while boxing, the overview keeps the snapshot it had when boxing began.
+    """
+    held = state.get_value("overview_hold")
+    if drag != "box":
+        held = None
+    elif held is None or held.record_path != snap.record_path:
+        held = snap
+    state.set_value("overview_hold", held)
+    return snap if held is None else held
+
+
+def _pixel_panel(snap: Any, point: tuple[int, int]) -> None:
+    """The last clicked pixel: measured (its spectrum, target) or predicted (mean ± std)."""
+    text, index = campaign_tools.pixel_report(snap, point)
+    st.caption(text)
+    figure_cache = state.figure_cache()
+    try:
+        if index is not None:
+            picked = figure_cache.get(
+                snap,
+                ("measured", index),
+                lambda: campaign_tools.measured_point(snap.record_path, index),
+            )
+            energy, units, spectrum = picked.energy, picked.units, picked.spectrum
+            name = f"measured #{index + 1}"
+        else:
+            entry = state.registry().get(snap.record_path)
+            ran_on = entry.source if entry is not None else None
+            opened = state.source()
+            if not ran_on or not opened or source_key(dict(ran_on)) != source_key(opened):
+                return  # the tab opened another source since: its spectra are not this sample's
+            loaded = state.loaded_source()
+            if loaded is None or loaded.image is None:
+                return  # a live microscope: nothing is known of a pixel before it is measured
+            energy, units = loaded.image.energy.values, loaded.image.energy.units
+            spectrum = loaded.spectra_at(np.asarray([point]))[0]
+            name = "stored spectrum (pre-acquired data; not measured)"
+    except SteerscopeError as exc:
+        st.caption(str(exc))
+        return
+    st.plotly_chart(
+        figures.spectrum_figure(
+            energy, {name: spectrum}, units=units, title=text.split(":")[0], height=260
+        ),
+        key="campaign.pixel_spectrum",
+    )
+
+
+def _take_live_pick(event: Any, shape: tuple[int, int]) -> None:
+    """A box on the live overview drafts a no-go region; a click adds a point to measure."""
+    rect = figures.box_from_selection(event)
+    if rect is not None:
+        state.set_value("no_go_draft", rect)
+        return
+    current = [tuple(p) for p in state.get_value("added_points")]
+    new = [p for p in map(tuple, figures.pixels_from_selection(event, shape).tolist())]
+    state.set_value("added_points", current + [p for p in new if p not in current])
+
+
+def _post_added_points() -> None:
+    """Post the pixels clicked on the live overview as AddPoints, then forget them."""
+    points = tuple((int(r), int(c)) for r, c in state.get_value("added_points"))
+    post(lambda: AddPoints(points=points))
+    state.set_value("added_points", [])
+
+
+def _post_no_go(shape: tuple[int, int]) -> None:
+    """Post the rectangle boxed on the live overview as AddNoGoRegion, then forget it."""
+    draft = state.get_value("no_go_draft")
+    if draft:
+        post(lambda: AddNoGoRegion(mask=campaign_tools.no_go_mask(shape, draft)))
+    state.set_value("no_go_draft", None)
+
+
+def _clear_picks() -> None:
+    state.set_value("added_points", [])
+    state.set_value("no_go_draft", None)
+
+
+def _live_body(running: bool) -> None:
+    """One redraw of the live view from the runner's latest snapshot."""
+    registry = state.registry()
+    figure_cache = state.figure_cache()
+    entry = registry.get(state.campaign_path())
+    if entry is None:
+        return
+    snap = entry.runner.snapshot()
+    if running and snap.status not in ("idle", "running", "paused"):
+        # The run ended: bring back the New-campaign form without a page change (issue
+        # B4). The form has its own container, so the Steer inputs do not move.
+        st.rerun(scope="app")
+    status_line = f"**{snap.status}**" + (f" — {snap.reason}" if snap.reason else "")
+    idle = f" · beam idle {100 * snap.beam_idle:.0f} %" if np.isfinite(snap.beam_idle) else ""
+    st.markdown(
+        f"Status: {status_line} · step {snap.step} · {snap.n_measured}/{snap.budget} measured · "
+        f"best target {snap.best_target:.4g}{idle}"
+    )
+    st.progress(min(1.0, snap.n_measured / max(snap.budget, 1)), text="measurements vs budget")
+    with st.container():  # one slot, however many are queued: the buttons below stay put
+        for text in snap.queued:
+            st.info(campaign_tools.acknowledgement(text), icon=":material/schedule:")
+        if state.learning_enabled():  # the lessons react to what the user just did
+            for _, lesson in steps_for_page("campaign"):
+                done = lesson_progress(lesson, snap.events)
+                if done:
+                    st.success(f"{lesson.title} — {done}", icon=":material/school:")
+
+    b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1, 2])
+    over = snap.status in ("finished", "stopped", "error")  # raise the budget to go on
+    if b1.button(
+        "Pause",
+        help="Finish the spectrum in flight, then wait.",
+        key="campaign.pause",
+        disabled=over or snap.status == "paused",
+    ):
+        post(Pause)
+    if b2.button(
+        "Resume",
+        help="Continue running steps.",
+        key="campaign.resume_run",
+        disabled=over or snap.status == "running",
+    ):
+        post(Resume)
+    n_steps = b5.number_input(
+        "Steps to run",
+        min_value=1,
+        max_value=1000,
+        value=5,
+        key="campaign.n_steps",
+        help="How many steps 'Step N' runs before pausing again.",
+    )
+    if b3.button("Step N", help="Run N steps, then pause.", key="campaign.step_n", disabled=over):
+        post(lambda: RunSteps(n=int(n_steps)))
+    if b4.button(
+        "Stop", help="End the campaign after the spectrum in flight.", key="campaign.stop"
+    ):
+        post(Stop)
+
+    left, right = st.columns([1, 1])
+    with left:
+        draft = state.get_value("no_go_draft")
+        added = np.asarray(state.get_value("added_points"), dtype=np.int64).reshape(-1, 2)
+        drag = widgets.drag_mode("campaign.drag", box_label="Drag boxes a no-go region")
+        shown = _overview_snapshot(snap, drag)
+        shape = (int(shown.overview.shape[0]), int(shown.overview.shape[1]))
+        pick = state.get_value("pareto_pick") if shown.is_multi_objective else None
+        pick_point = (
+            (int(shown.measured_points[int(pick), 0]), int(shown.measured_points[int(pick), 1]))
+            if pick is not None and 0 <= int(pick) < len(shown.measured_points)
+            else None
+        )
+        fig = figure_cache.get(
+            shown,
+            (
+                "overview",
+                tuple(map(tuple, added.tolist())),
+                tuple(draft) if draft else None,
+                pick_point,
+                drag,
+            ),
+            lambda: figures.overview_figure(
+                shown.overview,
+                pixel_size=shown.pixel_size,
+                pixel_units=shown.pixel_units,
+                measured=shown.measured_points,
+                next_points=shown.next_points,
+                ahead_points=shown.ahead_points,
+                selected=added,
+                highlight=pick_point,
+                no_go=campaign_tools.no_go_mask(shape, draft) if draft else None,
+                drag=drag,
+                title="Measured (numbered in order) and next"
+                + ("; click to add points" if drag == "zoom" else "; box a no-go region"),
+                max_click_points=64 * 64,
+            ),
+        )
+        widgets.clickable_chart(
+            fig,
+            key="campaign.live_overview",
+            on_select=lambda event: _take_live_pick(event, shape),
+        )
+        hold_note = st.empty()  # always drawn, so the buttons below keep their place
+        if shown is not snap:
+            hold_note.caption(
+                f"Held at {shown.n_measured} measured while you box a region "
+                f"({snap.n_measured} now); choose 'click' to follow the campaign again."
+            )
+        # drawn here, in the live view, so their labels follow each click (issue B13)
+        a1, a2, a3 = st.columns([5, 5, 2])
+        a1.button(
+            f"Measure {len(added)} clicked point(s) next",
+            disabled=not len(added) or over,
+            help="Post AddPoints with the pixels clicked on the live overview.",
+            key="campaign.add_points",
+            on_click=_post_added_points,
+        )
+        a2.button(
+            "Add the boxed no-go region",
+            disabled=not draft or over,
+            help="Never measure inside the rectangle box-selected on the live overview.",
+            key="campaign.add_no_go",
+            on_click=_post_no_go,
+            args=(shape,),
+        )
+        a3.button(
+            "Clear",
+            disabled=not len(added) and not draft,
+            help="Forget the clicked points and the boxed region without posting them.",
+            key="campaign.clear_picks",
+            on_click=_clear_picks,
+        )
+        with st.container():  # one slot: the pixel clicked last, what the campaign knows of it
+            if len(added):
+                _pixel_panel(snap, (int(added[-1, 0]), int(added[-1, 1])))
+    with right:
+        maps = {
+            "Predicted mean": (snap.mean_map, "Viridis"),
+            "Uncertainty (std)": (snap.std_map, "Magma"),
+            "Acquisition score": (snap.acquisition_map, "Plasma"),
+            "Ground truth": (snap.ground_truth, "Cividis"),
+        }
+        # One map at a time keeps each live refresh light for the browser.
+        title = st.radio(
+            "Map",
+            list(maps),
+            horizontal=True,
+            key="campaign.map_choice",
+            help="Which per-pixel map to show next to the overview.",
+        )
+        values, scale = maps[str(title)]
+        if values is None:
+            st.caption(f"{title}: not available yet.")
+        else:
+            map_fig = figure_cache.get(
+                snap,
+                ("map", str(title)),
+                lambda: figures.map_figure(
+                    values,
+                    title=str(title),
+                    colorscale=scale,
+                    colorbar_title=campaign_tools.map_quantity(
+                        str(title), str(snap.scalarizer.get("label") or "target")
+                    ),
+                    pixel_size=snap.pixel_size,
+                    pixel_units=snap.pixel_units,
+                    measured=snap.measured_points,
+                    next_points=snap.next_points,
+                    ahead_points=snap.ahead_points,
+                    max_side=96,
+                ),
+            )
+            st.plotly_chart(map_fig, key="campaign.map")
+
+    if snap.is_multi_objective and snap.objectives is not None:
+        pareto_view(snap)
+
+    g1, g2, g3 = st.columns(3)
+    with g1:
+        label = str(snap.scalarizer.get("label") or snap.scalarizer.get("kind", "target"))
+        st.plotly_chart(
+            figure_cache.get(
+                snap,
+                "targets",
+                lambda: figures.target_figure(
+                    snap.targets, label=label, marks=campaign_tools.intervention_marks(snap)
+                ),
+            ),
+            key="campaign.targets",
+        )
+    with g2:
+        if snap.discovery:
+            st.plotly_chart(
+                figure_cache.get(
+                    snap,
+                    "discovery",
+                    lambda: figures.discovery_figure(
+                        snap.discovery, marks=campaign_tools.intervention_marks(snap)
+                    ),
+                ),
+                key="campaign.discovery",
+            )
+        else:
+            st.caption("Discovery curve: only on pre-acquired data with a ground truth.")
+    with g3:
+        if snap.step_timings:
+            st.plotly_chart(
+                figure_cache.get(
+                    snap,
+                    "timing",
+                    lambda: figures.timing_figure(snap.step_timings, beam_idle=snap.beam_idle),
+                ),
+                key="campaign.timing",
+            )
+
+    st.subheader("Event log")
+    if snap.events:
+        st.dataframe(
+            figure_cache.get(
+                snap,
+                "events",
+                lambda: [
+                    {"step": e.step, "kind": e.kind, "what": e.text} for e in reversed(snap.events)
+                ],
+            ),
+            hide_index=True,
+            height=220,
+        )
+    st.caption(
+        "In force: "
+        + campaign_tools.settings_summary(snap.policy, snap.descriptor, snap.scalarizer)
+    )
