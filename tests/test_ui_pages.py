@@ -339,3 +339,14 @@ def test_a_low_loss_spectrum_starts_on_log_counts_and_edx_does_not(records: Path
     at.switch_page(str(PAGES / "target.py")).run()
     _no_exception(at)
     assert at.checkbox(key="target.log_y").value is False  # EDX in keV
+
+
+def test_the_new_campaign_form_offers_only_what_the_config_accepts(records: Path) -> None:
+    """The patch-size slider started at 2, which the descriptor refuses (3..64)."""
+    from steerscope.descriptors.spec import MAX_PATCH_SIZE, MIN_PATCH_SIZE
+
+    at = _app("campaign")
+    patch = at.slider(key="campaign.patch_size")
+    assert (patch.min, patch.max) == (MIN_PATCH_SIZE, MAX_PATCH_SIZE)
+    assert at.number_input(key="campaign.n_seeds").min == 1
+    assert at.number_input(key="campaign.start_beta").min == 0.0
