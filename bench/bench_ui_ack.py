@@ -40,9 +40,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _serve(records: Path, refresh_s: float) -> tuple[subprocess.Popen[bytes], str]:
+def _serve(records: Path, refresh_s: float, campaigns: str) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = dict(os.environ, STEERSCOPE_DEMO_DATASET="plasmonic_nanoparticles")
+    env["STEERSCOPE_UI_CAMPAIGNS"] = campaigns
     env["STEERSCOPE_RECORDS"] = str(records)
     env["STEERSCOPE_LIVE_REFRESH_S"] = str(refresh_s)
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP_PATH), "--server.headless", "true"]
@@ -69,10 +70,10 @@ def _fill(page, label: str, value: str) -> None:
     page.wait_for_timeout(400)
 
 
-def _clicks(model: str, clicks: int, refresh_s: float) -> list[float]:
+def _clicks(model: str, clicks: int, refresh_s: float, campaigns: str) -> list[float]:
     """Seconds from Enter to the acknowledgement, for ``clicks`` beta changes."""
     records = Path(tempfile.mkdtemp()) / "records"
-    process, url = _serve(records, refresh_s)
+    process, url = _serve(records, refresh_s, campaigns)
     latencies: list[float] = []
     try:
         with sync_playwright() as pw:
@@ -123,25 +124,39 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, default=20)
     parser.add_argument("--model", default="dkl", choices=["dkl", "exact_gp"])
     parser.add_argument(
-        "--refresh-s", type=float, nargs="+", default=[1.0, 3.0], help="live redraw intervals"
+        "--refresh-s", type=float, nargs="+", default=[1.0], help="live redraw intervals"
+    )
+    parser.add_argument(
+        "--campaigns",
+        nargs="+",
+        default=["process", "thread"],
+        choices=["process", "thread"],
+        help="where the UI runs the campaign ($STEERSCOPE_UI_CAMPAIGNS): its own process "
+        "(the default) or a thread of the Streamlit server (before)",
     )
     args = parser.parse_args()
     runs = []
-    for refresh in args.refresh_s:
-        latencies = _clicks(args.model, args.clicks, refresh)
-        run = {
-            "refresh_s": refresh,
-            "clicks": len(latencies),
-            "median_s": statistics.median(latencies),
-            "max_s": max(latencies),
-            "latencies_s": latencies,
-        }
-        print(run, flush=True)
-        runs.append(run)
+    for campaigns in args.campaigns:
+        for refresh in args.refresh_s:
+            runs.append(_run(args.model, args.clicks, refresh, campaigns))
     save(
         "ui_ack" if args.model == "dkl" else f"ui_ack_{args.model}",
         {"machine": machine(), "model": args.model, "runs": runs},
     )
+
+
+def _run(model: str, clicks: int, refresh: float, campaigns: str) -> dict[str, object]:
+    latencies = _clicks(model, clicks, refresh, campaigns)
+    run = {
+        "campaigns": campaigns,
+        "refresh_s": refresh,
+        "clicks": len(latencies),
+        "median_s": statistics.median(latencies),
+        "max_s": max(latencies),
+        "latencies_s": latencies,
+    }
+    print(run, flush=True)
+    return run
 
 
 if __name__ == "__main__":

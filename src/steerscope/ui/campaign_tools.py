@@ -24,11 +24,13 @@ from steerscope.errors import ConfigError, SteerscopeError
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "CAMPAIGNS_ENV",
     "MeasuredPoint",
     "SnapshotCache",
     "acknowledgement",
     "acquisition_choices",
     "build_config_dict",
+    "campaigns_in_processes",
     "describe_target",
     "field_bounds",
     "intervention_marks",
@@ -322,8 +324,31 @@ def no_go_mask(shape: tuple[int, int], rect: tuple[int, int, int, int]) -> NDArr
     return mask
 
 
+CAMPAIGNS_ENV = "STEERSCOPE_UI_CAMPAIGNS"
+"""Where the UI runs its campaigns: ``process`` (default: each in its own process,
+:class:`steerscope.service.CampaignProcess`) or ``thread`` (a runner thread in the
+Streamlit server, as before; kept for the page tests and for measuring the difference)."""
+
+
+def campaigns_in_processes() -> bool:
+    """Whether the UI runs each campaign in its own process (``$STEERSCOPE_UI_CAMPAIGNS``).
+
+    Raises
+    ------
+    ConfigError
+        If the variable holds anything but ``process`` or ``thread``.
+    """
+    mode = os.environ.get(CAMPAIGNS_ENV, "process").strip().lower() or "process"
+    if mode not in ("process", "thread"):
+        raise ConfigError(
+            f"${CAMPAIGNS_ENV} must be 'process' or 'thread'; got {mode!r}. Unset it to run "
+            "each campaign in its own process (the default)."
+        )
+    return mode == "process"
+
+
 def start_runner(config: dict[str, Any], record_path: Path, *, token: str | None = None) -> Any:
-    """Validate ``config``, create the campaign and its record, start a runner thread.
+    """Validate ``config``, create the campaign and its record, and start running it.
 
     Parameters
     ----------
@@ -332,20 +357,26 @@ def start_runner(config: dict[str, Any], record_path: Path, *, token: str | None
     record_path : Path
         The new record; its folder is created if needed.
     token : str, optional
-        Token of a remote microscope; put in ``$STEERSCOPE_TOKEN`` of this process,
+        Token of a remote microscope; given to the campaign as ``$STEERSCOPE_TOKEN``,
         where the config's ``token_env`` points, so it never lands in the record.
 
     Returns
     -------
-    CampaignRunner
-        Started.
+    CampaignProcess or CampaignRunner
+        Started (see :func:`campaigns_in_processes`); both offer ``snapshot``, ``post``,
+        ``wait_for`` and ``stop``.
     """
     from steerscope.campaign import Campaign, CampaignRunner, load_config
 
+    validated = load_config(config)  # a bad value is a form error here, not in the child
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    if campaigns_in_processes():
+        from steerscope.service import CampaignProcess
+
+        env = {"STEERSCOPE_TOKEN": token} if token else None
+        return CampaignProcess.create(config, record_path, env=env)
     if token:
         os.environ["STEERSCOPE_TOKEN"] = token
-    validated = load_config(config)
-    record_path.parent.mkdir(parents=True, exist_ok=True)
     campaign = Campaign.create(validated, record_path)
     runner = CampaignRunner(campaign)
     runner.start()
@@ -353,9 +384,13 @@ def start_runner(config: dict[str, Any], record_path: Path, *, token: str | None
 
 
 def resume_runner(record_path: Path) -> Any:
-    """Resume the campaign of ``record_path`` and start a runner thread for it."""
+    """Resume the campaign of ``record_path`` and start running it (as :func:`start_runner`)."""
     from steerscope.campaign import Campaign, CampaignRunner
 
+    if campaigns_in_processes():
+        from steerscope.service import CampaignProcess
+
+        return CampaignProcess.resume(record_path)
     campaign = Campaign.resume(record_path)
     runner = CampaignRunner(campaign)
     runner.start()

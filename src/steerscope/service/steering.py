@@ -21,20 +21,30 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from typing import Any
 
+import numpy as np
 import Pyro5.api
 import Pyro5.errors
+import serpent
 
 from steerscope.campaign import CampaignRunner, intervention_from_dict
 from steerscope.campaign.interventions import Intervention
+from steerscope.campaign.snapshot import CampaignSnapshot, EventView, frozen_array
 from steerscope.errors import ConfigError, InstrumentError, SteerscopeError
 from steerscope.instruments.server import TOKEN_ENV, TOKEN_REJECTED, TokenServer
 from steerscope.records.schema import json_plain
 
-__all__ = ["STEERING_OBJECT_ID", "SteeringClient", "SteeringServer"]
+__all__ = [
+    "STEERING_OBJECT_ID",
+    "SteeringClient",
+    "SteeringServer",
+    "snapshot_from_wire",
+    "snapshot_to_wire",
+]
 
 STEERING_OBJECT_ID = "steerscope.campaign"
 """Pyro5 object id; the URI is ``PYRO:steerscope.campaign@host:port``."""
@@ -42,11 +52,119 @@ EVENTS_SHOWN = 50
 """How many of the latest events :meth:`SteeringClient.status` returns."""
 
 
+STATIC_FIELDS = ("overview", "ground_truth")
+"""Snapshot arrays fixed for a campaign's life: sent once to each client, not every refresh."""
+_MAP_FIELDS = ("mean_map", "std_map", "acquisition_map", "ground_truth")
+_TUPLE_FIELDS = ("queued", "objective_labels")
+_PAIR_LIST_FIELDS = ("discovery", "hypervolume_history")
+
+
+def _array_to_wire(values: np.ndarray, *, as_float32: bool = False) -> dict[str, Any]:
+    arr = np.ascontiguousarray(values, dtype=np.float32 if as_float32 else None)
+    return {"dtype": arr.dtype.str, "shape": list(arr.shape), "data": arr.tobytes()}
+
+
+def _array_from_wire(wire: dict[str, Any]) -> np.ndarray:
+    data = serpent.tobytes(wire["data"])
+    arr = np.frombuffer(data, dtype=np.dtype(wire["dtype"])).reshape(wire["shape"])
+    return frozen_array(arr)
+
+
+def _number_to_wire(value: float) -> float | None:
+    return None if not np.isfinite(value) else float(value)
+
+
+def snapshot_to_wire(snapshot: CampaignSnapshot, *, with_static: bool = True) -> dict[str, Any]:
+    """A :class:`CampaignSnapshot` as plain values Pyro5's serpent carries.
+
+    Arrays travel as raw bytes with dtype and shape; the per-pixel maps as float32
+    (what a display needs, half the bytes). ``with_static=False`` leaves out the arrays
+    fixed for the campaign's life (:data:`STATIC_FIELDS`), which a client keeps.
+    """
+    wire: dict[str, Any] = {}
+    for spec in dataclasses.fields(snapshot):
+        name = spec.name
+        value = getattr(snapshot, name)
+        if name in STATIC_FIELDS and not with_static:
+            continue
+        if isinstance(value, np.ndarray):
+            wire[name] = _array_to_wire(value, as_float32=name in _MAP_FIELDS)
+        elif name == "events":
+            wire[name] = [[e.step, e.time, e.kind, e.text] for e in value]
+        elif name == "beam_idle":
+            wire[name] = _number_to_wire(value)
+        elif name in _PAIR_LIST_FIELDS:
+            wire[name] = [[int(n), _number_to_wire(v)] for n, v in value]
+        else:
+            wire[name] = json_plain(value)
+    return wire
+
+
+def snapshot_from_wire(
+    wire: dict[str, Any], static: dict[str, Any] | None = None
+) -> CampaignSnapshot:
+    """Inverse of :func:`snapshot_to_wire`; ``static`` supplies the arrays left out.
+
+    Raises
+    ------
+    KeyError
+        If a static array is neither in ``wire`` nor in ``static``.
+    """
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(CampaignSnapshot):
+        name = spec.name
+        if name not in wire:
+            if static is not None and name in static:
+                values[name] = static[name]
+            continue
+        value = wire[name]
+        if isinstance(value, dict) and {"dtype", "shape", "data"} <= set(value):
+            values[name] = _array_from_wire(value)
+        elif name == "events":
+            values[name] = tuple(
+                EventView(int(s), float(t), str(k), str(x)) for s, t, k, x in value
+            )
+        elif name == "beam_idle":
+            values[name] = float("nan") if value is None else float(value)
+        elif name in _PAIR_LIST_FIELDS:
+            values[name] = [(int(n), float("nan") if v is None else float(v)) for n, v in value]
+        elif name in _TUPLE_FIELDS:
+            values[name] = tuple(value)
+        else:
+            values[name] = value
+    for name in STATIC_FIELDS:
+        if name not in values and name != "ground_truth":
+            raise KeyError(f"the snapshot on the wire has no {name!r} and none is kept")
+    return CampaignSnapshot(**values)
+
+
 class _SteeringObject:
     """What Pyro5 serves: plain values in and out."""
 
     def __init__(self, runner: CampaignRunner) -> None:
         self._runner = runner
+        self._lock = threading.Lock()
+        self._served: CampaignSnapshot | None = None
+        self._version = 0
+
+    @Pyro5.api.expose
+    def snapshot(self, have_version: int = -1, have_static: bool = False) -> dict[str, Any]:
+        """The runner's latest snapshot on the wire, or only its version when unchanged.
+
+        Returns ``{"version": v, "snapshot": wire or None}``; ``snapshot`` is None
+        when the caller already holds version ``have_version``.
+        """
+        snap = self._runner.snapshot()
+        with self._lock:
+            if snap is not self._served:
+                self._served, self._version = snap, self._version + 1
+            version = self._version
+        if int(have_version) == version:
+            return {"version": version, "snapshot": None}
+        return {
+            "version": version,
+            "snapshot": snapshot_to_wire(snap, with_static=not have_static),
+        }
 
     @Pyro5.api.expose
     def status(self) -> dict[str, Any]:
@@ -138,6 +256,8 @@ class SteeringClient:
         self.token = token if token is not None else (os.environ.get(TOKEN_ENV) or None)
         self.timeout_s = float(timeout_s)
         self._lock = threading.Lock()
+        self._snapshot: CampaignSnapshot | None = None
+        self._version = -1
 
     def _call(self, method: str, *args: Any) -> Any:
         with self._lock:
@@ -179,6 +299,22 @@ class SteeringClient:
         """
         result: dict[str, Any] = self._call("status")
         return result
+
+    def snapshot(self) -> CampaignSnapshot:
+        """The campaign's latest :class:`CampaignSnapshot`, as its runner has it.
+
+        The arrays fixed for the campaign's life (the overview) come once; an unchanged
+        snapshot is not sent again, and the same object is returned, so an observer's
+        caches keyed on it keep working.
+        """
+        held = self._snapshot
+        reply = self._call("snapshot", self._version, held is not None)
+        if reply["snapshot"] is not None:
+            static = None if held is None else {name: getattr(held, name) for name in STATIC_FIELDS}
+            self._snapshot = snapshot_from_wire(reply["snapshot"], static)
+            self._version = int(reply["version"])
+        assert self._snapshot is not None
+        return self._snapshot
 
     def post(self, intervention: Intervention) -> str:
         """Post an intervention; returns the acknowledgement (``"beta 1 → 4"``).

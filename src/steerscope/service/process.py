@@ -1,0 +1,336 @@
+"""A campaign run in its own process, watched and steered through the steering channel.
+
+The web UI runs every campaign so: the Streamlit server only draws and posts, and
+a DKL fit never competes with it for the interpreter (a click while a campaign ran
+in a thread of the server took seconds to be handled). The child process is the
+campaign's only writer; it serves its runner with a :class:`SteeringServer` on
+loopback with a fresh token, and the parent reads snapshots and posts
+interventions through a :class:`SteeringClient`.
+
+The parent hands the child its task as one line of JSON on the child's standard
+input (nothing lands in ``ps`` or on disk) and keeps that pipe open: when it closes
+— :meth:`CampaignProcess.stop`, or the parent's death — the child stops its runner
+after the spectrum in flight, closes the record and exits. No orphan keeps a
+microscope busy.
+
+Examples
+--------
+>>> process = CampaignProcess.create(config, "records/run.sqlite")   # doctest: +SKIP
+>>> process.post(SetPolicy(beta=4.0))                                 # doctest: +SKIP
+'beta 1 → 4'
+>>> process.wait_for(lambda s: s.n_measured >= 10, 120)               # doctest: +SKIP
+>>> process.stop()                                                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import queue
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from steerscope.campaign import CampaignSnapshot, Intervention
+from steerscope.errors import InstrumentError, SteerscopeError
+from steerscope.service.steering import SteeringClient
+
+__all__ = ["STARTUP_TIMEOUT_S", "CampaignProcess", "main"]
+
+STARTUP_TIMEOUT_S = 180.0
+"""How long the parent waits for the child to create (or resume) the campaign and serve it."""
+STEERING_TOKEN_ENV = "STEERSCOPE_STEERING_TOKEN"
+"""Environment variable that carries the steering token to the child (not
+``$STEERSCOPE_TOKEN``, which a config's ``token_env`` may use for the microscope)."""
+_URI_PREFIX = "steering: "
+_ERROR_PREFIX = "error: "
+_LOG_TAIL = 2000
+
+
+class CampaignProcess:
+    """A campaign in a child process: ``snapshot``, ``post``, ``wait_for``, ``stop``.
+
+    The same calls as :class:`~steerscope.campaign.CampaignRunner`, so an observer
+    (the web UI) holds either. Build one with :meth:`create` or :meth:`resume`.
+
+    Parameters
+    ----------
+    task : dict
+        ``{"create": config, "record": path}`` or ``{"resume": path}``.
+    env : dict of str, optional
+        Extra environment of the child (e.g. ``STEERSCOPE_TOKEN`` for a remote microscope).
+    startup_timeout_s : float
+        Seconds to wait for the child to serve the campaign.
+
+    Raises
+    ------
+    SteerscopeError
+        The child's own error (a bad config, a record another process writes, an
+        unreachable microscope), with its message, if it could not start the campaign.
+    """
+
+    def __init__(
+        self,
+        task: dict[str, Any],
+        *,
+        env: dict[str, str] | None = None,
+        startup_timeout_s: float = STARTUP_TIMEOUT_S,
+    ) -> None:
+        token = secrets.token_urlsafe(24)
+        self._tail: str | None = None
+        child_env = {**os.environ, **(env or {}), STEERING_TOKEN_ENV: token}
+        # the child's stderr, for the reason when it ends; closed with this object
+        self._log: IO[bytes] = tempfile.TemporaryFile(prefix="steerscope-campaign-")  # noqa: SIM115
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "steerscope.service.process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env=child_env,
+            text=True,
+            encoding="utf-8",
+        )
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write(json.dumps(task) + "\n")
+        self._process.stdin.flush()
+        lines: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(
+            target=_drain, args=(self._process.stdout, lines), daemon=True, name="campaign-stdout"
+        )
+        self._reader.start()
+        uri = self._await_uri(lines, startup_timeout_s)
+        self._client = SteeringClient(uri, token=token)
+        self._stopping = False
+        self._last: CampaignSnapshot | None = None
+        self._last = self.snapshot()
+
+    @classmethod
+    def create(
+        cls, config: dict[str, Any], record_path: str | os.PathLike[str], **kwargs: Any
+    ) -> CampaignProcess:
+        """Create the campaign of ``config`` (a config dict) with a new record, and run it."""
+        return cls({"create": config, "record": str(record_path)}, **kwargs)
+
+    @classmethod
+    def resume(cls, record_path: str | os.PathLike[str], **kwargs: Any) -> CampaignProcess:
+        """Resume the campaign of ``record_path`` and run it."""
+        return cls({"resume": str(record_path)}, **kwargs)
+
+    # -- what an observer calls ---------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Whether the child process is alive."""
+        return self._process.poll() is None
+
+    def snapshot(self) -> CampaignSnapshot:
+        """The campaign's latest snapshot; after the child died, the last one, in error."""
+        if self._process.poll() is not None:
+            return self._ended()
+        try:
+            self._last = self._client.snapshot()
+        except SteerscopeError:
+            if self._process.poll() is not None or self._last is None:
+                return self._ended()
+            # alive but slow to answer: show the last view rather than fail the page
+        return self._last
+
+    def post(self, intervention: Intervention) -> str:
+        """Post ``intervention``; returns the acknowledgement (``"beta 0.25 → 1"``).
+
+        Raises
+        ------
+        InstrumentError
+            If the campaign's process has ended.
+        """
+        if self._process.poll() is not None:
+            raise InstrumentError(
+                f"the campaign's process has ended (exit code {self._process.returncode}); "
+                "resume it from its record on the Campaign page"
+            )
+        return self._client.post(intervention)
+
+    def wait_for(
+        self, predicate: Callable[[CampaignSnapshot], bool], timeout: float
+    ) -> CampaignSnapshot:
+        """Poll until ``predicate(snapshot)`` holds, at most ``timeout`` seconds.
+
+        Raises
+        ------
+        TimeoutError
+            If it did not hold in time (the message shows the last status).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            snap = self.snapshot()
+            if predicate(snap):
+                return snap
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"the campaign did not reach the awaited state within {timeout} s; "
+                    f"last status {snap.status!r} ({snap.reason or 'no reason'}), "
+                    f"step {snap.step}, {snap.n_measured} measured"
+                )
+            time.sleep(0.1)
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Close the child's pipe: it stops after the spectrum in flight and exits.
+
+        Returns
+        -------
+        bool
+            True if it exited within ``timeout`` seconds; otherwise it is killed (what
+            it measured is in the record already: each spectrum is committed on arrival).
+        """
+        if self._process.poll() is None:
+            with contextlib.suppress(SteerscopeError):
+                self._last = self._client.snapshot()
+        self._stopping = True
+        stdin = self._process.stdin
+        if stdin is not None and not stdin.closed:
+            with contextlib.suppress(OSError):
+                stdin.close()
+        try:
+            self._process.wait(timeout)
+            ended = True
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+            ended = False
+        self._release()
+        return ended
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _await_uri(self, lines: queue.Queue[str | None], timeout_s: float) -> str:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self._process.kill()
+                self._process.wait()
+                self._release()
+                raise InstrumentError(
+                    f"the campaign process did not start within {timeout_s:g} s{self._log_tail()}"
+                ) from None
+            if line is None:
+                self._process.wait()
+                self._release()
+                raise InstrumentError(
+                    f"the campaign process ended before serving the campaign (exit code "
+                    f"{self._process.returncode}){self._log_tail()}"
+                )
+            if line.startswith(_URI_PREFIX):
+                return line[len(_URI_PREFIX) :].strip()
+            if line.startswith(_ERROR_PREFIX):
+                self._process.wait()
+                self._release()
+                kind, _, message = line[len(_ERROR_PREFIX) :].strip().partition(": ")
+                from steerscope.instruments.client import error_class
+
+                raise error_class(kind)(message)
+
+    def _release(self) -> None:
+        """Once the child is gone: keep the end of its log, close the pipes and the log."""
+        if self._tail is None:
+            self._tail = self._read_log_tail()
+        self._reader.join(5.0)  # the child is gone: its stdout ends
+        for stream in (self._process.stdout, self._process.stdin, self._log):
+            if stream is not None and not stream.closed:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+    def _ended(self) -> CampaignSnapshot:
+        """The last snapshot, marked as ended, once the child is gone."""
+        code = self._process.wait()
+        self._release()
+        last = self._last
+        if last is None:
+            raise InstrumentError(f"the campaign process ended (exit code {code})")
+        if last.status in ("finished", "stopped", "error"):
+            return last
+        if self._stopping and code == 0:  # it stopped as asked, after the spectrum in flight
+            self._last = dataclasses.replace(last, status="stopped", reason="stopped")
+            return self._last
+        self._last = dataclasses.replace(
+            last,
+            status="error",
+            reason=f"the campaign's process ended (exit code {code}); resume it from its "
+            f"record{self._log_tail()}",
+        )
+        return self._last
+
+    def _log_tail(self) -> str:
+        """``": <last line of the child's log>"``, or "" when it wrote none."""
+        text = self._tail if self._tail is not None else self._read_log_tail()
+        return f": {text.splitlines()[-1]}" if text else ""
+
+    def _read_log_tail(self) -> str:
+        try:
+            self._log.seek(0, os.SEEK_END)
+            size = self._log.tell()
+            self._log.seek(max(0, size - _LOG_TAIL))
+            return self._log.read().decode("utf-8", "replace").strip()
+        except (OSError, ValueError):
+            return ""
+
+
+def _drain(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    """Pass the child's stdout lines on (and keep its pipe from filling); None at its end."""
+    try:
+        for line in stream:
+            lines.put(line)
+    except (OSError, ValueError):
+        pass  # closed under it
+    finally:
+        lines.put(None)
+
+
+def _tell_parent(line: str) -> None:
+    """One line on stdout, the pipe the parent reads."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def main() -> int:
+    """The child: read the task, run the campaign served on loopback until stdin closes."""
+    from steerscope.campaign import Campaign, CampaignRunner, load_config
+    from steerscope.service.steering import SteeringServer
+
+    token = os.environ.pop(STEERING_TOKEN_ENV, None)
+    try:
+        task = json.loads(sys.stdin.readline())
+        if "resume" in task:
+            campaign = Campaign.resume(Path(task["resume"]))
+        else:
+            record = Path(task["record"])
+            record.parent.mkdir(parents=True, exist_ok=True)
+            campaign = Campaign.create(load_config(task["create"]), record)
+    except Exception as exc:  # the parent shows it: a config error, a second writer, ...
+        import pydantic
+
+        kind = "ConfigError" if isinstance(exc, pydantic.ValidationError) else type(exc).__name__
+        message = str(exc).replace("\n", " ")
+        _tell_parent(f"{_ERROR_PREFIX}{kind}: {message}")
+        return 2
+    with campaign:
+        runner = CampaignRunner(campaign)
+        with SteeringServer(runner, "127.0.0.1", 0, token) as server:
+            _tell_parent(f"{_URI_PREFIX}{server.uri}")
+            runner.start()
+            sys.stdin.read()  # until the parent closes the pipe, or dies
+            runner.stop(timeout=60.0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
