@@ -249,17 +249,24 @@ def _chart(page, title_part: str):
 def _pixel_position(chart, row: int, col: int) -> tuple[float, float]:
     """Page coordinates of the centre of image pixel ``(row, col)`` in ``chart``.
 
-    Read from the chart's own axes, so the test clicks where a user would.
+    Read from the chart's own axes, so the test clicks where a user would; waits (bounded)
+    until plotly has laid the chart out, as a user waits to see it.
     """
-    x, y = chart.evaluate(
-        """(plot, [row, col]) => {
-            const xa = plot._fullLayout.xaxis, ya = plot._fullLayout.yaxis;
-            const box = plot.getBoundingClientRect();
-            return [box.left + xa._offset + xa.l2p(col), box.top + ya._offset + ya.l2p(row)];
-        }""",
-        [row, col],
-    )
-    return float(x), float(y)
+    for _ in range(50):
+        position = chart.evaluate(
+            """(plot, [row, col]) => {
+                const layout = plot._fullLayout;
+                if (!layout || !layout.xaxis || !layout.xaxis.l2p) return null;
+                const xa = layout.xaxis, ya = layout.yaxis;
+                const box = plot.getBoundingClientRect();
+                return [box.left + xa._offset + xa.l2p(col), box.top + ya._offset + ya.l2p(row)];
+            }""",
+            [row, col],
+        )
+        if position is not None:
+            return float(position[0]), float(position[1])
+        chart.page.wait_for_timeout(200)
+    raise AssertionError("the chart was never laid out")
 
 
 def _click_settled(button) -> None:

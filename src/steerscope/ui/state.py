@@ -81,6 +81,7 @@ _DEFAULTS: dict[str, Any] = {
     "target_rows": [],  # ids of the rows of the several-targets form (widget keys use them)
     "pareto_pick": None,  # index of the measured point picked on the Pareto plot
     "overview_hold": None,  # campaign snapshot the live overview keeps while a box is drawn
+    "figure_snapshot": None,  # (snapshot, monotonic time) the live figures last drew
     "fork_follows": None,  # (record, viewed step) the Review page's fork step was set from
     "notice": None,  # a one-time message for the next page drawn (pop_notice)
     "setup_form": None,  # the New-campaign form's last values, widget key -> value
