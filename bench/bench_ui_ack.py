@@ -84,7 +84,9 @@ def _clicks(model: str, clicks: int, refresh_s: float, campaigns: str) -> list[f
             main = page.get_by_test_id("stMainBlockContainer")
             expect(main.get_by_text("built-in dataset plasmonic_nanoparticles")).to_be_visible()
             page.get_by_role("link", name="Campaign").click()
-            expect(page.get_by_label("Initial exploration weight (β)", exact=True)).to_be_visible(timeout=30_000)
+            expect(page.get_by_label("Initial exploration weight (β)", exact=True)).to_be_visible(
+                timeout=30_000
+            )
             if model != "dkl":
                 page.get_by_label("Model", exact=True).click()
                 page.get_by_role("option", name=model).click()

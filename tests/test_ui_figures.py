@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 
 from steerscope.errors import ConfigError, ScalarizerError
@@ -30,6 +31,9 @@ def test_overview_figure_has_click_grid_points_in_order_and_scale_bar() -> None:
     grid = fig.data[names.index(figures.CLICK_TRACE_NAME)]
     assert len(grid.x) == 16 * 20  # one invisible target per pixel for small images
     assert grid.marker.opacity == 0
+    # WebGL, one canvas: as SVG (a path per point) it was most of what a live redraw
+    # cost the browser (bench/README.md, UI acknowledgement)
+    assert isinstance(grid, go.Scattergl)
     points = fig.data[names.index("measured (in order)")]
     assert list(points.text) == ["1", "2", "3"]
     assert list(points.x) == [2, 4, 6] and list(points.y) == [1, 3, 5]  # x = col, y = row
@@ -364,3 +368,23 @@ def test_a_boxed_window_snaps_to_channel_energies() -> None:
         pytest.approx(2.0),
         pytest.approx(2.02),
     )  # never an empty window
+
+
+def test_live_figures_move_on_at_most_every_few_seconds_while_running() -> None:
+    """A redraw with new data cost the browser ~2 s; at each 1 s refresh it never rested."""
+    from types import SimpleNamespace
+
+    from steerscope.ui.campaign_tools import FIGURE_REDRAW_S, figures_due
+
+    drawn = SimpleNamespace(record_path="a.sqlite", status="running")
+    newer = SimpleNamespace(record_path="a.sqlite", status="running")
+    assert not figures_due(drawn, 100.0, newer, 100.0 + FIGURE_REDRAW_S / 2)
+    assert figures_due(drawn, 100.0, newer, 100.0 + FIGURE_REDRAW_S)
+    # paused, finished, or another campaign: at once
+    for status in ("paused", "finished", "stopped", "error"):
+        assert figures_due(
+            drawn, 100.0, SimpleNamespace(record_path="a.sqlite", status=status), 100.1
+        )
+    assert figures_due(
+        drawn, 100.0, SimpleNamespace(record_path="b.sqlite", status="running"), 100.1
+    )

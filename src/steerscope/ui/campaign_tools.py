@@ -25,6 +25,7 @@ from steerscope.errors import ConfigError, SteerscopeError
 __all__ = [
     "ACTIVE_STATUSES",
     "CAMPAIGNS_ENV",
+    "FIGURE_REDRAW_S",
     "MeasuredPoint",
     "SnapshotCache",
     "acknowledgement",
@@ -33,6 +34,7 @@ __all__ = [
     "campaigns_in_processes",
     "describe_target",
     "field_bounds",
+    "figures_due",
     "intervention_marks",
     "map_quantity",
     "measured_point",
@@ -492,6 +494,43 @@ def policy_number_fields(
         for name in declared
         if name in fields and name not in exclude and fields[name].annotation in (float, int)
     ]
+
+
+FIGURE_REDRAW_S = 3.0
+"""Least seconds between two redraws of the live figures while a campaign runs.
+
+Measured in Chromium on 2 cores (``bench/bench_ui_ack.py`` and its README): the
+Campaign page's figures cost the browser about 2 s of work to redraw with new data
+(an unchanged figure costs little); redrawn at every 1 s refresh they kept its main
+thread ~90 % busy, and a change typed meanwhile waited seconds to be shown. The text
+above them (status, queued changes, the settings in force) follows every refresh."""
+
+
+def figures_due(
+    drawn: Any, drawn_at: float, latest: Any, now: float, interval: float = FIGURE_REDRAW_S
+) -> bool:
+    """Whether the live figures should move on from snapshot ``drawn`` to ``latest``.
+
+    Parameters
+    ----------
+    drawn : CampaignSnapshot
+        The snapshot the figures show, drawn at monotonic time ``drawn_at`` (s).
+    latest : CampaignSnapshot
+        The runner's latest snapshot, at monotonic time ``now`` (s).
+    interval : float
+        Least seconds between two redraws while the campaign runs.
+
+    Returns
+    -------
+    bool
+        True for another campaign, a campaign that is not running (paused, finished:
+        show everything at once), or once ``interval`` has passed.
+    """
+    return (
+        drawn.record_path != latest.record_path
+        or latest.status != "running"
+        or now - drawn_at >= interval
+    )
 
 
 def field_bounds(model: type[Any], name: str) -> tuple[float | None, float | None]:

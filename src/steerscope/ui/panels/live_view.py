@@ -37,17 +37,6 @@ def live_view(running: bool) -> None:
     st.fragment(run_every=state.live_refresh_s())(_live_body)(running)
 
 
-FIGURE_REDRAW_S = 3.0
-"""Least seconds between two redraws of the live figures while a campaign runs.
-
-Measured in Chromium on 2 cores, the page's figures cost the browser about 0.8 s
-to redraw with new data (an unchanged figure costs little); redrawn at every 1 s
-refresh, they kept its main thread ~90 % busy, and a change typed meanwhile waited
-seconds to be shown. The text above them (status, queued changes, the settings in
-force) follows every refresh; the figures follow at this pace, and at once when
-the campaign is not running."""
-
-
 def _figure_snapshot(snap: Any) -> Any:
     """The snapshot the live figures draw: the latest, at most every ``FIGURE_REDRAW_S``.
 
@@ -56,12 +45,7 @@ def _figure_snapshot(snap: Any) -> Any:
     """
     held = state.get_value("figure_snapshot")
     now = time.monotonic()
-    if (
-        held is None
-        or held[0].record_path != snap.record_path
-        or snap.status != "running"
-        or now - held[1] >= FIGURE_REDRAW_S
-    ):
+    if held is None or campaign_tools.figures_due(held[0], held[1], snap, now):
         held = (snap, now)
         state.set_value("figure_snapshot", held)
     return held[0]
