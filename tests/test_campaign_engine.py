@@ -343,3 +343,20 @@ def test_every_recorded_change_reads_as_words_in_the_log_and_the_review_table(
     assert [t.split(": ", 1)[1] for t in texts] == rows
     assert not any("{" in t or "packbits" in t for t in texts + rows)
     assert describe_change("Nonsense", {}, {"x": 1}) == "Nonsense"
+
+
+def test_each_measured_point_says_what_chose_it_and_keeps_it_on_resume(tmp_path: Path) -> None:
+    """Seed, each beta regime and hand-added points are told apart (coloured on the overview)."""
+    path = tmp_path / "phases.sqlite"
+    with Campaign.create(small_config(budget={"measurements": 9}), path) as campaign:
+        for _ in range(5):  # four seeds, one model point at the start beta
+            campaign.step()
+        campaign.apply(SetPolicy(beta=4.0))
+        campaign.step()
+        campaign.apply(AddPoints([[5, 5]]))
+        campaign.step()
+        phases = campaign.measured_phases
+    beta = float(small_config().get("policy", {}).get("beta", 1.0))
+    assert phases == ["seed point"] * 4 + [f"UCB β {beta:g}", "UCB β 4", "added by hand"]
+    with Campaign.resume(path) as resumed:
+        assert resumed.measured_phases == phases

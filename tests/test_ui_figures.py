@@ -388,3 +388,21 @@ def test_live_figures_move_on_at_most_every_few_seconds_while_running() -> None:
     assert figures_due(
         drawn, 100.0, SimpleNamespace(record_path="b.sqlite", status="running"), 100.1
     )
+
+
+def test_measured_points_are_coloured_by_what_chose_them_and_vetoes_are_crossed() -> None:
+    image = np.zeros((32, 32), dtype=np.float32)
+    measured = np.array([[1, 1], [2, 2], [3, 3], [4, 4], [5, 5]])
+    phases = ["seed point", "seed point", "UCB β 0.25", "UCB β 1", "added by hand"]
+    fig = figures.overview_figure(image, measured=measured, phases=phases, vetoed=[[9, 9]])
+    names = [trace.name for trace in fig.data]
+    points = fig.data[names.index("measured (in order)")]
+    colors, symbols = list(points.marker.color), list(points.marker.symbol)
+    assert colors[0] == colors[1] and symbols[0] == symbols[1] == "diamond"
+    assert colors[2] != colors[3]  # a beta change is a new colour
+    assert symbols[4] == "star"
+    assert list(points.hovertext) == phases
+    for phase in ("seed point", "UCB β 0.25", "UCB β 1", "added by hand"):
+        assert phase in names  # one legend entry each
+    vetoed = fig.data[names.index("vetoed")]
+    assert list(vetoed.x) == [9] and list(vetoed.y) == [9]

@@ -64,6 +64,7 @@ from steerscope.campaign.proposals import (
     ProposalJob,
     compute_proposal,
     nan_array,
+    phase_label,
 )
 from steerscope.campaign.snapshot import EventView
 from steerscope.campaign.sources import acquire_timed, build_instrument, default_record_path
@@ -195,6 +196,7 @@ class Campaign:
         self._init_safety()
         self._forced: list[tuple[int, int]] = []
         self._pending: tuple[int | None, int, NDArray[np.int64]] | None = None
+        self._step_phases: dict[int, str] = {}  # step -> what chose its points (phase_label)
         self._step = 0
         self._started_at = time.time()
         self._followups: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
@@ -370,6 +372,10 @@ class Campaign:
             self._started_at = float(self.history.started_at or self._started_at)
             self._step = int(np.max(measured.steps)) + 1
         decisions = self.record.decisions()
+        for decision in decisions:
+            self._step_phases[decision.step] = phase_label(
+                str(decision.policy.get("source", "")), decision.policy
+            )
         if decisions:
             last = decisions[-1]
             pending = self.record.pending_points()
@@ -418,6 +424,11 @@ class Campaign:
         if self.history.spectra is None:
             return np.zeros((0, 0), dtype=np.float64)
         return self.history.spectra.copy()
+
+    @property
+    def measured_phases(self) -> list[str]:
+        """What chose each measured point (``phase_label``), shape ``(n,)``, in order."""
+        return [self._step_phases.get(int(step), "measured") for step in self.history.steps]
 
     @property
     def energy(self) -> EnergyAxis | None:
@@ -878,6 +889,7 @@ class Campaign:
     def record_decision(self, proposal: Proposal) -> int:
         """Write ``proposal`` to the record as the decision of this step; returns its id."""
         ctx = self._decision_context(proposal)
+        self._step_phases[self._step] = phase_label(proposal.source, ctx["policy"])
         decision_id = self.record.add_decision(
             self._step,
             proposal.points,

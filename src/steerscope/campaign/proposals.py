@@ -31,6 +31,7 @@ __all__ = [
     "batch_min_distance",
     "compute_proposal",
     "nan_array",
+    "phase_label",
     "short_path",
 ]
 
@@ -378,3 +379,34 @@ def _fit_posterior(
         messages.append(("model_error", f"the model could not be used ({exc}); choosing randomly"))
         return None
     return mean, var, t1 - t0, t2 - t1
+
+
+def phase_label(source: str, policy: dict[str, Any]) -> str:
+    """What chose a measured point, in the operator's words, for its colour on the overview.
+
+    Parameters
+    ----------
+    source : str
+        The decision's :attr:`Proposal.source`.
+    policy : dict
+        The policy in force at that decision (``acquisition``, ``beta``).
+
+    Returns
+    -------
+    str
+        ``"seed point"``, ``"added by hand"``, ``"UCB β 0.25"`` (one label per
+        acquisition and beta regime), ``"last ranking (slow refit)"``, ...
+    """
+    if source == "model":
+        name = str(policy.get("acquisition", "model"))
+        beta = policy.get("beta")
+        if name == "ucb" and isinstance(beta, int | float):
+            return f"UCB β {beta:g}"
+        return name.upper() if len(name) <= 4 else name.replace("_", " ")
+    return {
+        "seed": "seed point",
+        "operator": "added by hand",
+        "random": "random (no model yet)",
+        "queue": "last ranking (slow refit)",
+        "pending": "re-measured after a restart",
+    }.get(source, source or "measured")

@@ -525,6 +525,8 @@ class CampaignRunner:
             pixel_size=float(c.overview.pixel_size),
             pixel_units=str(c.overview.pixel_units),
             measured_steps=frozen_array(c.history.steps, np.int64),
+            measured_phases=tuple(c.measured_phases),
+            vetoed_points=frozen_array(c.vetoed_points, np.int64).reshape(-1, 2),
             mean_map=frozen_or_none(maps["mean"]),
             std_map=frozen_or_none(maps["std"]),
             acquisition_map=frozen_or_none(maps["acquisition"]),

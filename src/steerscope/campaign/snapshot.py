@@ -75,6 +75,11 @@ class CampaignSnapshot:
         Size of one overview pixel (scale bars, axes in length).
     measured_steps : ndarray of shape (n,)
         The step that measured each point (to place the interventions on history plots).
+    measured_phases : tuple of str
+        What chose each measured point, shape ``(n,)``: ``"seed point"``, ``"added by
+        hand"``, ``"UCB β 0.25"`` (one per acquisition and beta regime), ...
+    vetoed_points : ndarray of shape (v, 2)
+        Pixels the operator forbade (VetoPoints), never to be measured.
     measured_points : ndarray of shape (n, 2)
         Measured pixels ``(row, col)``, in acquisition order.
     targets : ndarray of shape (n,)
@@ -136,6 +141,8 @@ class CampaignSnapshot:
     pixel_size: float = 1.0
     pixel_units: str = "nm"
     measured_steps: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    measured_phases: tuple[str, ...] = ()
+    vetoed_points: NDArray[np.int64] = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     mean_map: NDArray[np.float64] | None = None
     std_map: NDArray[np.float64] | None = None
     acquisition_map: NDArray[np.float64] | None = None

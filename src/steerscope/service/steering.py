@@ -55,7 +55,7 @@ EVENTS_SHOWN = 50
 STATIC_FIELDS = ("overview", "ground_truth")
 """Snapshot arrays fixed for a campaign's life: sent once to each client, not every refresh."""
 _MAP_FIELDS = ("mean_map", "std_map", "acquisition_map", "ground_truth")
-_TUPLE_FIELDS = ("queued", "objective_labels")
+_TUPLE_FIELDS = ("queued", "objective_labels", "measured_phases")
 _PAIR_LIST_FIELDS = ("discovery", "hypervolume_history")
 
 

@@ -28,6 +28,8 @@ __all__ = [
     "CLICK_TRACE_NAME",
     "DRAG_MODES",
     "PARETO_TRACE_NAME",
+    "PHASE_STYLES",
+    "REGIME_COLORS",
     "SPECTRUM_PICK_TRACE_NAME",
     "box_from_selection",
     "discovery_figure",
@@ -39,6 +41,7 @@ __all__ = [
     "overview_figure",
     "pareto_figure",
     "patch_outline",
+    "phase_styles",
     "pixels_from_selection",
     "point_from_selection",
     "point_labels",
@@ -243,14 +246,58 @@ def point_labels(n: int, *, at_most: int = _POINT_LABEL_LIMIT) -> list[str]:
     return [str(i + 1) if i % every == 0 or i >= n - 3 else "" for i in range(n)]
 
 
+PHASE_STYLES: dict[str, tuple[str, str]] = {
+    "seed point": ("diamond", "#f8f9fa"),
+    "added by hand": ("star", "#06d6a0"),
+    "random (no model yet)": ("square", "#adb5bd"),
+    "last ranking (slow refit)": ("circle-open", "#ffd166"),
+    "re-measured after a restart": ("circle-dot", "#adb5bd"),
+}
+"""Marker symbol and colour of the phases that are not a model regime."""
+REGIME_COLORS = ("#ffd166", "#ef476f", "#4cc9f0", "#f77f00", "#b5179e", "#80ed99")
+"""Colours of successive model regimes (an acquisition and beta), in order of first use."""
+
+
+def phase_styles(phases: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Symbol and colour of each phase in ``phases``, in order of first appearance.
+
+    Seeds, hand-added points and the like keep one style each (``PHASE_STYLES``);
+    each model regime ("UCB β 0.25", "UCB β 1", "EI") gets the next colour of
+    ``REGIME_COLORS`` as a circle, so a change of beta shows on the overview.
+    """
+    styles: dict[str, tuple[str, str]] = {}
+    regimes = 0
+    for phase in phases:
+        if phase in styles:
+            continue
+        if phase in PHASE_STYLES:
+            styles[phase] = PHASE_STYLES[phase]
+        else:
+            styles[phase] = ("circle", REGIME_COLORS[regimes % len(REGIME_COLORS)])
+            regimes += 1
+    return styles
+
+
 def _add_points(
     fig: go.Figure,
     measured: NDArray[np.int64],
     next_points: NDArray[np.int64],
     selected: NDArray[np.int64],
     ahead_points: NDArray[np.int64] | None = None,
+    phases: Sequence[str] | None = None,
+    vetoed: NDArray[np.int64] | None = None,
 ) -> None:
     if len(measured):
+        labels = list(phases) if phases is not None and len(phases) == len(measured) else None
+        styles = phase_styles(labels) if labels else {}
+        marker: dict[str, Any] = {
+            "size": 7,
+            "color": "#ffd166",
+            "line": {"width": 1, "color": "black"},
+        }
+        if labels:
+            marker["color"] = [styles[p][1] for p in labels]
+            marker["symbol"] = [styles[p][0] for p in labels]
         fig.add_trace(
             go.Scatter(
                 x=measured[:, 1],
@@ -258,11 +305,35 @@ def _add_points(
                 mode="markers+text",
                 text=point_labels(len(measured)),
                 customdata=np.arange(1, len(measured) + 1),
+                hovertext=labels or ["measured"] * len(measured),
                 textposition="top center",
                 textfont={"size": 9, "color": "#ffd166"},
-                marker={"size": 7, "color": "#ffd166", "line": {"width": 1, "color": "black"}},
+                marker=marker,
                 name="measured (in order)",
-                hovertemplate="#%{customdata}: row %{y}, col %{x}<extra></extra>",
+                showlegend=not labels,
+                hovertemplate="#%{customdata} (%{hovertext}): row %{y}, col %{x}<extra></extra>",
+            )
+        )
+        for phase, (symbol, color) in styles.items():  # the legend: one entry per phase
+            fig.add_trace(
+                go.Scatter(
+                    x=[None],
+                    y=[None],
+                    mode="markers",
+                    marker={"size": 8, "symbol": symbol, "color": color, "line": {"width": 1}},
+                    name=phase,
+                    hoverinfo="skip",
+                )
+            )
+    if vetoed is not None and len(vetoed):
+        fig.add_trace(
+            go.Scatter(
+                x=vetoed[:, 1],
+                y=vetoed[:, 0],
+                mode="markers",
+                marker={"size": 9, "symbol": "x", "color": "#ef476f", "line": {"width": 1}},
+                name="vetoed",
+                hovertemplate="vetoed: row %{y}, col %{x}<extra></extra>",
             )
         )
     overlays = (
@@ -326,6 +397,8 @@ def overview_figure(
     no_go: ArrayLike | None = None,
     patch: tuple[tuple[int, int], int] | None = None,
     highlight: tuple[int, int] | None = None,
+    phases: Sequence[str] | None = None,
+    vetoed: ArrayLike | None = None,
     title: str = "Overview",
     clickable: bool = True,
     drag: str = "zoom",
@@ -354,6 +427,12 @@ def overview_figure(
         Draw the descriptor patch of ``size`` around ``(row, col)``.
     highlight : (row, col), optional
         One pixel to point out (the point picked on the Pareto plot): a large open star.
+    phases : sequence of str, optional
+        What chose each measured point, shape ``(n,)`` (the snapshot's
+        ``measured_phases``): the points are coloured and shaped by it, one legend
+        entry each (:func:`phase_styles`).
+    vetoed : array_like of shape (v, 2), optional
+        Pixels the operator forbade: red crosses.
     title : str
         Figure title.
     clickable : bool
@@ -401,6 +480,8 @@ def overview_figure(
         _as_points(next_points),
         _as_points(selected),
         _as_points(ahead_points),
+        phases,
+        _as_points(vetoed),
     )
     if patch is not None:
         (center, size) = patch

@@ -221,6 +221,8 @@ def _live_body(running: bool) -> None:
                 pixel_size=shown.pixel_size,
                 pixel_units=shown.pixel_units,
                 measured=shown.measured_points,
+                phases=shown.measured_phases,
+                vetoed=shown.vetoed_points,
                 next_points=shown.next_points,
                 ahead_points=shown.ahead_points,
                 selected=added,
