@@ -199,7 +199,11 @@ def test_define_target_start_campaign_and_change_beta_mid_run(
     # a wall-clock bound here failed on a loaded machine).
     page.get_by_text("Learning mode").click()
     expect(page.get_by_text("Beta: exploration versus exploitation")).to_be_visible()
+    # the lesson points at the beta input, outlined on screen, until beta is changed
+    beta_box = page.locator(".st-key-campaign-beta")
+    expect(beta_box).to_have_css("outline-style", "solid", timeout=30_000)
     page.get_by_text("Learning mode").click()
+    expect(beta_box).to_have_css("outline-style", "none", timeout=30_000)
 
     # A live refresh can redraw the input between fill and Enter: retry, bounded, but
     # only while the record holds no SetPolicy (a slow page must not post it twice).

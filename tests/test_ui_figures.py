@@ -406,3 +406,18 @@ def test_measured_points_are_coloured_by_what_chose_them_and_vetoes_are_crossed(
         assert phase in names  # one legend entry each
     vetoed = fig.data[names.index("vetoed")]
     assert list(vetoed.x) == [9] and list(vetoed.y) == [9]
+
+
+def test_learning_mode_points_at_the_beta_input_until_beta_is_changed() -> None:
+    """The beta lesson outlines the beta input; once a beta change is recorded, it stops."""
+    from types import SimpleNamespace
+
+    from steerscope.ui.learning import widgets_to_highlight
+    from steerscope.ui.widgets import highlight_css
+
+    assert widgets_to_highlight("campaign", []) == ["campaign.beta"]
+    css = highlight_css(widgets_to_highlight("campaign", []))
+    assert ".st-key-campaign-beta" in css and "outline" in css  # Streamlit's class for the key
+    done = [SimpleNamespace(kind="intervention", text="SetPolicy: beta 1 → 2", step=4)]
+    assert widgets_to_highlight("campaign", done) == []
+    assert highlight_css([]) == ""

@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PAGES", "WALKTHROUGH", "LessonStep", "lesson_progress", "steps_for_page"]
+__all__ = [
+    "PAGES",
+    "WALKTHROUGH",
+    "LessonStep",
+    "lesson_progress",
+    "steps_for_page",
+    "widgets_to_highlight",
+]
 
 PAGES = ("source", "target", "campaign", "review")
 """Page ids a lesson step can point at."""
@@ -38,6 +45,9 @@ class LessonStep:
         How the campaign's event log starts the line that shows the user did it (e.g.
         ``"SetPolicy: beta"``); empty when the step has no such action. The live view
         then says when it happened (:func:`lesson_progress`).
+    widget : str
+        Key of the control the step asks the user to use (``"campaign.beta"``); it is
+        highlighted on the page until they have used it (:func:`widgets_to_highlight`).
     """
 
     title: str
@@ -46,6 +56,7 @@ class LessonStep:
     try_this: str
     watch: str
     recorded: str = ""
+    widget: str = ""
 
 
 WALKTHROUGH: tuple[LessonStep, ...] = (
@@ -158,6 +169,7 @@ WALKTHROUGH: tuple[LessonStep, ...] = (
             "spread over unexplored particles. The discovery curve shows which pays off here."
         ),
         recorded="SetPolicy: beta",
+        widget="campaign.beta",
     ),
     LessonStep(
         title="7. Steer, then review what happened",
@@ -216,3 +228,25 @@ def lesson_progress(step: LessonStep, events: Sequence[Any]) -> str | None:
         if event.kind == "intervention" and str(event.text).startswith(step.recorded):
             return f"Done: {event.text}, recorded at step {event.step}."
     return None
+
+
+def widgets_to_highlight(page: str, events: Sequence[Any]) -> list[str]:
+    """Keys of the controls ``page``'s lessons ask for and the user has not used yet.
+
+    Parameters
+    ----------
+    page : str
+        One of :data:`PAGES`.
+    events : sequence of EventView
+        The campaign snapshot's events, oldest first (:func:`lesson_progress` reads them).
+
+    Returns
+    -------
+    list of str
+        Widget keys, e.g. ``["campaign.beta"]`` until a beta change is recorded.
+    """
+    return [
+        step.widget
+        for _, step in steps_for_page(page)
+        if step.widget and lesson_progress(step, events) is None
+    ]

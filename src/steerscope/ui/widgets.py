@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
@@ -11,13 +12,15 @@ import streamlit as st
 from steerscope.errors import SteerscopeError
 from steerscope.ui import state
 from steerscope.ui.figures import pixels_from_selection
-from steerscope.ui.learning import steps_for_page
+from steerscope.ui.learning import steps_for_page, widgets_to_highlight
 from steerscope.ui.sources import LoadedSource
 
 __all__ = [
     "clickable_chart",
     "drag_mode",
+    "highlight_css",
     "learning_panel",
+    "lesson_highlight",
     "pixel_picker",
     "require_source",
     "show_error",
@@ -44,6 +47,35 @@ def learning_panel(page: str) -> None:
                 st.markdown(step.explain)
                 st.markdown(f"**Try this:** {step.try_this}")
                 st.markdown(f"**Watch:** {step.watch}")
+
+
+HIGHLIGHT_STYLE = "outline: 3px solid #ff9f1c; outline-offset: 4px; border-radius: 6px;"
+"""How a control a lesson asks for is pointed out (learning mode)."""
+
+
+def highlight_css(keys: Sequence[str]) -> str:
+    """A ``<style>`` block outlining the widgets of ``keys`` ("" for none).
+
+    Streamlit gives a keyed widget's container the class ``st-key-<key>``, with every
+    character outside ``[a-zA-Z0-9_-]`` replaced by ``-``.
+    """
+    if not keys:
+        return ""
+    selectors = ", ".join(".st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", k.strip()) for k in keys)
+    return f"<style>{selectors} {{{HIGHLIGHT_STYLE}}}</style>"
+
+
+def lesson_highlight(page: str, events: Sequence[Any]) -> None:
+    """In learning mode, outline the controls the page's lessons ask for until they are used.
+
+    Drawn in one fixed slot whether or not anything is highlighted, so the page's
+    widgets never move.
+    """
+    slot = st.empty()
+    if state.learning_enabled():
+        css = highlight_css(widgets_to_highlight(page, events))
+        if css:
+            slot.html(css)
 
 
 def require_source(*, need_spectra: bool = False) -> LoadedSource | None:

@@ -18,7 +18,7 @@ from steerscope.campaign import (
     SetScalarizer,
 )
 from steerscope.descriptors import DescriptorSpec
-from steerscope.ui import campaign_tools, state
+from steerscope.ui import campaign_tools, state, widgets
 from steerscope.ui.panels.posting import post
 from steerscope.ui.state import RegistryEntry
 
@@ -41,6 +41,7 @@ def steer_panel(entry_now: RegistryEntry) -> None:
     """Draw the Steer panel for the campaign ``entry_now`` holds."""
     snap0 = entry_now.runner.snapshot()
     st.subheader("Steer")
+    widgets.lesson_highlight("campaign", snap0.events)  # learning mode: beta, until changed
     multi_objective = snap0.is_multi_objective
     acquisition_key = "campaign.acquisition_mo" if multi_objective else "campaign.acquisition"
     acquisition_options = list(MO_ACQUISITIONS if multi_objective else ACQUISITIONS)
