@@ -48,8 +48,10 @@ test: $(STAMP) data chromium lint typecheck
 bench: $(STAMP) data
 	$(MAKE) -C bench all
 
-figures: $(STAMP)
-	$(BIN)/python docs/make_figures.py
+# The docs' figures: dataset overviews, and UI screenshots in headless Chromium.
+figures: $(STAMP) data chromium
+	$(BIN)/python docs/make_dataset_figures.py
+	$(BIN)/python docs/make_ui_screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
