@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import gpytorch
 import numpy as np
 import torch
+from common import predictive_quality, save
 
 from steerscope.datasets import get_dataset
 from steerscope.descriptors import DescriptorSpec, extract_descriptors
@@ -122,14 +122,6 @@ class _Ours:
         return self.model.posterior(X)
 
 
-def _quality(mean: np.ndarray, var: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    scale = float(np.std(truth)) or 1.0
-    z = (truth - mean) / scale
-    var_z = np.clip(var, 1e-12, None) / scale**2
-    loglik = -0.5 * (np.log(2 * np.pi * var_z) + z**2 / var_z)
-    return {"rmse_std": float(np.sqrt(np.mean(z**2))), "mean_loglik": float(np.mean(loglik))}
-
-
 def _timed(run: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
     t0 = time.perf_counter()
     out = run(*args, **kwargs)
@@ -173,7 +165,7 @@ def main(n_train: int = 100, repeats: int = 3, seed: int = 0) -> dict[str, objec
                     "posterior_s": predict_s,
                     "warm_fit_s": warm_s,
                     "warm_posterior_s": predict_warm_s,
-                    **_quality(mean, var, truth),
+                    **predictive_quality(mean, var, truth),
                 }
             )
     summary: dict[str, Any] = {
@@ -187,8 +179,7 @@ def main(n_train: int = 100, repeats: int = 3, seed: int = 0) -> dict[str, objec
             )
     result = {"n_train": n_train, "n_candidates": int(pixels.shape[0]), "repeats": repeats}
     result.update(summary)
-    out = Path(__file__).parent / "results" / "dkl_gpytorch.json"
-    out.write_text(json.dumps(result, indent=2))
+    save("dkl_gpytorch", result)
     print(json.dumps(result, indent=2))
     return result
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from common import predictive_quality, save
 
 from steerscope.datasets import get_dataset
 from steerscope.descriptors import DescriptorSpec, extract_descriptors
@@ -53,14 +53,6 @@ def _botorch_fit_predict(
     return torch.cat(means).numpy(), torch.cat(variances).numpy()
 
 
-def _quality(mean: np.ndarray, var: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    scale = float(np.std(truth)) or 1.0
-    z = (truth - mean) / scale
-    var_z = np.clip(var, 1e-12, None) / scale**2
-    loglik = -0.5 * (np.log(2 * np.pi * var_z) + z**2 / var_z)
-    return {"rmse_std": float(np.sqrt(np.mean(z**2))), "mean_loglik": float(np.mean(loglik))}
-
-
 def main(n_train: int = 100, repeats: int = 3, seed: int = 0) -> dict[str, object]:
     torch.set_num_threads(1)
     dataset = get_dataset("plasmonic_nanoparticles")
@@ -83,13 +75,13 @@ def main(n_train: int = 100, repeats: int = 3, seed: int = 0) -> dict[str, objec
         ours.fit(descriptors.features[train], truth[train])
         mean, var = ours.posterior(descriptors.features)
         ours_s = time.perf_counter() - t0
-        rows["steerscope"].append({"seconds": ours_s, **_quality(mean, var, truth)})
+        rows["steerscope"].append({"seconds": ours_s, **predictive_quality(mean, var, truth)})
         X = torch.as_tensor(descriptors.features, dtype=torch.float64)
         Z = ours._features(X).numpy()  # the same PCA + z-scoring the engine's GP uses
         t0 = time.perf_counter()
         mean_b, var_b = _botorch_fit_predict(Z[train], truth[train], Z)
         bo_s = time.perf_counter() - t0
-        rows["botorch"].append({"seconds": bo_s, **_quality(mean_b, var_b, truth)})
+        rows["botorch"].append({"seconds": bo_s, **predictive_quality(mean_b, var_b, truth)})
     summary = {
         name: {key: float(np.median([row[key] for row in values])) for key in values[0]}
         for name, values in rows.items()
@@ -103,8 +95,7 @@ def main(n_train: int = 100, repeats: int = 3, seed: int = 0) -> dict[str, objec
         "repeats": repeats,
         **summary,
     }
-    out = Path(__file__).parent / "results" / "exact_gp_botorch.json"
-    out.write_text(json.dumps(result, indent=2))
+    save("exact_gp_botorch", result)
     print(json.dumps(result, indent=2))
     return result
 

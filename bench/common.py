@@ -107,3 +107,18 @@ def save(name: str, payload: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=1))
     return path
+
+
+def predictive_quality(
+    mean: NDArray[Any], var: NDArray[Any], truth: NDArray[Any]
+) -> dict[str, float]:
+    """Standardised RMSE and mean Gaussian predictive log-likelihood of a posterior.
+
+    ``mean``, ``var`` and ``truth`` have shape ``(m,)``; errors are in units of the
+    truth's standard deviation, so figures compare across datasets.
+    """
+    scale = float(np.std(truth)) or 1.0
+    z = (truth - mean) / scale
+    var_z = np.clip(var, 1e-12, None) / scale**2
+    loglik = -0.5 * (np.log(2 * np.pi * var_z) + z**2 / var_z)
+    return {"rmse_std": float(np.sqrt(np.mean(z**2))), "mean_loglik": float(np.mean(loglik))}
