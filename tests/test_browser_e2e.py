@@ -398,9 +398,9 @@ def test_clicks_and_boxes_on_the_overview_reach_the_campaign(
     expect(nav).to_contain_text("Campaign")
     expect(nav).not_to_contain_text("app")
 
-    # Live overview: a click, then "Measure 1 clicked point(s) next".
+    # Live overview: a click, then "Measure 1 picked next".
     live = _chart(page, "Measured (numbered in order)")
-    measure = page.get_by_role("button", name="Measure 1 clicked point(s) next")
+    measure = page.get_by_role("button", name="Measure 1 picked next")
     for _ in range(3):  # a click landing while the live chart is redrawn can be lost (B11)
         _click_pixel(page, live, 50, 12)
         try:
@@ -413,15 +413,15 @@ def test_clicks_and_boxes_on_the_overview_reach_the_campaign(
     added = _pixel_in(page, r"row (\d+), col (\d+): not measured")
     _assert_near(added, (50, 12))
     measure.click()
-    measured_none = page.get_by_role("button", name="Measure 0 clicked point(s) next")
+    measured_none = page.get_by_role("button", name="Measure 0 picked next")
     expect(measured_none).to_be_visible()
 
-    # ... and a box, then "Add the boxed no-go region".
+    # ... and a box, then "Forbid the boxed region".
     page.get_by_text("Drag boxes a no-go region").click()
     live = _chart(page, "box a no-go region")
     expect(live).to_be_visible()
     _drag_box(page, live, (2, 40), (12, 55))
-    no_go = page.get_by_role("button", name="Add the boxed no-go region")
+    no_go = page.get_by_role("button", name="Forbid the boxed region")
     expect(no_go).to_be_enabled()
     no_go.click()
     expect(no_go).to_be_disabled()

@@ -725,9 +725,9 @@ def discovery_figure(
     ys = [float(v) for _, v in discovery]
     fig = go.Figure(go.Scatter(x=xs, y=ys, mode="lines+markers", name="discovery"))
     fig.update_layout(
-        title=_title("Discovery (against the ground truth)"),
+        title=_title("Discovery (ground truth)"),
         xaxis_title="measurements",
-        yaxis_title="discovered",
+        yaxis_title="fraction found",
         height=height,
         margin=_MARGIN,
     )
@@ -828,7 +828,7 @@ def timing_figure(
         yaxis_title="time (s)",
         height=height,
         margin=_MARGIN,
-        legend={"orientation": "h", "y": -0.3},
+        legend={"orientation": "h", "y": -0.45, "yanchor": "top"},
     )
     return fig
 

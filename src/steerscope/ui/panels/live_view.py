@@ -248,14 +248,14 @@ def _live_body(running: bool) -> None:
         # drawn here, in the live view, so their labels follow each click (issue B13)
         a1, a2, a3 = st.columns([5, 5, 2])
         a1.button(
-            f"Measure {len(added)} clicked point(s) next",
+            f"Measure {len(added)} picked next",
             disabled=not len(added) or over,
             help="Post AddPoints with the pixels clicked on the live overview.",
             key="campaign.add_points",
             on_click=_post_added_points,
         )
         a2.button(
-            "Add the boxed no-go region",
+            "Forbid the boxed region",
             disabled=not draft or over,
             help="Never measure inside the rectangle box-selected on the live overview.",
             key="campaign.add_no_go",
