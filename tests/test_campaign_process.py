@@ -53,6 +53,15 @@ def test_a_campaign_process_is_steered_like_a_runner_and_stops_cleanly(tmp_path:
         snap = process.wait_for(lambda s: s.policy.get("beta") == 4.0, WAIT_S)
         assert snap.overview.shape == (128, 128) and snap.record_path == str(path)
         assert any(e.kind == "intervention" and "beta" in e.text for e in snap.events)
+        # a notebook reaches the same campaign with what the page shows it
+        from steerscope.service import SteeringClient
+        from steerscope.ui.campaign_tools import steering_help
+
+        assert process.uri in steering_help(process) and process.token in steering_help(process)
+        notebook = SteeringClient(process.uri, token=process.token)
+        assert notebook.post(SetPolicy(beta=2.0)) == "beta 4 → 2"
+        process.wait_for(lambda s: s.policy.get("beta") == 2.0, WAIT_S)
+        assert "cannot reach it" in steering_help(object())  # a runner thread has no channel
         # an unchanged campaign is not sent again: the same object comes back
         process.post(Pause())
         held = process.wait_for(lambda s: s.status == "paused", WAIT_S)

@@ -70,6 +70,14 @@ class CampaignProcess:
     startup_timeout_s : float
         Seconds to wait for the child to serve the campaign.
 
+    Attributes
+    ----------
+    uri : str
+        ``PYRO:steerscope.campaign@127.0.0.1:PORT``, where other clients reach the
+        campaign: a notebook's :class:`SteeringClient`, ``steerscope steer``.
+    token : str
+        The steering token those clients present (made fresh for this process).
+
     Raises
     ------
     SteerscopeError
@@ -108,6 +116,8 @@ class CampaignProcess:
         self._reader.start()
         uri = self._await_uri(lines, startup_timeout_s)
         self._client = SteeringClient(uri, token=token)
+        self.uri = uri
+        self.token = token
         self._stopping = False
         self._last: CampaignSnapshot | None = None
         self._last = self.snapshot()

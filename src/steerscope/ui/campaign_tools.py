@@ -46,6 +46,7 @@ __all__ = [
     "resume_runner",
     "source_to_config",
     "start_runner",
+    "steering_help",
 ]
 
 ACTIVE_STATUSES = ("idle", "running", "paused")
@@ -397,6 +398,35 @@ def resume_runner(record_path: Path) -> Any:
     runner = CampaignRunner(campaign)
     runner.start()
     return runner
+
+
+def steering_help(runner: Any) -> str:
+    """Markdown: how another process watches and steers the campaign ``runner`` drives.
+
+    For a campaign in its own process, the steering URI and token with a notebook
+    snippet and the ``steerscope steer`` line; for one in a thread of this server
+    (``$STEERSCOPE_UI_CAMPAIGNS=thread``), that it has no channel.
+    """
+    uri, token = getattr(runner, "uri", None), getattr(runner, "token", None)
+    if not uri or not token:
+        return (
+            "This campaign runs inside the web server (`$STEERSCOPE_UI_CAMPAIGNS=thread`), "
+            "so other processes cannot reach it; unset the variable to run each campaign in "
+            "its own process with a steering channel."
+        )
+    return (
+        "Every tab of this server already shows this campaign. From a notebook on this "
+        "machine:\n\n"
+        "```python\n"
+        "from steerscope.campaign import SetPolicy\n"
+        "from steerscope.service import SteeringClient\n"
+        f'client = SteeringClient("{uri}", token="{token}")\n'
+        "client.snapshot().n_measured           # the whole live view, maps included\n"
+        'client.post(SetPolicy(beta=4.0))       # "beta 1 → 4", recorded like a click\n'
+        "```\n\n"
+        f"or a terminal: `STEERSCOPE_TOKEN={token} steerscope steer {uri} --set beta=4`. "
+        "The token is this campaign's own (loopback only); anyone who has it can steer it."
+    )
 
 
 def resumable_records(folder: Path, active: set[str]) -> list[tuple[Path, str]]:

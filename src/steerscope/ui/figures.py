@@ -250,7 +250,7 @@ PHASE_STYLES: dict[str, tuple[str, str]] = {
     "seed point": ("diamond", "#f8f9fa"),
     "added by hand": ("star", "#06d6a0"),
     "random (no model yet)": ("square", "#adb5bd"),
-    "last ranking (slow refit)": ("circle-open", "#ffd166"),
+    "last ranking (slow refit)": ("circle-open", "#e9ecef"),
     "re-measured after a restart": ("circle-dot", "#adb5bd"),
 }
 """Marker symbol and colour of the phases that are not a model regime."""

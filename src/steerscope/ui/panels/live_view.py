@@ -365,6 +365,8 @@ def _live_body(running: bool) -> None:
             hide_index=True,
             height=220,
         )
+    with st.expander("Steer from a notebook or a terminal"):
+        st.markdown(campaign_tools.steering_help(entry.runner))
     st.caption(
         "In force: "
         + campaign_tools.settings_summary(snap.policy, snap.descriptor, snap.scalarizer)
