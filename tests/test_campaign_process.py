@@ -88,6 +88,17 @@ def test_a_killed_campaign_process_says_so_and_resumes_with_nothing_lost(tmp_pat
     with pytest.raises(SteerscopeError, match="process has ended"):
         process.post(SetPolicy(beta=1.0))
     process.stop(5.0)
+    # the page offers it for resuming: a dead process holds its record no more
+    from types import SimpleNamespace
+
+    from steerscope.errors import RecordWarning
+    from steerscope.ui.campaign_tools import held_records, resumable_records
+
+    entry = SimpleNamespace(record_path=str(path), runner=process)
+    assert held_records([entry]) == set()
+    with pytest.warns(RecordWarning, match="-wal"):  # the killed writer left its WAL
+        offered = resumable_records(tmp_path, held_records([entry]))
+    assert [p for p, _ in offered] == [path]
     before = snap.n_measured  # what the UI last saw: all of it is in the record
     resumed = CampaignProcess.resume(path)  # folds the crashed writer's -wal in
     try:

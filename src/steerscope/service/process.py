@@ -120,7 +120,11 @@ class CampaignProcess:
         self.token = token
         self._stopping = False
         self._last: CampaignSnapshot | None = None
-        self._last = self.snapshot()
+        try:
+            self._last = self.snapshot()
+        except SteerscopeError:
+            self.stop(10.0)
+            raise
 
     @classmethod
     def create(
@@ -148,8 +152,10 @@ class CampaignProcess:
         try:
             self._last = self._client.snapshot()
         except SteerscopeError:
-            if self._process.poll() is not None or self._last is None:
+            if self._process.poll() is not None:
                 return self._ended()
+            if self._last is None:
+                raise
             # alive but slow to answer: show the last view rather than fail the page
         return self._last
 

@@ -35,6 +35,7 @@ __all__ = [
     "describe_target",
     "field_bounds",
     "figures_due",
+    "held_records",
     "intervention_marks",
     "map_quantity",
     "measured_point",
@@ -427,6 +428,15 @@ def steering_help(runner: Any) -> str:
         f"or a terminal: `STEERSCOPE_TOKEN={token} steerscope steer {uri} --set beta=4`. "
         "The token is this campaign's own (loopback only); anyone who has it can steer it."
     )
+
+
+def held_records(entries: Any) -> set[str]:
+    """Record paths that a live runner of this server holds, from registry entries.
+
+    A campaign whose process died holds its record no more: it must be offered for
+    resuming, not hidden as if it still ran.
+    """
+    return {str(e.record_path) for e in entries if getattr(e.runner, "running", True)}
 
 
 def resumable_records(folder: Path, active: set[str]) -> list[tuple[Path, str]]:

@@ -38,7 +38,7 @@ with st.container():
 
 with st.container():
     resumable = campaign_tools.resumable_records(
-        state.records_dir(), {e.record_path for e in entries}
+        state.records_dir(), campaign_tools.held_records(entries)
     )
     if resumable:
         with st.expander(f"Resume an interrupted campaign ({len(resumable)} found)"):
