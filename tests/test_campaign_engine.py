@@ -360,3 +360,8 @@ def test_each_measured_point_says_what_chose_it_and_keeps_it_on_resume(tmp_path:
     assert phases == ["seed point"] * 4 + [f"UCB β {beta:g}", "UCB β 4", "added by hand"]
     with Campaign.resume(path) as resumed:
         assert resumed.measured_phases == phases
+    from steerscope.ui.review_tools import phases_until  # the Review page reads the same
+
+    with CampaignRecord.open(path, read_only=True) as record:
+        assert phases_until(record, 10_000) == phases
+        assert phases_until(record, 3) == ["seed point"] * 4

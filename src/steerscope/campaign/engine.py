@@ -65,6 +65,7 @@ from steerscope.campaign.proposals import (
     compute_proposal,
     nan_array,
     phase_label,
+    step_phases,
 )
 from steerscope.campaign.snapshot import EventView
 from steerscope.campaign.sources import acquire_timed, build_instrument, default_record_path
@@ -372,10 +373,7 @@ class Campaign:
             self._started_at = float(self.history.started_at or self._started_at)
             self._step = int(np.max(measured.steps)) + 1
         decisions = self.record.decisions()
-        for decision in decisions:
-            self._step_phases[decision.step] = phase_label(
-                str(decision.policy.get("source", "")), decision.policy
-            )
+        self._step_phases.update(step_phases(decisions))
         if decisions:
             last = decisions[-1]
             pending = self.record.pending_points()

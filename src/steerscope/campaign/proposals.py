@@ -33,6 +33,7 @@ __all__ = [
     "nan_array",
     "phase_label",
     "short_path",
+    "step_phases",
 ]
 
 EHVI_MIN_DISTANCE = 2.0
@@ -410,3 +411,8 @@ def phase_label(source: str, policy: dict[str, Any]) -> str:
         "queue": "last ranking (slow refit)",
         "pending": "re-measured after a restart",
     }.get(source, source or "measured")
+
+
+def step_phases(decisions: Any) -> dict[int, str]:
+    """``step -> phase_label`` of recorded decisions (a record's ``decisions()``)."""
+    return {int(d.step): phase_label(str(d.policy.get("source", "")), d.policy) for d in decisions}

@@ -25,6 +25,7 @@ __all__ = [
     "intervention_rows",
     "kaleido_available",
     "measured_until",
+    "phases_until",
     "record_steps",
     "timeline_events",
 ]
@@ -62,6 +63,15 @@ def measured_until(record: CampaignRecord, step: int) -> NDArray[np.int64]:
     measured = record.measurements()
     keep = measured.steps <= step
     return np.asarray(measured.points[keep], dtype=np.int64).reshape(-1, 2)
+
+
+def phases_until(record: CampaignRecord, step: int) -> list[str]:
+    """What chose each pixel of :func:`measured_until` (``"seed point"``, ``"UCB β 1"``, ...)."""
+    from steerscope.campaign.proposals import step_phases
+
+    phases = step_phases(record.decisions())
+    steps = record.measurements().steps
+    return [phases.get(int(s), "measured") for s in steps[steps <= step]]
 
 
 def timeline_events(record: CampaignRecord) -> list[tuple[int, str, str]]:

@@ -189,6 +189,7 @@ try:
             pixel_size=overview.pixel_size,
             pixel_units=overview.pixel_units,
             measured=points,
+            phases=review_tools.phases_until(record, int(step)),
             title=f"Measured up to step {step} ({len(points)} points)",
             clickable=False,
         )
