@@ -297,6 +297,7 @@ def test_a_spectrum_can_show_log_counts_and_zoom_to_the_window() -> None:
         energy, {"a": zlp}, window=(1.0, 1.8), log_y=True, x_range=(0.6, 2.2)
     )
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.title.text == "counts (log)"
+    assert fig.layout.yaxis.dtick == 1  # one label a decade: 2 and 5 of each piled up
     assert tuple(fig.layout.xaxis.range) == (0.6, 2.2)
     pick = fig.data[-1]
     assert pick.name == figures.SPECTRUM_PICK_TRACE_NAME and min(pick.y) > 0  # on the log axis

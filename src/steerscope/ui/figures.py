@@ -675,6 +675,9 @@ def spectrum_figure(
         xaxis_title=f"energy ({units})",
         yaxis_title="counts (log)" if log_y else "counts",
         yaxis_type="log" if log_y else "linear",
+        # one label per decade: plotly's default also labels 2 and 5 of every decade,
+        # which piles up over the zero-loss peak's five decades
+        yaxis_dtick=1 if log_y else None,
         margin=_MARGIN,
         dragmode="select",
         selectdirection="h",
