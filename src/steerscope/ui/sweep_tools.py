@@ -24,6 +24,7 @@ __all__ = [
     "BETA_ACQUISITIONS",
     "CANCEL_FILE",
     "MAX_WORKERS",
+    "TABLE_FORMATS",
     "CancelFlag",
     "SweepCancelledError",
     "SweepJob",
@@ -225,6 +226,11 @@ def find_sweeps(folder: Path) -> list[Path]:
         return []
     found = [p for p in folder.iterdir() if (p / "summary.json").is_file()]
     return sorted(found, key=lambda p: (p / "summary.json").stat().st_mtime, reverse=True)
+
+
+TABLE_FORMATS: dict[str, str] = {"best target": "%.4g", "median step (s)": "%.2f"}
+"""How the Sweep page shows :func:`summary_table`'s numbers (``discovery@k``: ``%.3f``);
+the summary files keep every digit."""
 
 
 def summary_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

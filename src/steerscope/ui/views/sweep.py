@@ -191,7 +191,16 @@ def sweep_view() -> None:
         return
     done_text = f" in {job.seconds:.1f} s" if job is not None and job.status == "finished" else ""
     st.success(f"{sweep_tools.sweep_title(Path(folder))}: {len(rows)} run(s){done_text}")
-    st.dataframe(sweep_tools.summary_table(rows), hide_index=True)
+    table = sweep_tools.summary_table(rows)
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={  # the numbers as a reader compares them; the files keep every digit
+            name: st.column_config.NumberColumn(format=sweep_tools.TABLE_FORMATS.get(name, "%.3f"))
+            for name in (table[0] if table else {})
+            if name.startswith("discovery@") or name in sweep_tools.TABLE_FORMATS
+        },
+    )
     st.plotly_chart(figures.sweep_discovery_figure(rows), key="sweep.discovery")
     st.caption(f"Run records (runs/*.sqlite) and summary files (CSV, Markdown, PNG): {folder}")
 
