@@ -365,3 +365,5 @@ def test_each_measured_point_says_what_chose_it_and_keeps_it_on_resume(tmp_path:
     with CampaignRecord.open(path, read_only=True) as record:
         assert phases_until(record, 10_000) == phases
         assert phases_until(record, 3) == ["seed point"] * 4
+        # the steps come without the spectra, as measurements() has them
+        assert record.measurement_steps().tolist() == record.measurements().steps.tolist()

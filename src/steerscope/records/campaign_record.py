@@ -1202,6 +1202,14 @@ class CampaignRecord:
             raise RecordError(f"the record {self.path} has no status row; it is incomplete")
         return RecordStatus(status=str(rows[0][0]), reason=str(rows[0][1]), updated_at=rows[0][2])
 
+    def measurement_steps(self) -> NDArray[np.int64]:
+        """The step of every recorded spectrum, in recording order, shape ``(n,)``.
+
+        What :meth:`measurements` returns as ``steps``, without reading the spectra.
+        """
+        rows = self._query("SELECT step FROM measurements ORDER BY id")
+        return np.array([int(r[0]) for r in rows], dtype=np.int64)
+
     def map_steps(self) -> list[int]:
         """Steps that have saved maps, ascending."""
         return [int(r[0]) for r in self._query("SELECT DISTINCT step FROM maps ORDER BY step")]

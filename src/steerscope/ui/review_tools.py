@@ -53,7 +53,7 @@ def find_records(folder: Path) -> list[Path]:
 def record_steps(record: CampaignRecord) -> list[int]:
     """Every step that left a trace (decision, measurement or saved maps), ascending."""
     steps = {d.step for d in record.decisions()}
-    steps.update(int(s) for s in record.measurements().steps.tolist())
+    steps.update(int(s) for s in record.measurement_steps().tolist())
     steps.update(record.map_steps())
     return sorted(steps) or [0]
 
@@ -70,7 +70,7 @@ def phases_until(record: CampaignRecord, step: int) -> list[str]:
     from steerscope.campaign.proposals import step_phases
 
     phases = step_phases(record.decisions())
-    steps = record.measurements().steps
+    steps = record.measurement_steps()
     return [phases.get(int(s), "measured") for s in steps[steps <= step]]
 
 
