@@ -70,10 +70,6 @@ def _array_from_wire(wire: dict[str, Any]) -> np.ndarray:
     return frozen_array(arr)
 
 
-def _number_to_wire(value: float) -> float | None:
-    return None if not np.isfinite(value) else float(value)
-
-
 def snapshot_to_wire(snapshot: CampaignSnapshot, *, with_static: bool = True) -> dict[str, Any]:
     """A :class:`CampaignSnapshot` as plain values Pyro5's serpent carries.
 
@@ -91,11 +87,7 @@ def snapshot_to_wire(snapshot: CampaignSnapshot, *, with_static: bool = True) ->
             wire[name] = _array_to_wire(value, as_float32=name in _MAP_FIELDS)
         elif name == "events":
             wire[name] = [[e.step, e.time, e.kind, e.text] for e in value]
-        elif name == "beam_idle":
-            wire[name] = _number_to_wire(value)
-        elif name in _PAIR_LIST_FIELDS:
-            wire[name] = [[int(n), _number_to_wire(v)] for n, v in value]
-        else:
+        else:  # NaN travels as None; snapshot_from_wire turns it back
             wire[name] = json_plain(value)
     return wire
 
@@ -132,9 +124,8 @@ def snapshot_from_wire(
             values[name] = tuple(value)
         else:
             values[name] = value
-    for name in STATIC_FIELDS:
-        if name not in values and name != "ground_truth":
-            raise KeyError(f"the snapshot on the wire has no {name!r} and none is kept")
+    if "overview" not in values:  # ground_truth may be None; the overview never is
+        raise KeyError("the snapshot on the wire has no 'overview' and none is kept")
     return CampaignSnapshot(**values)
 
 
