@@ -36,6 +36,7 @@ __all__ = [
     "field_bounds",
     "figures_due",
     "held_records",
+    "input_bounds",
     "intervention_marks",
     "map_quantity",
     "measured_point",
@@ -596,6 +597,23 @@ def field_bounds(model: type[Any], name: str) -> tuple[float | None, float | Non
     if upper is None and isinstance(extra.get("maximum"), int | float):
         upper = float(extra["maximum"])
     return lower, upper
+
+
+def input_bounds(model: type[Any], name: str, *, lowest: float | None = None) -> dict[str, Any]:
+    """``min_value``/``max_value`` of a number input for a config field (:func:`field_bounds`).
+
+    ``lowest`` raises the lower bound (a form that needs at least one); the bounds are
+    ints for an int field, so Streamlit's input keeps the field's type.
+    """
+    lower, upper = field_bounds(model, name)
+    if lowest is not None:
+        lower = lowest if lower is None else max(lower, lowest)
+    default = model.model_fields[name].default
+    cast = int if isinstance(default, int) and not isinstance(default, bool) else float
+    return {
+        "min_value": None if lower is None else cast(lower),
+        "max_value": None if upper is None else cast(upper),
+    }
 
 
 def intervention_marks(snapshot: Any) -> list[tuple[float, str]]:

@@ -30,19 +30,6 @@ def _default(model: type[pydantic.BaseModel], name: str) -> Any:
     return model.model_fields[name].default
 
 
-def _bounds(model: type[pydantic.BaseModel], name: str, *, lowest: float | None = None) -> Any:
-    """``min_value``/``max_value`` keyword arguments of a number input, from the field."""
-    lower, upper = campaign_tools.field_bounds(model, name)
-    if lowest is not None:
-        lower = lowest if lower is None else max(lower, lowest)
-    integer = isinstance(_default(model, name), int) and not isinstance(_default(model, name), bool)
-    cast = int if integer else float
-    return {
-        "min_value": None if lower is None else cast(lower),
-        "max_value": None if upper is None else cast(upper),
-    }
-
-
 SETUP_DEFAULTS: dict[str, Any] = {
     "campaign.seed_kind": "random",
     "campaign.n_seeds": _default(RandomSeeds, "n"),
@@ -92,13 +79,13 @@ def setup_form(watched: RegistryEntry | None, snapshot_now: Any) -> None:
     )
     n_seeds = c1.number_input(
         "Number of seed points",
-        **_bounds(RandomSeeds, "n", lowest=1),
+        **campaign_tools.input_bounds(RandomSeeds, "n", lowest=1),
         key="campaign.n_seeds",
         help="How many random or grid points to measure first.",
     )
     patch_size = c1.slider(
         "Descriptor patch size",
-        **_bounds(DescriptorSpec, "patch_size"),
+        **campaign_tools.input_bounds(DescriptorSpec, "patch_size"),
         key="campaign.patch_size",
         help="Side of the overview patch describing each candidate pixel (blue square).",
     )
@@ -123,7 +110,7 @@ def setup_form(watched: RegistryEntry | None, snapshot_now: Any) -> None:
     )
     start_beta = c2.number_input(
         "Initial exploration weight (β)",
-        **_bounds(PolicyConfig, "beta"),
+        **campaign_tools.input_bounds(PolicyConfig, "beta"),
         step=0.25,
         key="campaign.start_beta",
         help="UCB: score = mean + sqrt(β) · std; larger explores more.",
@@ -137,13 +124,13 @@ def setup_form(watched: RegistryEntry | None, snapshot_now: Any) -> None:
     )
     budget = c3.number_input(
         "Budget (measurements)",
-        **_bounds(BudgetConfig, "measurements"),
+        **campaign_tools.input_bounds(BudgetConfig, "measurements"),
         key="campaign.budget",
         help="The campaign stops after this many spectra.",
     )
     delay = c3.number_input(
         "Simulated delay per point (s)",
-        **_bounds(InstrumentConfig, "acquisition_delay_s"),
+        **campaign_tools.input_bounds(InstrumentConfig, "acquisition_delay_s"),
         key="campaign.delay",
         help="Pre-acquired data only: make each acquisition take this long, like a microscope.",
     )
@@ -155,7 +142,7 @@ def setup_form(watched: RegistryEntry | None, snapshot_now: Any) -> None:
     )
     pause_every = c2.number_input(
         "Pause every N spectra (0 = never)",
-        **_bounds(PauseConfig, "every"),
+        **campaign_tools.input_bounds(PauseConfig, "every"),
         key="campaign.pause_every",
         help="Hold after every N spectra to check the run; Resume goes on.",
     )

@@ -68,11 +68,10 @@ def steer_panel(entry_now: RegistryEntry) -> None:
         state.set_widget_value("campaign.new_patch", synced[3])
         state.set_widget_value("campaign.new_budget", synced[2])
         state.set_value("steer_synced", synced)
-    patch_lo, patch_hi = campaign_tools.field_bounds(DescriptorSpec, "patch_size")
     i1, i2, i3 = st.columns(3)
     i1.number_input(
         "beta",
-        min_value=campaign_tools.field_bounds(PolicyConfig, "beta")[0],
+        **campaign_tools.input_bounds(PolicyConfig, "beta"),
         step=0.25,
         key="campaign.beta",
         on_change=_on_beta,
@@ -101,8 +100,7 @@ def steer_panel(entry_now: RegistryEntry) -> None:
         )
     new_patch = i2.number_input(
         "Patch size",
-        min_value=int(patch_lo or 1),
-        max_value=None if patch_hi is None else int(patch_hi),
+        **campaign_tools.input_bounds(DescriptorSpec, "patch_size"),
         key="campaign.new_patch",
         help="Recompute the descriptors with this patch size.",
     )
@@ -110,7 +108,7 @@ def steer_panel(entry_now: RegistryEntry) -> None:
         post(lambda: SetDescriptor(patch_size=int(new_patch)))
     new_budget = i2.number_input(
         "Budget",
-        min_value=int(campaign_tools.field_bounds(BudgetConfig, "measurements")[0] or 1),
+        **campaign_tools.input_bounds(BudgetConfig, "measurements", lowest=1),
         key="campaign.new_budget",
         help="Total spectra to acquire; raise it to keep going.",
     )
