@@ -359,6 +359,8 @@ def test_registry_lists_every_built_in_dataset() -> None:
         "jeol_fes",
         "bruker_tem",
         "velox_aupdcu",
+        "usim_flake_eels",
+        "usim_gold_eels",
     ]
 
 

@@ -25,7 +25,7 @@ class _Entry:
 
     module: str
     function: str
-    kind: str  # "synthetic" or "real"
+    kind: str  # "synthetic", "real" or "simulated" (recorded from an instrument simulator)
     summary: str
 
 
@@ -71,6 +71,24 @@ _REGISTRY: dict[str, _Entry] = {
         "Real STEM-EDX of Au/Pd/Cu particles, ThermoFisher Velox .emd 16×16 × 4096 channels "
         "with HAADF (HyperSpy 1.7.6 test file, GPL-3.0). Target: Au La by default. "
         "Needs `steerscope datasets fetch` once.",
+    ),
+    "usim_flake_eels": _Entry(
+        "steerscope.datasets.usim_eels",
+        "usim_flake_eels",
+        "simulated",
+        "Low-loss EELS recorded from nionswift-usim's flake sample (overlapping Ni, Ge and Si "
+        "flakes): 192×192 HAADF at 0.52 nm/pixel, spectra 48×48 × 1024 channels, −20–491.5 eV. "
+        "Target: counts in 70–90 eV (Ni M2,3 edge), on the nickel flakes, which the HAADF does "
+        "not single out. Recorded once (about a minute), then cached.",
+    ),
+    "usim_gold_eels": _Entry(
+        "steerscope.datasets.usim_eels",
+        "usim_gold_eels",
+        "simulated",
+        "Low-loss EELS recorded from nionswift-usim's CTS sample (gold balls on carbon): "
+        "192×192 HAADF, spectra 48×48 × 1024 channels. Target: plasmon counts in 10–25 eV, "
+        "around the balls, highest where two overlap. Recorded once (about a minute), then "
+        "cached.",
     ),
 }
 
