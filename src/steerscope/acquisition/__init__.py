@@ -11,6 +11,7 @@ from steerscope.acquisition.functions import (
     max_variance,
     random_scores,
     raster_scores,
+    space_filling_scores,
     thompson,
     ucb,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "register_acquisition",
     "score_candidates",
     "select_points",
+    "space_filling_scores",
     "thompson",
     "ucb",
     "weighted_sum_scores",

@@ -195,6 +195,13 @@ class PolicyConfig(_Strict):
         description="UCB exploration weight: score = mean + sqrt(beta) * std (>= 0).",
     )
     xi: float = Field(default=0.01, ge=0, description="Expected-improvement margin (>= 0).")
+    exploration: Literal["adaptive", "off"] = Field(
+        default="adaptive",
+        description="'adaptive': while the model predicts the measured targets no better "
+        "than their running mean (steerscope.campaign.skill), every second point goes to the "
+        "least-covered part of the field instead of the acquisition's choice; 'off': always "
+        "the acquisition (a pure policy).",
+    )
     batch_size: int | Literal["auto"] = Field(
         default=1,
         description="Points measured per step (q >= 1), or 'auto': as many as the beam "

@@ -67,6 +67,7 @@ from steerscope.campaign.proposals import (
     phase_label,
     step_phases,
 )
+from steerscope.campaign.skill import ModelSkill, model_skill
 from steerscope.campaign.snapshot import EventView
 from steerscope.campaign.sources import acquire_timed, build_instrument, default_record_path
 from steerscope.campaign.targets import Targets
@@ -88,6 +89,7 @@ from steerscope.types import EnergyAxis, Measurement, Overview
 
 __all__ = ["Campaign", "Proposal", "StepResult", "build_instrument", "default_record_path"]
 
+_MODEL_SOURCES = ("model", "explore")  # decisions whose points the model predicted first
 _MIN_TRAIN = 2  # a GP needs at least two finite targets to say anything about variance
 _AUTO_MIN_DECISIONS = 20  # an automatic batch takes at most 1/20 of the budget
 
@@ -198,6 +200,10 @@ class Campaign:
         self._forced: list[tuple[int, int]] = []
         self._pending: tuple[int | None, int, NDArray[np.int64]] | None = None
         self._step_phases: dict[int, str] = {}  # step -> what chose its points (phase_label)
+        # pixel -> (the model's mean there when it chose it, scalarizer version): model skill
+        self._predicted_at: dict[tuple[int, int], tuple[float, int]] = {}
+        self._lost = False  # the model skill's verdict, logged when it changes
+        self._explored_last = False  # the last model decision chose the least-covered point
         self._step = 0
         self._started_at = time.time()
         self._followups: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
@@ -374,6 +380,14 @@ class Campaign:
             self._step = int(np.max(measured.steps)) + 1
         decisions = self.record.decisions()
         self._step_phases.update(step_phases(decisions))
+        for decision in decisions:
+            self._remember_predictions(
+                str(decision.policy.get("source", "")),
+                decision.points,
+                decision.predicted_mean,
+                int(decision.scalarizer.get("version", -1)),
+            )
+        self._lost = self.model_skill().lost
         if decisions:
             last = decisions[-1]
             pending = self.record.pending_points()
@@ -755,6 +769,17 @@ class Campaign:
             min_train=_MIN_TRAIN,
             spread=self.spread,
             start=self.history.points[-1].copy() if len(self.history) else None,
+            explore=self._should_explore(),
+        )
+
+    def _should_explore(self) -> bool:
+        """Every second model point goes to the least-covered pixel while the model is lost."""
+        policy = self.config.policy
+        return (
+            policy.exploration == "adaptive"
+            and not self.is_multi_objective
+            and self._lost
+            and not self._explored_last
         )
 
     def accept(self, computed: ComputedProposal) -> Proposal:
@@ -865,7 +890,8 @@ class Campaign:
             "model": {
                 "spec": self.config.model.model_dump(mode="json"),
                 "conditioned_on": json_plain(proposal.conditioned_on),
-                "fit": json_plain(self.last_fit_info) if proposal.source == "model" else {},
+                "fit": json_plain(self.last_fit_info) if proposal.source in _MODEL_SOURCES else {},
+                "skill": json_plain(self.model_skill().current),
                 "n_train": int(np.isfinite(self.targets()).sum()),
                 **objectives,
                 **self._v("model"),
@@ -900,7 +926,49 @@ class Campaign:
             timings=dict(proposal.timings),
         )
         self._pending = (decision_id, self._step, proposal.points.copy())
+        self._remember_predictions(
+            proposal.source, proposal.points, proposal.predicted_mean, self.versions["scalarizer"]
+        )
         return decision_id
+
+    def _remember_predictions(
+        self, source: str, points: NDArray[np.int64], mean: NDArray[np.float64], version: int
+    ) -> None:
+        if source not in _MODEL_SOURCES:
+            return
+        self._explored_last = source == "explore"
+        for (r, c), m in zip(
+            np.asarray(points).reshape(-1, 2), np.asarray(mean).reshape(-1), strict=True
+        ):
+            self._predicted_at[(int(r), int(c))] = (float(m), version)
+
+    def model_skill(self) -> ModelSkill:
+        """How well the model predicted each measured point before measuring it.
+
+        Predictions made for another target (before a scalarizer change) do not
+        count; several targets: objective 0's. See :mod:`steerscope.campaign.skill`.
+        """
+        version = self.versions["scalarizer"]
+        missing = (float("nan"), -1)
+        predicted = [
+            self._predicted_at.get((int(r), int(c)), missing) for r, c in self.history.points
+        ]
+        mean = [m if v == version else float("nan") for m, v in predicted]
+        y = self.objectives()[:, 0] if len(self.history) else np.zeros(0)
+        return model_skill(self.history.steps, mean, y)
+
+    def _check_skill(self) -> None:
+        """Log when the model becomes lost (no better than a constant) and when it recovers."""
+        skill = self.model_skill()
+        if skill.lost and not self._lost:
+            self._log("model_lost", skill.message())
+        elif self._lost and skill.current > 0:
+            self._log(
+                "model_skill",
+                f"the model predicts again: skill {skill.current:+.2f} over the last "
+                f"{skill.window} predicted targets",
+            )
+        self._lost = skill.lost
 
     def tell(self, measurement: Measurement) -> list[int]:
         """Record the spectra of a measurement (durably, before returning) and learn from them.
@@ -937,6 +1005,8 @@ class Campaign:
         else:
             self._pending = None
             self._step = step + 1
+            if decision_id is not None:
+                self._check_skill()
         return ids
 
     def step(self) -> StepResult | None:

@@ -18,7 +18,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from steerscope.acquisition import ScoringInputs, score_candidates, select_points
+from steerscope.acquisition import (
+    ScoringInputs,
+    score_candidates,
+    select_points,
+    space_filling_scores,
+)
 from steerscope.campaign.config import PolicyConfig
 from steerscope.errors import ModelError
 
@@ -193,6 +198,10 @@ class ProposalJob:
     start : ndarray of shape (2,) or None
         Where the beam is (the last measured pixel): a batch is ordered as a
         short path from there (:func:`short_path`).
+    explore : bool
+        Choose the least-covered points (:func:`~steerscope.acquisition.space_filling_scores`)
+        instead of the acquisition's, still recording the model's prediction there
+        (the campaign's model is lost, see :mod:`steerscope.campaign.skill`).
     """
 
     q: int
@@ -213,6 +222,7 @@ class ProposalJob:
     min_train: int = 2
     spread: float = 0.0
     start: NDArray[np.int64] | None = None
+    explore: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -291,7 +301,10 @@ def compute_proposal(job: ProposalJob) -> ComputedProposal:
     inputs = ScoringInputs(Y_measured=Y_measured, rng=job.rng, pixels=pixels)
     scored = score_candidates(policy.acquisition, mean, var, inputs, dict(policy))
     scores: NDArray[np.float64] = np.asarray(scored, np.float64)
-    if job.q > 1 and policy.batch_diversity == "believer" and not job.multi_objective:
+    source = "model"
+    if job.explore and not job.multi_objective:
+        scores, source = space_filling_scores(pixels, job.exclude), "explore"
+    if job.q > 1 and policy.batch_diversity == "believer" and source == "model":
         idx = _believer_batch(job, mean, var, scores, inputs)
     else:
         min_distance = batch_min_distance(policy, job.q, job.spread)
@@ -310,7 +323,7 @@ def compute_proposal(job: ProposalJob) -> ComputedProposal:
         mean_2d[idx, 0],
         var_2d[idx, 0],
         scores[idx],
-        "model",
+        source,
         {"fit_s": fit_s, "posterior_s": posterior_s, "acquisition_s": t4 - t3},
         objective_mean=mean_2d[idx] if several else None,
         objective_var=var_2d[idx] if several else None,
@@ -409,6 +422,7 @@ def phase_label(source: str, policy: dict[str, Any]) -> str:
         "operator": "added by hand",
         "random": "random (no model yet)",
         "queue": "last ranking (slow refit)",
+        "explore": "least covered (model lost)",
         "pending": "re-measured after a restart",
     }.get(source, source or "measured")
 
