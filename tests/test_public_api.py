@@ -38,6 +38,7 @@ PUBLIC = {
         "register_acquisition",
         "score_candidates",
         "select_points",
+        "space_filling_scores",
         "thompson",
         "ucb",
         "weighted_sum_scores",
