@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -190,3 +192,41 @@ def test_a_token_on_the_command_line_is_warned_about(cli: CliRunner) -> None:
     assert result.exit_code == 2  # and a short token is refused
     assert "warning: a --token on the command line can be read by every user" in result.output
     assert "$STEERSCOPE_TOKEN" in result.output
+
+
+def test_run_prints_the_model_skill_and_says_when_the_model_is_lost(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # a smooth overview and a target of pure Poisson noise: no patch predicts it
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:32, 0:32]
+    data = tmp_path / "noise.npz"
+    np.savez(
+        data,
+        overview=(np.sin(yy / 4.0) * np.cos(xx / 5.0)).astype(np.float32),
+        spectra=rng.poisson(50.0, size=(32, 32, 8)).astype(np.float32),
+        energy_offset=0.0,
+        energy_scale=1.0,
+        signal_kind="EELS",
+    )
+    config = {
+        "name": "noise",
+        "source": {"file": str(data)},
+        "scalarizer": {"kind": "window_sum", "window": [0.0, 7.0]},
+        "descriptor": {"patch_size": 4},
+        "model": {"kind": "exact_gp", "exact_iterations": 10},
+        "seed_points": {"kind": "random", "n": 4},
+        "budget": {"measurements": 26},
+        "policy": {"beta": 0.0},
+        "seed": 0,
+    }
+    path = tmp_path / "noise.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    result = cli.invoke(app, ["run", str(path), "--record", str(tmp_path / "n.sqlite")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "skill —" in lines[1]  # no verdict on the first steps
+    assert any(re.search(r"skill [+-]\d\.\d\d", line) for line in lines)
+    warnings = [line for line in lines if line.lstrip().startswith("! ")]
+    assert any("the patches do not predict this target" in line for line in warnings), result.output
+    assert any("[explore]" in line for line in lines)

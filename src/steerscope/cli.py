@@ -9,6 +9,7 @@ it never shows a traceback.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import subprocess
 import sys
@@ -61,6 +62,15 @@ def _fmt(value: float) -> str:
     return "nan" if value != value else f"{value:.4g}"
 
 
+_EVENTS_SHOWN_BY_RUN = ("model_lost", "model_skill", "model_stall", "model_error")
+"""Event kinds ``steerscope run`` prints under the step that raised them."""
+
+
+def _fmt_skill(skill: float) -> str:
+    """The model skill for a step line: signed, two decimals; "—" before a verdict."""
+    return f"{skill:+.2f}" if math.isfinite(skill) else "—"
+
+
 def _run_campaign(campaign: Any, steps: int | None) -> None:
     """Run pipelined with a progress bar and one line per step, then two summary lines."""
     from rich.console import Console
@@ -78,17 +88,25 @@ def _run_campaign(campaign: Any, steps: int | None) -> None:
         transient=True,
     ) as progress:
         task = progress.add_task("measuring", total=budget, completed=campaign.n_measured)
+        events_seen = len(campaign.events)
 
         def show(result: Any) -> None:
+            nonlocal events_seen
             pts = ";".join(f"{int(r)},{int(c)}" for r, c in result.points)
             targets = ",".join(_fmt(float(t)) for t in result.targets)
+            skill = campaign.model_skill().current
             progress.console.print(
                 f"step {result.step:4d}  points {pts}  target {targets}  best "
-                f"{_fmt(result.best)}  fit {result.timings.get('fit_s', 0.0):.2f}s  "
-                f"[{result.source}]",
+                f"{_fmt(result.best)}  skill {_fmt_skill(skill)}  "
+                f"fit {result.timings.get('fit_s', 0.0):.2f}s  [{result.source}]",
                 markup=False,
                 soft_wrap=True,
             )
+            events = campaign.events
+            for event in events[events_seen:]:
+                if event.kind in _EVENTS_SHOWN_BY_RUN:
+                    progress.console.print(f"  ! {event.text}", markup=False, soft_wrap=True)
+            events_seen = len(events)
             progress.update(task, completed=campaign.n_measured)
 
         _, summary = run_pipelined(campaign, n_steps=steps, callback=show)
