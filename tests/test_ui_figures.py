@@ -422,3 +422,21 @@ def test_learning_mode_points_at_the_beta_input_until_beta_is_changed() -> None:
     done = [SimpleNamespace(kind="intervention", text="SetPolicy: beta 1 → 2", step=4)]
     assert widgets_to_highlight("campaign", done) == []
     assert highlight_css([]) == ""
+
+
+def test_model_skill_figure_clips_a_lost_model_but_hovers_its_true_skill() -> None:
+    skill = np.array([np.nan, np.nan, 0.4, -5.0])
+    fig = figures.model_skill_figure(skill)
+    trace = fig.data[0]
+    assert list(trace.x) == [1, 2, 3, 4]
+    assert trace.y[2] == pytest.approx(0.4)
+    assert trace.y[3] == pytest.approx(figures.SKILL_FLOOR)  # drawn at the floor
+    assert trace.customdata[3] == pytest.approx(-5.0)  # but the hover says how lost
+    assert not fig.layout.annotations or all(
+        "no verdict" not in (a.text or "") for a in fig.layout.annotations
+    )
+
+
+def test_model_skill_figure_says_when_there_is_no_verdict_yet() -> None:
+    fig = figures.model_skill_figure(np.full(3, np.nan))
+    assert any("no verdict" in (a.text or "") for a in fig.layout.annotations)

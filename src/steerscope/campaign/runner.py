@@ -531,6 +531,7 @@ class CampaignRunner:
             std_map=frozen_or_none(maps["std"]),
             acquisition_map=frozen_or_none(maps["acquisition"]),
             ground_truth=frozen_or_none(truth),
+            model_skill=frozen_array(c.model_skill().running, np.float64),
             discovery=discovery,
             step_timings=[dict(t) for t in c.step_timings],
             events=tuple(c.events),

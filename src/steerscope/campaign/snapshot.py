@@ -95,6 +95,10 @@ class CampaignSnapshot:
         grid, from the last model step (None before it).
     ground_truth : ndarray of shape (H, W) or None
         The dataset's ground truth, when the source is a built-in dataset.
+    model_skill : ndarray of shape (n,)
+        The model skill after each measured point (:mod:`steerscope.campaign.skill`:
+        1 − the model's squared error over that of the running mean, last 10 predicted
+        points; at or below 0 the model is lost); NaN before a verdict.
     discovery : list of (int, float)
         ``(n_measured, fraction of top-1 % ground-truth pixels found within 2 px)``; for a
         multi-objective campaign on a built-in dataset, ``(n_measured, hypervolume of the
@@ -147,6 +151,7 @@ class CampaignSnapshot:
     std_map: NDArray[np.float64] | None = None
     acquisition_map: NDArray[np.float64] | None = None
     ground_truth: NDArray[np.float64] | None = None
+    model_skill: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, np.float64))
     discovery: list[tuple[int, float]] = field(default_factory=list)
     step_timings: list[dict[str, float]] = field(default_factory=list)
     events: tuple[EventView, ...] = ()

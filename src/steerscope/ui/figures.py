@@ -37,6 +37,7 @@ __all__ = [
     "hypervolume_figure",
     "map_figure",
     "map_png",
+    "model_skill_figure",
     "nice_scale_bar",
     "overview_figure",
     "pareto_figure",
@@ -733,6 +734,69 @@ def discovery_figure(
         yaxis_title="fraction found",
         height=height,
         margin=_MARGIN,
+    )
+    _mark_changes(fig, marks)
+    return fig
+
+
+SKILL_FLOOR = -2.0
+"""Lowest skill drawn: below it the figure says only "far worse than the mean" (clipped)."""
+
+
+def model_skill_figure(
+    skill: ArrayLike,
+    *,
+    marks: Sequence[tuple[float, str]] = (),
+    height: int = 300,
+) -> go.Figure:
+    """Model skill after each measurement, with the line at 0 below which the model is lost.
+
+    Parameters
+    ----------
+    skill : array_like of shape (n,)
+        As in ``CampaignSnapshot.model_skill`` (NaN before a verdict).
+    marks : sequence of (x, text)
+        Operator changes to mark, at the measurement number they came after.
+    height : int
+        Figure height in CSS pixels.
+    """
+    values = np.asarray(skill, dtype=np.float64).reshape(-1)
+    xs = np.arange(1, values.size + 1)
+    shown = np.where(np.isfinite(values), np.clip(values, SKILL_FLOOR, 1.0), np.nan)
+    fig = go.Figure(
+        go.Scatter(
+            x=xs,
+            y=shown,
+            mode="lines+markers",
+            name="skill",
+            customdata=values,
+            hovertemplate="after %{x} measurements: skill %{customdata:+.2f}<extra></extra>",
+        )
+    )
+    fig.add_hrect(y0=SKILL_FLOOR, y1=0.0, fillcolor="rgba(214,39,40,0.08)", line_width=0)
+    fig.add_hline(
+        y=0.0,
+        line={"color": "rgb(214,39,40)", "dash": "dash", "width": 1},
+        annotation={"text": "no better than the mean: lost below", "font": {"size": 9}},
+        annotation_position="bottom right",
+    )
+    if not np.isfinite(values).any():
+        fig.add_annotation(
+            text="no verdict yet: 10 predicted measurements needed",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.6,
+        )
+    fig.update_layout(
+        title=_title("Model skill (predicted before measured)"),
+        xaxis_title="measurements",
+        yaxis_title="skill: 1 − SSE model / SSE mean",
+        yaxis_range=[SKILL_FLOOR - 0.05, 1.05],
+        height=height,
+        margin=_MARGIN,
+        showlegend=False,
     )
     _mark_changes(fig, marks)
     return fig

@@ -327,6 +327,17 @@ def _live_body(running: bool) -> None:
             ),
             key="campaign.targets",
         )
+        if not drawn.is_multi_objective or drawn.model_skill.size:
+            st.plotly_chart(
+                figure_cache.get(
+                    drawn,
+                    "skill",
+                    lambda: figures.model_skill_figure(
+                        drawn.model_skill, marks=campaign_tools.intervention_marks(drawn)
+                    ),
+                ),
+                key="campaign.skill",
+            )
     with g2:
         if drawn.discovery:
             st.plotly_chart(
