@@ -43,6 +43,9 @@ def _step(gpax, ucb, model, key, X, measured, y, beta, batch_size):
     # Targets normalised with measured values only, as steerscope does.
     ym = (ym - ym.mean()) / (ym.std() + 1e-12)
     model.fit(key, Xm, ym, num_steps=1000, step_size=5e-3, print_summary=False, progress_bar=False)
+    # gpax's batched prediction leaves its result unset when no full batch fits (fewer
+    # candidates than batch_size, e.g. the 16 x 16 Velox set): never ask for more than all.
+    batch_size = min(batch_size, len(X))
     mean, var = model.predict_in_batches(key, jnp.asarray(X), batch_size=batch_size)
     acq = np.array(ucb((mean, var), beta=beta, maximize=True), dtype=np.float64)
     acq[measured] = -np.inf
