@@ -27,7 +27,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import RESULTS, discovered_fraction, machine, make_problem, model_spec, run_gpax
+from common import (
+    DISCOVERY_DATASETS,
+    RESULTS,
+    discovered_fraction,
+    machine,
+    make_problem,
+    model_spec,
+    run_gpax,
+)
 from scipy import ndimage
 
 from steerscope.acquisition import acquisition_scores, select_points, space_filling_scores
@@ -38,16 +46,7 @@ from steerscope.models import make_surrogate
 CHECKPOINTS = (25, 50, 100)
 N_SEED_POINTS = 5
 BETA = DEFAULT_BETA
-DATASETS = [
-    "plasmonic_nanoparticles",
-    "core_loss_two_phase",
-    "jeol_fes",
-    "bruker_tem",
-    "velox_aupdcu",
-    "usim_flake_eels",
-    "usim_gold_eels",
-]
-HELD_OUT = ("usim_gold_eels",)
+DATASETS = list(DISCOVERY_DATASETS)
 
 
 def seed_indices(problem, seed: int) -> list[int]:

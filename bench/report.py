@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from common import DISCOVERY_DATASETS, HELD_OUT
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
@@ -44,16 +45,7 @@ def latency_table(data: dict) -> list[str]:
 
 
 DISCOVERY_METHODS = ("steerscope dkl", "steerscope dkl pure", "gpax viDKL", "random")
-DISCOVERY_ORDER = (
-    "plasmonic_nanoparticles",
-    "core_loss_two_phase",
-    "jeol_fes",
-    "bruker_tem",
-    "velox_aupdcu",
-    "usim_flake_eels",
-    "usim_gold_eels",
-)
-HELD_OUT = ("usim_gold_eels",)
+DISCOVERY_ORDER = DISCOVERY_DATASETS
 DISCOVERY_COLOURS = dict(zip(DISCOVERY_METHODS, ("C0", "C4", "C2", "C3"), strict=True))
 
 
