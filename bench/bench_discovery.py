@@ -55,7 +55,7 @@ def seed_indices(problem, seed: int) -> list[int]:
 
 
 def run_steerscope(
-    problem, kind: str, seed: int, budget: int, *, adaptive: bool = True
+    problem, kind: str, seed: int, budget: int, *, adaptive: bool = True, beta: float = BETA
 ) -> tuple[list[int], list[float], list[float]]:
     """One campaign's loop: the engine's policy (UCB; adaptive exploration unless off)."""
     measured = seed_indices(problem, seed)
@@ -75,7 +75,7 @@ def run_steerscope(
         if explore:
             scores = space_filling_scores(problem.pixels, problem.pixels[measured])
         else:
-            scores = acquisition_scores("ucb", mean, var, beta=BETA)
+            scores = acquisition_scores("ucb", mean, var, beta=beta)
         explored_last = explore
         (chosen,) = select_points(scores, problem.pixels, 1, exclude=problem.pixels[measured])
         measured.append(int(chosen))
@@ -83,6 +83,20 @@ def run_steerscope(
         steps.append(len(steps))
         times.append(time.perf_counter() - t0)
     return measured, times, skills
+
+
+def parse_method(method: str) -> tuple[str, bool, float]:
+    """``"steerscope <kind> [pure] [beta=<b>]"`` → (model kind, adaptive exploration, beta)."""
+    words = method.split()[1:]
+    kind, adaptive, beta = words[0], True, BETA
+    for word in words[1:]:
+        if word == "pure":
+            adaptive = False
+        elif word.startswith("beta="):
+            beta = float(word.removeprefix("beta="))
+        else:
+            raise SystemExit(f"unknown method word {word!r} in {method!r}")
+    return kind, adaptive, beta
 
 
 def top_regions(problem) -> list[np.ndarray]:
@@ -175,10 +189,9 @@ def main() -> None:
                 times: list[float] = []
                 skills: list[float] = []
                 if method.startswith("steerscope"):
-                    kind = method.split()[1]
-                    adaptive = not method.endswith(" pure")
+                    kind, adaptive, beta = parse_method(method)
                     measured, times, skills = run_steerscope(
-                        problem, kind, seed, args.budget, adaptive=adaptive
+                        problem, kind, seed, args.budget, adaptive=adaptive, beta=beta
                     )
                 elif method == "gpax viDKL":
                     if not args.gpax_python:

@@ -461,3 +461,39 @@ def test_clicks_and_boxes_on_the_overview_reach_the_campaign(
         & (after_no_go[:, 1] <= 55)
     )
     assert not inside.any(), "a point inside the boxed no-go region was measured after it"
+
+
+def test_a_spectrum_image_and_its_haadf_saved_apart_open_together(
+    page: Any, tmp_path: Path
+) -> None:
+    """A file without an overview is opened with a warning; its separate HAADF then replaces
+    the sum of the spectra (the overview keeps the HAADF's finer grid)."""
+    import numpy as np
+    from playwright.sync_api import expect
+
+    rng = np.random.default_rng(0)
+    spectra = tmp_path / "eels.npz"
+    np.savez(
+        spectra,
+        spectra=rng.poisson(20.0, size=(12, 12, 8)).astype(np.float32),
+        energy_offset=100.0,
+        energy_scale=1.0,
+        signal_kind="EELS",
+    )
+    haadf = tmp_path / "haadf.npy"
+    np.save(haadf, rng.random((48, 48)))
+
+    page.get_by_text("File", exact=True).click()
+    path = page.get_by_label("File path", exact=True)
+    path.fill(str(spectra))
+    path.press("Enter")
+    page.get_by_role("button", name="Open file").click()
+    expect(page.get_by_text("eels.npz holds no overview image")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("12×12 pixels", exact=False)).to_be_visible()
+
+    overview = page.get_by_label("Overview file (optional)", exact=True)
+    overview.fill(str(haadf))
+    overview.press("Enter")
+    page.get_by_role("button", name="Open file").click()
+    expect(page.get_by_text("48×48 pixels", exact=False)).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("holds no overview image")).to_have_count(0)

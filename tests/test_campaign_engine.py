@@ -367,3 +367,42 @@ def test_each_measured_point_says_what_chose_it_and_keeps_it_on_resume(tmp_path:
         assert phases_until(record, 3) == ["seed point"] * 4
         # the steps come without the spectra, as measurements() has them
         assert record.measurement_steps().tolist() == record.measurements().steps.tolist()
+
+
+def test_creation_says_when_candidates_share_a_spectrum_pixel(tmp_path: Path) -> None:
+    # plasmonic: a 128×128 overview over 64×64 spectra
+    with Campaign.create(small_config(), tmp_path / "a.sqlite") as shared:
+        notes = [e.text for e in shared.events if e.kind == "source_note"]
+    assert len(notes) == 1
+    assert "2×2 pixels per spectrum pixel" in notes[0]
+    assert "up to 4 candidates share each spectrum" in notes[0]
+    assert "`descriptor.stride: 2`" in notes[0]
+    one_each = small_config(descriptor={"patch_size": 4, "stride": 2})
+    with Campaign.create(one_each, tmp_path / "b.sqlite") as campaign:
+        assert not [e for e in campaign.events if e.kind == "source_note"]
+    record = CampaignRecord.open(tmp_path / "a.sqlite")
+    try:
+        assert any(e.kind == "source_note" for e in record.events())
+    finally:
+        record.close()
+
+
+def test_creation_says_when_the_overview_is_the_sum_of_the_spectra(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    np.savez(
+        tmp_path / "si.npz",
+        spectra=rng.poisson(20.0, size=(12, 12, 8)).astype(np.float32),
+        energy_offset=0.0,
+        energy_scale=1.0,
+        signal_kind="EELS",
+    )
+    config = small_config(
+        source={"file": str(tmp_path / "si.npz")},
+        scalarizer={"kind": "window_sum", "window": [0.0, 7.0]},
+    )
+    # said once, as a note in the campaign's log, not as a warning too
+    with Campaign.create(config, tmp_path / "r.sqlite") as campaign:
+        notes = [e.text for e in campaign.events if e.kind == "source_note"]
+    assert len(notes) == 1
+    assert notes[0].startswith("the overview is the sum of the spectra")
+    assert "options: {overview: haadf.dm4}" in notes[0]

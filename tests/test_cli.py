@@ -230,3 +230,36 @@ def test_run_prints_the_model_skill_and_says_when_the_model_is_lost(
     warnings = [line for line in lines if line.lstrip().startswith("! ")]
     assert any("the patches do not predict this target" in line for line in warnings), result.output
     assert any("[explore]" in line for line in lines)
+
+
+def test_run_says_before_the_first_step_that_the_overview_is_the_sum(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(0)
+    data = tmp_path / "si.npz"
+    np.savez(
+        data,
+        spectra=rng.poisson(20.0, size=(12, 12, 8)).astype(np.float32),
+        energy_offset=0.0,
+        energy_scale=1.0,
+        signal_kind="EELS",
+    )
+    config = {
+        "name": "no-haadf",
+        "source": {"file": str(data)},
+        "scalarizer": {"kind": "window_sum", "window": [0.0, 7.0]},
+        "descriptor": {"patch_size": 4},
+        "model": {"kind": "exact_gp", "exact_iterations": 10},
+        "seed_points": {"kind": "random", "n": 3},
+        "budget": {"measurements": 4},
+        "seed": 0,
+    }
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    result = cli.invoke(app, ["run", str(path), "--record", str(tmp_path / "r.sqlite")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("record: ")
+    assert lines[1].startswith("  ! the overview is the sum of the spectra")
+    assert lines[2].startswith("step ")
+    assert "DataWarning" not in result.output  # said once, in words

@@ -16,7 +16,7 @@ import pytest
 import steerscope
 from steerscope import EnergyAxis, SignalKind
 from steerscope.data.readers import SUPPORTED_EXTENSIONS, _resample_bilinear
-from steerscope.errors import DataError
+from steerscope.errors import DataError, DataWarning
 
 
 def _real(name: str) -> Path:
@@ -166,7 +166,10 @@ def test_hspy_round_trip_uses_sum_as_overview(tmp_path: Path, caplog: Any) -> No
     data = _spectra(4, 6, 8)
     path = tmp_path / "si.hspy"
     _hs_spectrum_image(data, units="µm", scale=0.002).save(path)
-    with caplog.at_level(logging.INFO, logger="steerscope.data.readers"):
+    with (
+        caplog.at_level(logging.INFO, logger="steerscope.data.readers"),
+        pytest.warns(DataWarning, match=r"si\.hspy holds no overview.*overview='haadf\.dm4'"),
+    ):
         si = steerscope.load(path)
     np.testing.assert_array_equal(si.spectra, data)
     assert si.signal_kind is SignalKind.EELS
@@ -179,6 +182,7 @@ def test_hspy_round_trip_uses_sum_as_overview(tmp_path: Path, caplog: Any) -> No
     assert si.metadata["chosen"] in caplog.text
 
 
+@pytest.mark.filterwarnings("ignore::steerscope.errors.DataWarning")  # no overview in the file
 def test_hspy_without_signal_type_guesses_kind_from_units(tmp_path: Path) -> None:
     import hyperspy.api as hs
 
@@ -264,6 +268,7 @@ def test_zspy_without_zarr_says_pip_install(tmp_path: Path) -> None:
         steerscope.load(tmp_path / "si.zspy")
 
 
+@pytest.mark.filterwarnings("ignore::steerscope.errors.DataWarning")  # no overview in the file
 def test_hspy_eds_signal_type_is_edx(tmp_path: Path) -> None:
     s = _hs_spectrum_image(_spectra(2, 3, 4), signal_type="EDS_TEM")
     s.metadata.set_item("Acquisition_instrument.TEM.beam_energy", 300.0)
@@ -308,6 +313,7 @@ def test_npz_with_documented_keys(tmp_path: Path) -> None:
     assert si.metadata["format"] == "NumPy .npz"
 
 
+@pytest.mark.filterwarnings("ignore::steerscope.errors.DataWarning")  # no overview in the file
 def test_npz_energy_array_and_binning(tmp_path: Path) -> None:
     spectra = np.ones((4, 6, 8), dtype=np.uint8)
     np.savez(tmp_path / "si.npz", spectra=spectra, energy=np.linspace(10.0, 17.0, 8))
@@ -373,6 +379,7 @@ def test_hdf5_documented_keys_as_datasets_and_attributes(tmp_path: Path) -> None
         steerscope.load(tmp_path / "si.h5")  # the keys live in /scan
 
 
+@pytest.mark.filterwarnings("ignore::steerscope.errors.DataWarning")  # no overview in the file
 def test_npy_with_and_without_calibration(tmp_path: Path) -> None:
     np.save(tmp_path / "si.npy", _spectra(4, 6, 8))
     plain = steerscope.load(tmp_path / "si.npy")

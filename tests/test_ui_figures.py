@@ -224,6 +224,12 @@ def test_campaign_config_dict_and_no_go_mask() -> None:
     assert "s" not in str(remote)  # the token never goes into the config
     with pytest.raises(ConfigError, match="expected dataset, file or remote"):
         campaign_tools.source_to_config({"kind": "ftp"})
+    apart = {"kind": "file", "path": "eels.dm4", "overview": "haadf.dm4"}
+    assert campaign_tools.source_to_config(apart) == {
+        "file": "eels.dm4",
+        "options": {"overview": "haadf.dm4"},
+    }
+    assert campaign_tools.source_to_config({"kind": "file", "path": "si.emd"}) == {"file": "si.emd"}
     mask = campaign_tools.no_go_mask((5, 6), (3, 4, 1, 1))
     assert mask.sum() == 3 * 4 and mask[1:4, 1:5].all()
     clipped = campaign_tools.no_go_mask((5, 6), (-2, -2, 0, 0))

@@ -197,6 +197,9 @@ def run(
 
     with Campaign.create(config, record) as campaign:
         typer.echo(f"record: {campaign.record.path}")
+        for event in campaign.events:
+            if event.kind == "source_note":
+                typer.echo(f"  ! {event.text}")
         if serve:
             _run_served(campaign, steps, host, port, token)
         else:

@@ -12,6 +12,7 @@ __all__ = [
     "AcquisitionError",
     "ConfigError",
     "DataError",
+    "DataWarning",
     "DescriptorError",
     "InstrumentError",
     "ModelError",
@@ -29,6 +30,10 @@ class SteerscopeError(Exception):
 
 class DataError(SteerscopeError):
     """A file or array cannot be read as a spectrum image (format, shape, missing reader)."""
+
+
+class DataWarning(UserWarning):
+    """Data were read, but a choice made for the user may not be the one they want."""
 
 
 class ScalarizerError(SteerscopeError):

@@ -9,6 +9,8 @@ out the seed points and keeps what the operator and the safety limits forbid
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -20,7 +22,7 @@ from steerscope.descriptors import DescriptorSpec, extract_descriptors
 from steerscope.errors import ConfigError
 from steerscope.instruments.safety import SafetyLimits
 
-__all__ = ["Candidates", "safety_no_go"]
+__all__ = ["Candidates", "safety_no_go", "source_notes"]
 
 
 class Candidates:
@@ -170,3 +172,48 @@ def safety_no_go(limits: SafetyLimits, shape: tuple[int, int]) -> NDArray[np.boo
         mask[height:, :] = True
         mask[:, width:] = True
     return mask
+
+
+def source_notes(
+    description: Mapping[str, Any], overview_shape: tuple[int, int], stride: int
+) -> list[str]:
+    """What the operator should know about the source before the first spectrum.
+
+    Parameters
+    ----------
+    description : mapping
+        The instrument's ``describe()``; a simulator reports ``spectrum_shape``
+        ``(h, w)`` and ``overview_source`` (``"sum"`` when the file had no overview).
+    overview_shape : tuple of int
+        ``(H, W)`` of the overview the candidates are cut from.
+    stride : int
+        The descriptor's candidate stride.
+
+    Returns
+    -------
+    list of str
+        One sentence per finding, each with the setting that changes it: the
+        overview is the sum of the spectra; several candidates share one
+        spectrum pixel (measuring a second one measures the same spectrum again).
+    """
+    notes = []
+    if description.get("overview_source") == "sum":
+        notes.append(
+            "the overview is the sum of the spectra (the file holds no HAADF): the patches "
+            "see only the spectrum grid's resolution. If a HAADF was acquired, pass it as "
+            "`source: {file: ..., options: {overview: haadf.dm4}}`."
+        )
+    grid = description.get("spectrum_shape")
+    if isinstance(grid, list | tuple) and len(grid) == 2 and min(int(v) for v in grid) > 0:
+        per_row = overview_shape[0] / int(grid[0])
+        per_col = overview_shape[1] / int(grid[1])
+        sharing = math.ceil(per_row / stride) * math.ceil(per_col / stride)
+        if sharing > 1:
+            k = max(1, round(min(per_row, per_col)))
+            notes.append(
+                f"the overview has {per_row:.3g}×{per_col:.3g} pixels per spectrum pixel: "
+                f"with stride {stride}, up to {sharing} candidates share each spectrum, and "
+                "measuring a second one measures the same spectrum again. "
+                f"`descriptor.stride: {k}` gives one candidate per spectrum pixel."
+            )
+    return notes

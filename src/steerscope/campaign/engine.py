@@ -20,6 +20,7 @@ the caller's) drives it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 from pydantic import ValidationError
 
 from steerscope.acquisition import select_points
-from steerscope.campaign.candidates import Candidates, safety_no_go
+from steerscope.campaign.candidates import Candidates, safety_no_go, source_notes
 from steerscope.campaign.config import (
     AUTO_BATCH_MAX,
     CampaignConfig,
@@ -88,6 +89,8 @@ from steerscope.records.schema import json_plain
 from steerscope.types import EnergyAxis, Measurement, Overview
 
 __all__ = ["Campaign", "Proposal", "StepResult", "build_instrument", "default_record_path"]
+
+logger = logging.getLogger(__name__)
 
 _MODEL_SOURCES = ("model", "explore")  # decisions whose points the model predicted first
 _MIN_TRAIN = 2  # a GP needs at least two finite targets to say anything about variance
@@ -318,6 +321,11 @@ class Campaign:
             instrument.close()
             raise
         campaign._log("created", f"campaign {cfg.name!r} created at {path}")
+        for note in source_notes(
+            campaign.record.instrument(), campaign.shape, cfg.descriptor.stride
+        ):
+            logger.info("%s", note)
+            campaign._log("source_note", note)
         return campaign
 
     @classmethod

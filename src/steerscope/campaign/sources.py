@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from steerscope.campaign.config import (
     InstanceSource,
     RemoteSource,
 )
-from steerscope.errors import ConfigError
+from steerscope.errors import ConfigError, DataWarning
 from steerscope.instruments.base import Microscope
 from steerscope.instruments.registry import remote_microscope, simulated_microscope
 from steerscope.instruments.safety import SafeMicroscope
@@ -135,7 +136,10 @@ def _build_raw_instrument(
         assert isinstance(source, FileSource)
         from steerscope.data import load
 
-        image = load(source.file, **source.options)
+        with warnings.catch_warnings():
+            # the campaign says it once, as a source note in its log (Campaign.create)
+            warnings.simplefilter("ignore", DataWarning)
+            image = load(source.file, **source.options)
     opts = config.instrument
     microscope = simulated_microscope(
         image,

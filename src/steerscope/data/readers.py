@@ -26,6 +26,7 @@ else as ``1.0 px``.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from steerscope.data.hyperspy_files import (
     read_hyperspy_overview,
 )
 from steerscope.data.spectrum_image import SpectrumImage
-from steerscope.errors import DataError
+from steerscope.errors import DataError, DataWarning
 from steerscope.types import EnergyAxis, SignalKind
 
 __all__ = ["ARRAY_FORMATS", "SUPPORTED_EXTENSIONS", "load"]
@@ -253,8 +254,11 @@ def load(
         ``.ASW``/``.pts`` (JEOL; need ``numba``), ``.npy``, ``.npz``, ``.h5``/``.hdf5``.
     overview : str, Path or ndarray of shape (H, W), optional
         A separate overview: an image file (HAADF chosen as inside a
-        multi-signal file) or an array. Default: the HAADF (or best image) in
-        the file, else the sum of the spectrum image over energy.
+        multi-signal file) or an array, when the HAADF was saved apart from the
+        spectrum image (e.g. ``load("eels.dm4", overview="haadf.dm4")``).
+        Default: the HAADF (or best image) in the file, else the sum of the
+        spectrum image over energy, with a :class:`~steerscope.errors.DataWarning`
+        (the sum is no finer than the spectrum grid).
     signal : int or str, optional
         Which signal of a multi-signal file is the spectrum image (index or
         title). Default: the largest 3-D signal with 2 navigation dimensions.
@@ -283,6 +287,12 @@ def load(
         signals were used and why), ``overview_source`` (``"file"``,
         ``"separate"`` or ``"sum"``), and ``instrument``/``beam_energy_kev``
         when the file has them.
+
+    Warns
+    -----
+    DataWarning
+        The file holds no overview image and none was passed: the sum of the
+        spectra stands in for it.
 
     Raises
     ------
@@ -383,6 +393,15 @@ def load(
         )
         overview_source = "sum"
         notes.append("no overview image: the sum of the spectrum image over energy is used")
+        warnings.warn(
+            f"{file.name} holds no overview image: the sum of its {h}×{w} spectra over energy "
+            "stands in for the HAADF, at the spectrum grid's resolution. If a HAADF (or "
+            "other overview) was acquired with this spectrum image, pass it: "
+            "`steerscope.load(path, overview='haadf.dm4')`, or in a campaign config "
+            "`source: {file: ..., options: {overview: haadf.dm4}}`.",
+            DataWarning,
+            stacklevel=2,
+        )
     overview_data, overview_scale, fit_notes = _fit_overview(image, (h, w), scale, offset)
     notes.extend(fit_notes)
 

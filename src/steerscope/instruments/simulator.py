@@ -256,7 +256,9 @@ class SimulatedMicroscope:
         -------
         dict
             ``driver`` ("simulator"), ``source``, ``overview_shape``,
-            ``spectrum_shape``, ``n_channels``, ``energy`` (size, offset, scale,
+            ``spectrum_shape``, ``overview_source`` (as ``load`` reports it:
+            ``"file"``, ``"separate"``, ``"sum"``; ``"given"`` for an in-memory
+            image without it), ``n_channels``, ``energy`` (size, offset, scale,
             units), ``signal_kind``, ``pixel_size``, ``pixel_units``,
             ``dwell_time_s``, ``reference_dwell_s``, ``noise``,
             ``drift_px_per_step``, ``acquisition_delay_s``, ``faults``, ``seed``,
@@ -269,6 +271,7 @@ class SimulatedMicroscope:
             "source": _json_safe(self.image.metadata.get("source", "in-memory SpectrumImage")),
             "overview_shape": list(self.image.overview_shape),
             "spectrum_shape": list(self.image.spectrum_shape),
+            "overview_source": _json_safe(self.image.metadata.get("overview_source", "given")),
             "n_channels": self.image.n_channels,
             "energy": {
                 "size": int(energy.size),

@@ -207,6 +207,8 @@ def source_to_config(description: dict[str, Any]) -> dict[str, Any]:
     if kind == "dataset":
         return {"dataset": description["name"], "options": dict(description.get("options") or {})}
     if kind == "file":
+        if description.get("overview"):
+            return {"file": description["path"], "options": {"overview": description["overview"]}}
         return {"file": description["path"]}
     if kind == "remote":
         return {"remote": description["uri"], "token_env": "STEERSCOPE_TOKEN"}

@@ -5,13 +5,15 @@ state; :func:`open_source` turns it into a :class:`LoadedSource` with the
 arrays the pages draw. No Streamlit here, so it is testable on its own.
 
 - ``{"kind": "dataset", "name": "plasmonic_nanoparticles", "options": {"seed": 0}}``
-- ``{"kind": "file", "path": "/data/si.hspy"}``
+- ``{"kind": "file", "path": "/data/si.hspy"}``, optionally with
+  ``"overview": "/data/haadf.dm4"`` (a HAADF saved in a file of its own)
 - ``{"kind": "remote", "uri": "PYRO:steerscope.microscope@host:port", "token": "..."}``
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from steerscope.data import SpectrumImage
-from steerscope.errors import ConfigError
+from steerscope.errors import ConfigError, DataWarning
 from steerscope.types import EnergyAxis
 
 __all__ = ["SOURCE_KINDS", "LoadedSource", "describe_source", "open_source", "source_key"]
@@ -53,6 +55,9 @@ class LoadedSource:
         A paragraph describing the sample.
     instrument : dict
         ``describe()`` of a remote microscope (empty otherwise).
+    warnings : tuple of str
+        What reading the source warned about (e.g. no overview image in the file),
+        shown on the Source page.
     """
 
     description: dict[str, Any]
@@ -65,6 +70,7 @@ class LoadedSource:
     default_scalarizer: dict[str, Any] | None = None
     about: str = ""
     instrument: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -146,7 +152,9 @@ def open_source(description: dict[str, Any]) -> LoadedSource:
         from steerscope import load
 
         path = Path(_required(description, "path"))
-        image = load(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DataWarning)
+            image = load(path, overview=description.get("overview") or None)
         return LoadedSource(
             description=dict(description),
             title=path.name,
@@ -155,6 +163,7 @@ def open_source(description: dict[str, Any]) -> LoadedSource:
             pixel_units=image.pixel_units,
             image=image,
             about=f"{image!r} from {path}",
+            warnings=tuple(str(w.message) for w in caught if issubclass(w.category, DataWarning)),
         )
     if kind == "remote":
         from steerscope.instruments.client import RemoteMicroscope

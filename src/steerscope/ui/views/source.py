@@ -55,8 +55,17 @@ elif kind == "file":
         help="A spectrum image readable by steerscope.load (.hspy/.zspy, .dm3/.dm4, .emd, "
         ".bcf, .pts, .npz, .h5).",
     )
+    overview_path = st.text_input(
+        "Overview file (optional)",
+        value=current.get("overview", "") if current.get("kind") == "file" else "",
+        help="A HAADF (or other overview) saved in a file of its own, acquired with this "
+        "spectrum image. Without one, the file's own HAADF is used, else the sum of the spectra.",
+    )
     if st.button("Open file", type="primary", help="Read this file as the working source."):
-        state.set_source({"kind": "file", "path": path})
+        chosen = {"kind": "file", "path": path}
+        if overview_path.strip():
+            chosen["overview"] = overview_path.strip()
+        state.set_source(chosen)
         st.rerun()
     upload = st.file_uploader(
         "…or upload a file",
@@ -95,6 +104,8 @@ if loaded is not None:
     st.subheader(describe_source(loaded.description))
     if loaded.about:
         st.caption(loaded.about)
+    for warning in loaded.warnings:
+        st.warning(warning, icon=":material/warning:")
     left, right = st.columns([1, 1])
     picked = state.picked_pixels()
     with left:
