@@ -20,6 +20,7 @@ from steerscope.campaign import (
     SetScalarizer,
     VetoPoints,
 )
+from steerscope.campaign.proposals import step_phases
 from steerscope.errors import ConfigError, DescriptorError, ScalarizerError
 from steerscope.instruments import Measurement
 from steerscope.records import CampaignRecord
@@ -406,3 +407,24 @@ def test_creation_says_when_the_overview_is_the_sum_of_the_spectra(tmp_path: Pat
     assert len(notes) == 1
     assert notes[0].startswith("the overview is the sum of the spectra")
     assert "options: {overview: haadf.dm4}" in notes[0]
+
+
+def test_random_and_raster_acquisitions_never_fit_the_model(tmp_path: Path) -> None:
+    config = small_config(policy={"acquisition": "random"}, budget={"measurements": 10})
+    with Campaign.create(config, tmp_path / "r.sqlite") as campaign:
+        fits: list[int] = []
+        surrogate_fit = campaign._surrogate.fit
+        campaign._surrogate.fit = lambda X, y: (fits.append(len(y)), surrogate_fit(X, y))[1]
+        results = campaign.run(n_steps=7)
+        assert [r.source for r in results] == ["seed"] * 4 + ["no_model"] * 3
+        assert fits == []
+        labels = {p for p in step_phases(campaign.record.decisions()).values()}
+        assert "random (no model)" in labels
+        campaign.apply(SetPolicy(acquisition="raster"))
+        (raster,) = campaign.run(n_steps=1)
+        assert raster.source == "no_model" and fits == []
+        campaign.apply(SetPolicy(acquisition="ucb"))
+        (ucb,) = campaign.run(n_steps=1)
+        assert ucb.source == "model" and fits == [8]
+        points = campaign.record.measurements().points.tolist()
+        assert len({tuple(p) for p in points}) == len(points) == 9

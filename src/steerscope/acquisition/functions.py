@@ -379,7 +379,11 @@ for _info in (
         lambda mean, var, inputs: thompson(mean, var, _check_rng(inputs.rng, "Thompson sampling")),
         summary="one posterior sample, maximised",
     ),
-    AcquisitionInfo("random", _random, summary="uniform at random (the baseline)"),
-    AcquisitionInfo("raster", _raster, summary="row by row, as a conventional scan"),
+    AcquisitionInfo(
+        "random", _random, summary="uniform at random (the baseline)", needs_model=False
+    ),
+    AcquisitionInfo(
+        "raster", _raster, summary="row by row, as a conventional scan", needs_model=False
+    ),
 ):
     register_acquisition(_info)

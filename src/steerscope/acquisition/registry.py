@@ -72,6 +72,10 @@ class AcquisitionInfo:
         Scores several targets (``True``) or one.
     summary : str
         One line for the docs and the UI.
+    needs_model : bool
+        Whether the scores depend on the posterior. A campaign does not fit its
+        model for an acquisition that does not (random, raster): it would cost
+        compute between points and change nothing.
     """
 
     name: str
@@ -79,6 +83,7 @@ class AcquisitionInfo:
     parameters: tuple[str, ...] = ()
     multi_objective: bool = False
     summary: str = ""
+    needs_model: bool = True
 
 
 _REGISTRY: dict[str, AcquisitionInfo] = {}

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from steerscope.acquisition import (
     ScoringInputs,
+    acquisition_info,
     score_candidates,
     select_points,
     space_filling_scores,
@@ -104,7 +105,8 @@ class Proposal:
         by the model: seed, operator-added, or re-measured pending points).
     source : str
         ``"operator"`` (AddPoints), ``"seed"``, ``"model"``, ``"random"`` (the
-        model could not be used yet), ``"pending"`` (re-measuring a decision
+        model could not be used yet), ``"no_model"`` (an acquisition that needs
+        no model, random or raster: nothing was fitted), ``"pending"`` (re-measuring a decision
         whose spectra were lost when the previous run stopped) or ``"queue"``
         (the next points of the last model's ranking, taken while a slow refit
         would otherwise have left the beam waiting).
@@ -274,6 +276,8 @@ def compute_proposal(job: ProposalJob) -> ComputedProposal:
     ComputedProposal
     """
     start = time.perf_counter()
+    if not acquisition_info(job.policy.acquisition).needs_model:
+        return _model_free_proposal(job, start)
     messages: list[tuple[str, str]] = []
     fitted = None
     if job.train_index.shape[0] >= job.min_train:
@@ -333,6 +337,36 @@ def compute_proposal(job: ProposalJob) -> ComputedProposal:
     return ComputedProposal(
         job, proposal, (mean_2d, var_2d, scores), info, messages, time.perf_counter() - start
     )
+
+
+def _model_free_proposal(job: ProposalJob, start: float) -> ComputedProposal:
+    """Points of an acquisition that ignores the posterior (random, raster): no fit at all."""
+    pixels = job.pixels
+    zeros = np.zeros(pixels.shape[0], dtype=np.float64)
+    Y_measured = job.targets.reshape(job.targets.shape[0], -1)
+    inputs = ScoringInputs(Y_measured=Y_measured, rng=job.rng, pixels=pixels)
+    t0 = time.perf_counter()
+    scores = np.asarray(
+        score_candidates(job.policy.acquisition, zeros, zeros, inputs, dict(job.policy)),
+        np.float64,
+    )
+    min_distance = batch_min_distance(job.policy, job.q, job.spread)
+    idx = select_points(
+        scores, pixels, job.q, exclude=job.exclude, no_go=job.no_go, min_distance=min_distance
+    )
+    if idx.shape[0] > 1:
+        idx = idx[short_path(pixels[idx], job.start)]
+    n = idx.shape[0]
+    proposal = Proposal(
+        pixels[idx].copy(),
+        nan_array(n),
+        nan_array(n),
+        scores[idx],
+        "no_model",
+        {"fit_s": 0.0, "posterior_s": 0.0, "acquisition_s": time.perf_counter() - t0},
+        conditioned_on=job.conditioned_on,
+    )
+    return ComputedProposal(job, proposal, None, {}, [], time.perf_counter() - start)
 
 
 def _believer_batch(
@@ -421,6 +455,7 @@ def phase_label(source: str, policy: dict[str, Any]) -> str:
         "seed": "seed point",
         "operator": "added by hand",
         "random": "random (no model yet)",
+        "no_model": f"{policy.get('acquisition', 'random')} (no model)",
         "queue": "last ranking (slow refit)",
         "explore": "least covered (model lost)",
         "pending": "re-measured after a restart",
