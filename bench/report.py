@@ -165,6 +165,24 @@ def other_tables() -> list[str]:
             f"{remote['remote']['median_ms']:.2f} ms (p90 {remote['remote']['p90_ms']:.2f} ms) "
             f"against {remote['direct']['median_ms']:.3f} ms calling the simulator directly.",
         ]
+    load = _load("load")
+    if load:
+        lines += [
+            "",
+            "**Reading the real files** with `steerscope.load` (the built-in datasets' options, "
+            f"{load['machine']['date']}): the first read parses the vendor file and fills the "
+            "parsed-file cache, the second reads the cache entry (each includes the dataset's "
+            "ground-truth map):",
+            "",
+            "| dataset | spectra | first read (s) | cached (s) | ratio |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for name, r in load["files"].items():
+            shape = "×".join(str(v) for v in r["spectra"])
+            lines.append(
+                f"| {name} | {shape} | {r['first_s']:.2f} | {r['cached_s']:.3f} | "
+                f"{r['speedup']:.0f}× |"
+            )
     sweep = _load("sweep")
     if sweep:
         lines += [

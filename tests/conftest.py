@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,3 +24,12 @@ def usim() -> Iterator[Any]:
 
     with usim_session(sample_index=2) as stem_controller:
         yield stem_controller
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the parsed-file cache of this run apart from the user's (and from other runs)."""
+    os.environ["STEERSCOPE_CACHE"] = tempfile.mkdtemp(prefix="steerscope-parsed-cache-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(os.environ.pop("STEERSCOPE_CACHE", ""), ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -471,3 +472,92 @@ def test_unusable_npz_files_are_refused_naming_the_file(
     np.savez(path, **{**good, **arrays})
     with pytest.raises(DataError, match=rf"cannot use {re.escape(str(path))}: .*{match}"):
         steerscope.load(path)
+
+
+# --------------------------------------------------------------------------- parsed-file cache
+
+
+def test_a_parsed_file_is_read_from_the_cache_until_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steerscope.data import readers
+
+    monkeypatch.setenv("STEERSCOPE_CACHE", str(tmp_path / "cache"))
+    data = _spectra(4, 6, 8)
+    path = tmp_path / "si.hspy"
+    _hs_spectrum_image(data, scale=2.0).save(path)
+    haadf = np.random.default_rng(0).random((8, 12))
+    _hs_image(haadf, scale=1.0).save(tmp_path / "haadf.hspy")
+    first = steerscope.load(path, overview=tmp_path / "haadf.hspy")
+    assert "parsed_cache" not in first.metadata
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+
+    reads: list[Path] = []
+    real_read = readers.read_hyperspy_file
+    monkeypatch.setattr(
+        readers, "read_hyperspy_file", lambda f, **kw: (reads.append(f), real_read(f, **kw))[1]
+    )
+    again = steerscope.load(path, overview=tmp_path / "haadf.hspy")
+    assert reads == []  # from the cache
+    assert again.metadata["parsed_cache"].startswith(str(tmp_path / "cache"))
+    np.testing.assert_array_equal(again.spectra, first.spectra)
+    np.testing.assert_array_equal(again.overview, first.overview)
+    assert again.energy == first.energy
+    assert (again.signal_kind, again.pixel_size, again.pixel_units) == (
+        first.signal_kind,
+        first.pixel_size,
+        first.pixel_units,
+    )
+    assert again.metadata["chosen"] == first.metadata["chosen"]
+
+    # other options, no cache, or a changed file: read from the file
+    steerscope.load(path, overview=tmp_path / "haadf.hspy", rebin_energy=2)
+    steerscope.load(path, overview=tmp_path / "haadf.hspy", cache=False)
+    assert len(reads) == 2
+    _hs_spectrum_image(data + 1, scale=2.0).save(path, overwrite=True)
+    os.utime(path, ns=(1, 1))  # a different mtime even on a coarse clock
+    changed = steerscope.load(path, overview=tmp_path / "haadf.hspy")
+    assert len(reads) == 3
+    np.testing.assert_array_equal(changed.spectra, data + 1)
+
+
+def test_an_unreadable_cache_entry_is_read_again_from_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STEERSCOPE_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "si.hspy"
+    _hs_spectrum_image(_spectra(4, 6, 8), scale=2.0).save(path)
+    with pytest.warns(DataWarning):
+        steerscope.load(path)
+    (entry,) = (tmp_path / "cache").glob("*.npz")
+    entry.write_bytes(b"not a zip file")
+    with pytest.warns(DataWarning, match="holds no overview"):  # warned on every load
+        image = steerscope.load(path)
+    assert "parsed_cache" not in image.metadata
+    np.testing.assert_array_equal(image.spectra, _spectra(4, 6, 8))
+    with pytest.warns(DataWarning):
+        assert "parsed_cache" in steerscope.load(path).metadata  # rewritten
+
+
+def test_the_parsed_cache_drops_the_least_recently_used_entries_to_stay_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steerscope.data import cache
+
+    monkeypatch.setenv("STEERSCOPE_CACHE", str(tmp_path / "cache"))
+    image = steerscope.SpectrumImage(
+        overview=np.ones((10, 10)), spectra=np.ones((10, 10, 100)), energy=EnergyAxis(100, 0, 1)
+    )
+    entry_bytes = image.spectra.nbytes + image.overview.nbytes
+    monkeypatch.setattr(cache, "MAX_CACHE_BYTES", int(2.5 * entry_bytes))
+    first = cache.write_parsed("a", image)
+    second = cache.write_parsed("b", image)
+    assert first is not None and second is not None
+    os.utime(first, ns=(1, 1))  # "a" read longest ago
+    os.utime(second, ns=(2, 2))
+    assert cache.read_parsed("b") is not None  # and now "b" was just used
+    assert cache.write_parsed("c", image) is not None
+    assert sorted(p.stem for p in (tmp_path / "cache").glob("*.npz")) == ["b", "c"]
+    monkeypatch.setattr(cache, "MAX_CACHE_BYTES", entry_bytes // 2)
+    assert cache.write_parsed("d", image) is None  # larger than the whole cache
+    assert cache.read_parsed("d") is None

@@ -35,6 +35,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from steerscope.data._raw import RawImage, RawSpectrumImage, signal_kind_from_text
 from steerscope.data.array_files import read_array_file, read_array_overview
+from steerscope.data.cache import parsed_cache_key, read_parsed, write_parsed
 from steerscope.data.hyperspy_files import (
     HYPERSPY_FORMATS,
     read_hyperspy_file,
@@ -242,6 +243,7 @@ def load(
     rebin_energy: int | None = None,
     energy_units: str | None = None,
     lazy: bool = False,
+    cache: bool = True,
     **reader_options: Any,
 ) -> SpectrumImage:
     """Load a spectrum image (and its overview) from a file.
@@ -272,6 +274,12 @@ def load(
     lazy : bool, default False
         Read HyperSpy files lazily so only the chosen signals are loaded
         into memory (the returned spectra are always in memory).
+    cache : bool, default True
+        Keep what was parsed from a HyperSpy-format file (``.emd``, ``.bcf``,
+        ``.dm4``, ...) in the parsed-file cache and read it from there next time,
+        as long as the file, its overview file and the options are unchanged
+        (:mod:`steerscope.data.cache`; ``$STEERSCOPE_CACHE``). ``False`` always
+        reads the file. ``metadata["parsed_cache"]`` names the entry on a hit.
     **reader_options
         ``signal_kind`` (``"EELS"``/``"EDX"``; overrides the file) for every
         format; for ``.npy``/``.npz``/HDF5: ``energy`` (EnergyAxis or ndarray of
@@ -323,6 +331,60 @@ def load(
         if kind_override is None:
             raise DataError(f"`signal_kind` must be 'EELS' or 'EDX'; got {kind_option!r}.")
 
+    key = None
+    if cache and suffix in HYPERSPY_FORMATS:
+        settings = {
+            "signal": signal,
+            "downsample": spatial,
+            "rebin_energy": spectral,
+            "energy_units": energy_units,
+            "lazy": lazy,
+            **reader_options,
+        }
+        key = parsed_cache_key(file, settings, overview)
+    image = read_parsed(key) if key is not None else None
+    if image is None:
+        image = _read(
+            file,
+            suffix,
+            overview,
+            signal,
+            spatial,
+            spectral,
+            energy_units,
+            lazy,
+            options,
+            kind_override,
+        )
+        if key is not None:
+            write_parsed(key, image)
+    if image.metadata.get("overview_source") == "sum":
+        h, w = image.spectrum_shape
+        warnings.warn(
+            f"{file.name} holds no overview image: the sum of its {h}×{w} spectra over energy "
+            "stands in for the HAADF, at the spectrum grid's resolution. If a HAADF (or "
+            "other overview) was acquired with this spectrum image, pass it: "
+            "`steerscope.load(path, overview='haadf.dm4')`, or in a campaign config "
+            "`source: {file: ..., options: {overview: haadf.dm4}}`.",
+            DataWarning,
+            stacklevel=2,
+        )
+    return image
+
+
+def _read(
+    file: Path,
+    suffix: str,
+    overview: str | Path | ArrayLike | None,
+    signal: int | str | None,
+    spatial: int,
+    spectral: int,
+    energy_units: str | None,
+    lazy: bool,
+    options: dict[str, Any],
+    kind_override: SignalKind | None,
+) -> SpectrumImage:
+    """Read and fit one file (every step of :func:`load` but the cache)."""
     binned_by_reader = False
     if suffix in HYPERSPY_FORMATS:
         if suffix in _JEOL:
@@ -393,15 +455,6 @@ def load(
         )
         overview_source = "sum"
         notes.append("no overview image: the sum of the spectrum image over energy is used")
-        warnings.warn(
-            f"{file.name} holds no overview image: the sum of its {h}×{w} spectra over energy "
-            "stands in for the HAADF, at the spectrum grid's resolution. If a HAADF (or "
-            "other overview) was acquired with this spectrum image, pass it: "
-            "`steerscope.load(path, overview='haadf.dm4')`, or in a campaign config "
-            "`source: {file: ..., options: {overview: haadf.dm4}}`.",
-            DataWarning,
-            stacklevel=2,
-        )
     overview_data, overview_scale, fit_notes = _fit_overview(image, (h, w), scale, offset)
     notes.extend(fit_notes)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from steerscope.data import SpectrumImage, load
+from steerscope.data.cache import data_dir
 from steerscope.datasets.base import Dataset
 from steerscope.errors import DataError
 
@@ -73,18 +73,6 @@ License: GPL-3.0 (GNU General Public License, version 3), as HyperSpy itself.
 They are not part of steerscope and are not redistributed with it; steerscope
 downloads them on request (`steerscope datasets fetch`).
 """
-
-
-def data_dir() -> Path:
-    """Directory that holds downloaded data.
-
-    Returns
-    -------
-    Path
-        ``$STEERSCOPE_DATA`` when set, else ``~/.cache/steerscope``. Not created here.
-    """
-    env = os.environ.get("STEERSCOPE_DATA")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "steerscope"
 
 
 def real_data_path(name: str, dest: Path | None = None) -> Path:
