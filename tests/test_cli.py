@@ -55,6 +55,10 @@ def test_run_resume_export_and_replay(cli: CliRunner, config_file: Path, tmp_pat
     assert result.exit_code == 0, result.output
     with h5py.File(out, "r") as handle:
         assert len(handle.keys()) > 0
+    result = cli.invoke(app, ["export", str(record), "--to", str(tmp_path / "r.zspy")])
+    assert result.exit_code == 0, result.output
+    assert f"to {tmp_path / 'r_overview.zspy'}" in result.output
+    assert (tmp_path / "r.zspy").is_dir()
 
     fork = tmp_path / "fork.sqlite"
     result = cli.invoke(
@@ -157,7 +161,7 @@ def test_replay_with_an_unknown_setting_exits_2_naming_it(
 def test_export_refuses_an_unknown_format(cli: CliRunner, tmp_path: Path) -> None:
     result = cli.invoke(app, ["export", str(tmp_path / "r.sqlite"), "--to", "out.csv"])
     assert result.exit_code == 2
-    assert "ending in .hspy, .h5 or .hdf5" in result.output
+    assert "ending in .h5, .hdf5, .hspy or .zspy" in result.output
 
 
 def test_sweep_command_runs_a_tiny_sweep_and_refuses_a_bad_spec(tmp_path: Path) -> None:

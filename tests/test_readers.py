@@ -259,11 +259,8 @@ def test_missing_numba_says_pip_install(tmp_path: Path, monkeypatch: Any) -> Non
     assert isinstance(info.value.__cause__, ImportError)
 
 
-def test_zspy_without_zarr_says_pip_install(tmp_path: Path) -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("zarr") is not None:
-        pytest.skip("zarr is installed here: .zspy files are readable")
+def test_zspy_without_zarr_says_pip_install(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setitem(sys.modules, "zarr", None)
     (tmp_path / "si.zspy").mkdir()
     with pytest.raises(DataError, match=r"HyperSpy \.zspy\) needs .*pip install zarr"):
         steerscope.load(tmp_path / "si.zspy")
@@ -561,3 +558,23 @@ def test_the_parsed_cache_drops_the_least_recently_used_entries_to_stay_bounded(
     monkeypatch.setattr(cache, "MAX_CACHE_BYTES", entry_bytes // 2)
     assert cache.write_parsed("d", image) is None  # larger than the whole cache
     assert cache.read_parsed("d") is None
+
+
+def test_a_zarr_spectrum_image_and_its_overview_are_read_and_cached_until_rewritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STEERSCOPE_CACHE", str(tmp_path / "cache"))
+    data = _spectra(4, 6, 8)
+    _hs_spectrum_image(data, scale=2.0).save(tmp_path / "si.zspy")
+    _hs_image(np.random.default_rng(0).random((8, 12)), scale=1.0).save(tmp_path / "haadf.zspy")
+    si = steerscope.load(tmp_path / "si.zspy", overview=tmp_path / "haadf.zspy")
+    np.testing.assert_array_equal(si.spectra, data)
+    assert si.overview_shape == (8, 12) and si.metadata["format"] == "HyperSpy .zspy"
+    assert (
+        "parsed_cache"
+        in steerscope.load(tmp_path / "si.zspy", overview=tmp_path / "haadf.zspy").metadata
+    )
+    # a rewritten store (a chunk file deep inside the folder) is read again
+    _hs_spectrum_image(data * 2, scale=2.0).save(tmp_path / "si.zspy", overwrite=True)
+    again = steerscope.load(tmp_path / "si.zspy", overview=tmp_path / "haadf.zspy")
+    np.testing.assert_array_equal(again.spectra, data * 2)

@@ -490,23 +490,29 @@ def test_a_failed_export_leaves_no_file_that_looks_whole(
     assert sorted(p.name for p in tmp_path.iterdir() if "partial" in p.name) == []
 
 
-def test_export_hspy_round_trip(tmp_path: Path, record: CampaignRecord) -> None:
+@pytest.mark.parametrize("suffix", [".hspy", ".zspy"])
+def test_export_hspy_round_trip(tmp_path: Path, record: CampaignRecord, suffix: str) -> None:
     import hyperspy.api as hs
 
     with pytest.raises(RecordError, match="holds no measurement yet"):
-        record.export_hspy(tmp_path / "empty.hspy")
+        record.export_hspy(tmp_path / f"empty{suffix}")
     record.add_measurement(make_measurement([[0, 1], [2, 3], [1, 1]]), step=1)
-    spectra_path, overview_path = record.export_hspy(tmp_path / "run.hspy")
-    assert overview_path == tmp_path / "run_overview.hspy"
+    spectra_path, overview_path = record.export_hspy(tmp_path / f"run{suffix}")
+    assert overview_path == tmp_path / f"run_overview{suffix}"
     spectra = hs.load(spectra_path)
-    assert spectra.data.shape == (3, 6)
+    np.testing.assert_array_equal(spectra.data, record.measurements().spectra)
     assert spectra.metadata.Signal.signal_type == "EELS"
     axis = spectra.axes_manager.signal_axes[0]
     assert (axis.offset, axis.scale, axis.units) == (100.0, 0.5, "eV")
     np.testing.assert_array_equal(spectra.metadata.Steerscope.points, [[0, 1], [2, 3], [1, 1]])
     overview = hs.load(overview_path)
-    assert overview.data.shape == (3, 4)
+    np.testing.assert_array_equal(overview.data, record.overview().image)
     assert overview.axes_manager.signal_axes[0].scale == 0.25
+    # again over the first export (a .zspy is a folder): replaced whole, no partial left
+    record.add_measurement(make_measurement([[2, 2]]), step=2)
+    record.export_hspy(spectra_path, overwrite=True)
+    assert hs.load(spectra_path).data.shape == (4, 6)
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
 
 
 def test_one_writer_at_a_time_in_this_process_and_readers_always(tmp_path: Path) -> None:

@@ -284,20 +284,24 @@ def resume(
 @_clean_errors
 def export(
     record: Annotated[Path, typer.Argument(help="Campaign record.")],
-    to: Annotated[Path, typer.Option("--to", help="Output file: *.hspy or *.h5/*.hdf5.")],
+    to: Annotated[
+        Path, typer.Option("--to", help="Output file: *.h5/*.hdf5, *.hspy or *.zspy (Zarr).")
+    ],
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
 ) -> None:
-    """Export a record to HDF5 (everything) or HyperSpy (the measured spectra)."""
+    """Export a record to HDF5 (everything) or HyperSpy .hspy/.zspy (spectra and overview)."""
     from steerscope.errors import ConfigError
     from steerscope.records import CampaignRecord
+    from steerscope.records.export import HYPERSPY_EXPORTS
 
     suffix = to.suffix.lower()
-    if suffix not in (".hspy", ".h5", ".hdf5"):
+    if suffix not in (*HYPERSPY_EXPORTS, ".h5", ".hdf5"):
         raise ConfigError(
-            f"cannot export to {str(to)!r}: expected a file name ending in .hspy, .h5 or .hdf5"
+            f"cannot export to {str(to)!r}: expected a file name ending in .h5, .hdf5, .hspy "
+            "or .zspy"
         )
     with CampaignRecord.open(record, read_only=True) as rec:
-        if suffix == ".hspy":
+        if suffix in HYPERSPY_EXPORTS:
             written = rec.export_hspy(to, overwrite=overwrite)
         else:
             written = [rec.export_hdf5(to, overwrite=overwrite)]

@@ -65,6 +65,12 @@ def parsed_cache_dir() -> Path:
 
 
 def _stat(path: Path) -> list[Any]:
+    """Path, size and newest mtime; of every file inside for a folder (a Zarr ``.zspy``)."""
+    if path.is_dir():
+        files = [p.stat() for p in path.rglob("*") if p.is_file()]
+        size = sum(f.st_size for f in files)
+        newest = max((f.st_mtime_ns for f in files), default=path.stat().st_mtime_ns)
+        return [str(path.resolve()), size, newest, len(files)]
     info = path.stat()
     return [str(path.resolve()), info.st_size, info.st_mtime_ns]
 

@@ -1278,7 +1278,7 @@ class CampaignRecord:
         return to_hdf5(self, Path(path), overwrite=overwrite)
 
     def export_hspy(self, path: str | Path, *, overwrite: bool = False) -> list[Path]:
-        """Write the spectra and the overview as HyperSpy files.
+        """Write the spectra and the overview as HyperSpy files (``.hspy`` or Zarr ``.zspy``).
 
         See :func:`steerscope.records.export.to_hspy`.
         """

@@ -1,4 +1,4 @@
-"""Exports of a campaign record to HDF5 (h5py) and HyperSpy (``.hspy``) files.
+"""Exports of a campaign record to HDF5 (h5py) and HyperSpy (``.hspy``, Zarr ``.zspy``) files.
 
 HDF5 layout written by :func:`to_hdf5`::
 
@@ -30,6 +30,7 @@ HDF5 layout written by :func:`to_hdf5`::
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,7 +44,10 @@ from steerscope.records.schema import APPLICATION_NAME, SCHEMA_VERSION, float_li
 if TYPE_CHECKING:
     from steerscope.records.campaign_record import CampaignRecord
 
-__all__ = ["to_hdf5", "to_hspy"]
+__all__ = ["HYPERSPY_EXPORTS", "to_hdf5", "to_hspy"]
+
+HYPERSPY_EXPORTS = (".hspy", ".zspy")
+"""Suffixes :func:`to_hspy` writes (HDF5 and Zarr)."""
 
 
 def _refuse_existing(path: Path, overwrite: bool) -> None:
@@ -181,7 +185,10 @@ def _write_pareto(group: Any, pareto: dict[str, Any]) -> None:
 def to_hspy(record: CampaignRecord, path: Path, *, overwrite: bool = False) -> list[Path]:
     """Write the measured spectra and the overview as two HyperSpy files.
 
-    A ``.hspy`` file holds one signal, so two files are written:
+    The format follows the suffix: ``.hspy`` (HDF5) or ``.zspy`` (HyperSpy's
+    Zarr store, a folder; chunked, for data read piecewise or from object
+    storage); any other suffix gets ``.hspy`` added. A HyperSpy file holds one
+    signal, so two are written:
 
     - ``path``: the spectra as a 1-D signal stack, navigation axis
       ``measurement`` (length ``n``), signal axis the energy axis. It is an
@@ -189,15 +196,15 @@ def to_hspy(record: CampaignRecord, path: Path, *, overwrite: bool = False) -> l
       or EDX. ``metadata.Steerscope`` holds ``points`` ``(n, 2)``,
       ``acquired_at``, ``steps``, ``decision_ids``, ``ids``, ``dwell_time_s``
       and the source record path.
-    - ``<stem>_overview.hspy`` next to it: the overview as a 2-D signal with
-      the pixel size on both axes.
+    - ``<stem>_overview.hspy`` (or ``.zspy``) next to it: the overview as a 2-D
+      signal with the pixel size on both axes.
 
     Parameters
     ----------
     record : CampaignRecord
         An open record with at least one measurement.
     path : Path
-        Destination of the spectra; the suffix ``.hspy`` is added if missing.
+        Destination of the spectra, ``*.hspy`` or ``*.zspy``.
     overwrite : bool
         Replace existing files.
 
@@ -213,8 +220,9 @@ def to_hspy(record: CampaignRecord, path: Path, *, overwrite: bool = False) -> l
     """
     import hyperspy.api as hs
 
-    spectra_path = path if path.suffix == ".hspy" else path.with_name(path.name + ".hspy")
-    overview_path = spectra_path.with_name(f"{spectra_path.stem}_overview.hspy")
+    suffix = path.suffix.lower()
+    spectra_path = path if suffix in HYPERSPY_EXPORTS else path.with_name(path.name + ".hspy")
+    overview_path = spectra_path.with_name(f"{spectra_path.stem}_overview{spectra_path.suffix}")
     for target in (spectra_path, overview_path):
         _refuse_existing(target, overwrite)
     measured = record.measurements()
@@ -254,7 +262,14 @@ def to_hspy(record: CampaignRecord, path: Path, *, overwrite: bool = False) -> l
         axis.units = overview.pixel_units
     image.metadata.General.title = f"steerscope overview from {record.path.name}"
     image.metadata.set_item("Steerscope.source_record", str(record.path))
-    with written_whole(spectra_path, overview_path) as (spectra_partial, overview_partial):
+    with (
+        written_whole(spectra_path, overview_path) as (spectra_partial, overview_partial),
+        warnings.catch_warnings(),
+    ):
+        # RosettaSciIO writes .zspy through zarr 2's NestedDirectoryStore; nothing to act on
+        warnings.filterwarnings(
+            "ignore", "The NestedDirectoryStore is deprecated", FutureWarning, "rsciio"
+        )
         spectra.save(spectra_partial, overwrite=True)
         image.save(overview_partial, overwrite=True)
     return [spectra_path, overview_path]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,7 +34,7 @@ def written_whole(
     Parameters
     ----------
     *paths : Path
-        The final files.
+        The final files (or folders: a Zarr store is one).
     overwrite : bool
         Replace a file that exists at a final name; if False and one appeared while
         writing, nothing is renamed and a RecordError says so.
@@ -53,8 +54,14 @@ def written_whole(
                 if final.exists():
                     raise RecordError(f"a file appeared at {final} while it was written; kept.")
         for temp, final in zip(partial, paths, strict=True):
+            if temp.is_dir() and final.is_dir():
+                shutil.rmtree(final)  # os.replace moves a folder only onto an empty one
             os.replace(temp, final)
     finally:
         for temp in partial:
             for suffix in ("", *sidecars):
-                Path(f"{temp}{suffix}").unlink(missing_ok=True)
+                leftover = Path(f"{temp}{suffix}")
+                if leftover.is_dir():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink(missing_ok=True)
