@@ -285,23 +285,61 @@ def resume(
 def export(
     record: Annotated[Path, typer.Argument(help="Campaign record.")],
     to: Annotated[
-        Path, typer.Option("--to", help="Output file: *.h5/*.hdf5, *.hspy or *.zspy (Zarr).")
+        Path,
+        typer.Option(
+            "--to", help="Output file: *.h5/*.hdf5, *.hspy, *.zspy (Zarr) or *.nxs (NeXus NXem)."
+        ),
     ],
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    atom_types: Annotated[
+        str | None,
+        typer.Option(help="NeXus: the elements in the sample, comma-separated (Au,Pd,Cu)."),
+    ] = None,
+    prepared: Annotated[
+        str | None,
+        typer.Option(help="NeXus: when the sample was prepared, ISO 8601 (2026-11-30)."),
+    ] = None,
 ) -> None:
-    """Export a record to HDF5 (everything) or HyperSpy .hspy/.zspy (spectra and overview)."""
+    """Export a record: HDF5 (everything), HyperSpy .hspy/.zspy, or NeXus NXem (.nxs)."""
+    from datetime import date, datetime
+
     from steerscope.errors import ConfigError
     from steerscope.records import CampaignRecord
     from steerscope.records.export import HYPERSPY_EXPORTS
 
     suffix = to.suffix.lower()
-    if suffix not in (*HYPERSPY_EXPORTS, ".h5", ".hdf5"):
+    if suffix not in (*HYPERSPY_EXPORTS, ".h5", ".hdf5", ".nxs"):
         raise ConfigError(
-            f"cannot export to {str(to)!r}: expected a file name ending in .h5, .hdf5, .hspy "
-            "or .zspy"
+            f"cannot export to {str(to)!r}: expected a file name ending in .h5, .hdf5, .hspy, "
+            ".zspy or .nxs"
         )
+    when: date | datetime | None = None
+    if suffix == ".nxs":
+        if not atom_types or not prepared:
+            raise ConfigError(
+                "a NeXus NXem file must say which elements the sample holds and when it was "
+                "prepared, which the record does not know: add --atom-types Au,Pd and "
+                "--prepared 2026-11-30"
+            )
+        try:
+            when = datetime.fromisoformat(prepared)
+        except ValueError:
+            raise ConfigError(
+                f"--prepared {prepared!r} is not an ISO 8601 date; write it as 2026-11-30 or "
+                "2026-11-30T14:00+01:00"
+            ) from None
     with CampaignRecord.open(record, read_only=True) as rec:
-        if suffix in HYPERSPY_EXPORTS:
+        if suffix == ".nxs":
+            assert atom_types is not None and when is not None
+            written = [
+                rec.export_nxem(
+                    to,
+                    atom_types=atom_types.split(","),
+                    preparation_date=when,
+                    overwrite=overwrite,
+                )
+            ]
+        elif suffix in HYPERSPY_EXPORTS:
             written = rec.export_hspy(to, overwrite=overwrite)
         else:
             written = [rec.export_hdf5(to, overwrite=overwrite)]

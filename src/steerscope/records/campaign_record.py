@@ -27,9 +27,10 @@ import sqlite3
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote
@@ -1285,6 +1286,30 @@ class CampaignRecord:
         from steerscope.records.export import to_hspy
 
         return to_hspy(self, Path(path), overwrite=overwrite)
+
+    def export_nxem(
+        self,
+        path: str | Path,
+        *,
+        atom_types: Sequence[str],
+        preparation_date: date | datetime,
+        is_simulation: bool | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        """Write the record as a NeXus NXem file (NOMAD, pynxtools).
+
+        See :func:`steerscope.records.nexus.to_nxem`.
+        """
+        from steerscope.records.nexus import to_nxem
+
+        return to_nxem(
+            self,
+            Path(path),
+            atom_types=atom_types,
+            preparation_date=preparation_date,
+            is_simulation=is_simulation,
+            overwrite=overwrite,
+        )
 
     # -- lifetime --------------------------------------------------------------
 
