@@ -161,7 +161,7 @@ def test_replay_with_an_unknown_setting_exits_2_naming_it(
 def test_export_refuses_an_unknown_format(cli: CliRunner, tmp_path: Path) -> None:
     result = cli.invoke(app, ["export", str(tmp_path / "r.sqlite"), "--to", "out.csv"])
     assert result.exit_code == 2
-    assert "ending in .h5, .hdf5, .hspy or .zspy" in result.output
+    assert "ending in .h5, .hdf5, .hspy, .zspy or .nxs" in result.output
 
 
 def test_sweep_command_runs_a_tiny_sweep_and_refuses_a_bad_spec(tmp_path: Path) -> None:
