@@ -68,6 +68,10 @@ def test_the_view_shows_the_campaign_and_its_controls_steer_it(tmp_path: Path) -
         assert "/40 measured" in view.status.value
         assert any(t.name == "measured (in order)" for t in view.overview.data)
         assert view.history.data[0].y is not None and len(view.history.data[0].y) >= 5
+        _until(view, lambda s: s.mean_map is not None, "a model map")
+        view.refresh(force=True)
+        colorbar = next(t for t in view.maps.data if t.type == "heatmap").colorbar.title.text
+        assert colorbar == "predicted Σ 1.00–1.80"  # the target in words, never a raw spec
 
         view.beta.value = 4.0
         view.apply_beta.click()

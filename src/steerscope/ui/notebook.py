@@ -35,6 +35,15 @@ from steerscope.ui import campaign_tools, figures
 __all__ = ["CampaignController", "CampaignView"]
 
 _ENDED = ("finished", "stopped", "error")
+_DATA_KEYS = ("x", "y", "z", "text", "customdata", "marker", "name")
+"""Trace properties a redraw updates in place (the layout and the rest stay as drawn)."""
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        return bool(np.array_equal(np.asarray(a, dtype=object), np.asarray(b, dtype=object)))
+    except (ValueError, TypeError):
+        return a == b
 
 
 class CampaignController(Protocol):
@@ -106,18 +115,13 @@ class CampaignView(widgets.VBox):
         self.resume.on_click(lambda _: self._post(Resume()))
         self.measure_picked.on_click(lambda _: self._post_picked())
         self.forget_picked.on_click(lambda _: self._set_picked([]))
-        controls = widgets.HBox(
+        self._controls = widgets.HBox(
             [self.beta, self.apply_beta, self.pause, self.resume, self.measure_picked,
              self.forget_picked]
         )  # fmt: skip
+        self._figures_row = widgets.HBox([self.overview, self.maps])
         super().__init__(
-            [
-                self.status,
-                controls,
-                self.message,
-                widgets.HBox([self.overview, self.maps]),
-                self.history,
-            ]
+            [self.status, self._controls, self.message, self._figures_row, self.history]
         )
         self.refresh(force=True)
         self.beta.value = float(self._snapshot.policy.get("beta", 1.0) or 0.0)
@@ -166,36 +170,59 @@ class CampaignView(widgets.VBox):
             clickable=False,
             height=420,
         )
-        self._replace(self.overview, overview)
-        for trace in self.overview.data:
-            if trace.type == "heatmap":
-                trace.on_click(self._on_overview_click)
+        # a click goes to the trace nearest the mouse within hoverdistance: kept small, a
+        # click beside a marker picks the pixel under the mouse, not the marker's
+        overview.update_layout(hoverdistance=2)
+        self._show("overview", overview)
         if snap.mean_map is not None:
-            label = campaign_tools.describe_target(snap.scalarizer)
+            label = str(snap.scalarizer.get("label") or "target")
             maps = figures.map_figure(
                 snap.mean_map,
-                title=f"Predicted {label}",
+                title="Predicted mean",
                 colorbar_title=campaign_tools.map_quantity("mean", label),
                 measured=snap.measured_points,
                 pixel_size=snap.pixel_size,
                 pixel_units=snap.pixel_units,
                 height=420,
             )
-            self._replace(self.maps, maps)
+            self._show("maps", maps)
         marks = campaign_tools.intervention_marks(snap)
-        self._replace(self.history, figures.target_figure(snap.targets, marks=marks))
+        self._show("history", figures.target_figure(snap.targets, marks=marks))
 
-    @staticmethod
-    def _replace(widget: go.FigureWidget, figure: go.Figure) -> None:
-        with widget.batch_update():
-            widget.data = ()
-            widget.add_traces(list(figure.data))
-            widget.layout = figure.layout
+    def _show(self, name: str, figure: go.Figure) -> None:
+        """Draw ``figure`` in the widget ``name``: in place when it has the same traces.
+
+        Restyling the traces a browser already shows keeps the chart (and a click on
+        it) alive; only when the traces differ (a new phase of points) is the widget
+        replaced: deleting and adding traces in one update desynchronises plotly.js.
+        """
+        widget: go.FigureWidget = getattr(self, name)
+        same = len(widget.data) == len(figure.data) and all(
+            old.type == new.type for old, new in zip(widget.data, figure.data, strict=True)
+        )
+        if same and widget.data:
+            with widget.batch_update():
+                for old, new in zip(widget.data, figure.data, strict=True):
+                    changed = {
+                        key: value
+                        for key, value in new.to_plotly_json().items()
+                        if key in _DATA_KEYS and not _equal(old[key], value)
+                    }
+                    if changed:
+                        old.update(changed)
+            return
+        replacement = go.FigureWidget(figure)
+        if name == "overview":  # every trace: plotly reports a click to the trace nearest
+            for trace in replacement.data:  # the mouse (a marker over the image, say)
+                trace.on_click(self._on_overview_click)
+        setattr(self, name, replacement)
+        self._figures_row.children = (self.overview, self.maps)
+        self.children = (self.status, self._controls, self.message, self._figures_row, self.history)
 
     # -- actions -------------------------------------------------------------------------------
 
     def _on_overview_click(self, trace: Any, points: Any, state: Any) -> None:
-        """A click on the overview's image: pick that pixel (once)."""
+        """A click on the overview (its image or a marker on it): pick that pixel (once)."""
         if not points.xs:
             return
         pixel = (round(float(points.ys[0])), round(float(points.xs[0])))
