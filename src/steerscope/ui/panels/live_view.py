@@ -1,7 +1,9 @@
 """The live view: status, run buttons, the overview to click and box, maps, history plots.
 
 A Streamlit fragment redraws it from the runner's latest snapshot every few seconds
-without rerunning the page; its buttons post through
+without rerunning the page; its charts are updated in place
+(:func:`~steerscope.ui.inplace_chart.inplace_chart`), so a refresh neither blanks them
+nor loses a click; its buttons post through
 :func:`~steerscope.ui.panels.posting.post` in their callbacks, so a click is
 handled before the redraw.
 """
@@ -17,6 +19,7 @@ import streamlit as st
 from steerscope.campaign import AddNoGoRegion, AddPoints, Pause, Resume, RunSteps, Stop
 from steerscope.errors import SteerscopeError
 from steerscope.ui import campaign_tools, figures, state, widgets
+from steerscope.ui.inplace_chart import inplace_chart
 from steerscope.ui.learning import lesson_progress, steps_for_page
 from steerscope.ui.panels.pareto_view import pareto_view
 from steerscope.ui.panels.posting import post
@@ -234,7 +237,7 @@ def _live_body(running: bool) -> None:
                 max_click_points=64 * 64,
             ),
         )
-        widgets.clickable_chart(
+        inplace_chart(
             fig,
             key="campaign.live_overview",
             on_select=lambda event: _take_live_pick(event, shape),
@@ -309,7 +312,7 @@ def _live_body(running: bool) -> None:
                     max_side=96,
                 ),
             )
-            st.plotly_chart(map_fig, key="campaign.map")
+            inplace_chart(map_fig, key="campaign.map")
 
     if drawn.is_multi_objective and drawn.objectives is not None:
         pareto_view(drawn)
@@ -317,7 +320,7 @@ def _live_body(running: bool) -> None:
     g1, g2, g3 = st.columns(3)
     with g1:
         label = str(drawn.scalarizer.get("label") or drawn.scalarizer.get("kind", "target"))
-        st.plotly_chart(
+        inplace_chart(
             figure_cache.get(
                 drawn,
                 "targets",
@@ -328,7 +331,7 @@ def _live_body(running: bool) -> None:
             key="campaign.targets",
         )
         if not drawn.is_multi_objective or drawn.model_skill.size:
-            st.plotly_chart(
+            inplace_chart(
                 figure_cache.get(
                     drawn,
                     "skill",
@@ -340,7 +343,7 @@ def _live_body(running: bool) -> None:
             )
     with g2:
         if drawn.discovery:
-            st.plotly_chart(
+            inplace_chart(
                 figure_cache.get(
                     drawn,
                     "discovery",
@@ -354,7 +357,7 @@ def _live_body(running: bool) -> None:
             st.caption("Discovery curve: only on pre-acquired data with a ground truth.")
     with g3:
         if drawn.step_timings:
-            st.plotly_chart(
+            inplace_chart(
                 figure_cache.get(
                     drawn,
                     "timing",
