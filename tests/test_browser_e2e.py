@@ -54,10 +54,21 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    yield from _serve(tmp_path, {})
+
+
+@pytest.fixture
+def teaching_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The app as ``steerscope teach`` serves it, with at most 40 spectra a campaign."""
+    yield from _serve(tmp_path, {"STEERSCOPE_TEACHING": '{"max_budget": 40}'})
+
+
+def _serve(tmp_path: Path, extra_env: dict[str, str]) -> Iterator[tuple[str, Path]]:
     records = tmp_path / "records"
     port = _free_port()
     env = dict(os.environ)
     env.update(STEERSCOPE_DEMO_DATASET="plasmonic_nanoparticles", STEERSCOPE_RECORDS=str(records))
+    env.update(extra_env)
     log = (tmp_path / "streamlit.log").open("wb")
     process = subprocess.Popen(
         [
@@ -669,3 +680,58 @@ def test_the_notebook_view_in_voila_takes_a_click_on_the_overview_and_a_beta(
             break
         assert time.monotonic() < deadline, (kinds, picked, points[-5:])
         page.wait_for_timeout(500)
+
+
+def test_two_visitors_of_a_teaching_server_never_see_each_others_campaigns(
+    teaching_server: tuple[str, Path],
+) -> None:
+    """Two browsers (separate contexts, as two students) on one ``steerscope teach`` server."""
+    from urllib.parse import parse_qs, urlparse
+
+    from playwright.sync_api import expect, sync_playwright
+
+    url, records = teaching_server
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            expect.set_options(timeout=30_000)
+            alice = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            bob = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            alice.goto(url)
+            expect(alice.get_by_text("Built-in dataset", exact=True)).to_be_visible()
+            expect(alice.get_by_text("Microscope server", exact=True)).to_have_count(0)
+            expect(alice.get_by_text("File", exact=True)).to_have_count(0)
+            alice.get_by_role("link", name="Campaign").click()
+            expect(alice.get_by_label("Initial exploration weight (β)", exact=True)).to_be_visible()
+            alice.get_by_label("Model", exact=True).click()
+            alice.get_by_role("option", name="exact_gp").click()
+            _fill_number(alice, "Budget (measurements)", "30")
+            _fill_number(alice, "Simulated delay per point (s)", "0.5")
+            alice.get_by_role("button", name="Start").click()
+            _wait_measured(alice, at_least=2, timeout_s=60)
+            alice_id = parse_qs(urlparse(alice.url).query)["visitor"][0]
+            (record,) = records.rglob("*.sqlite")
+            assert record.parent == records / "visitors" / alice_id
+
+            bob.goto(url)
+            bob.get_by_role("link", name="Campaign").click()
+            expect(bob.get_by_role("heading", name="New campaign")).to_be_visible()
+            bob_id = parse_qs(urlparse(bob.url).query)["visitor"][0]
+            assert bob_id != alice_id
+            bob.wait_for_timeout(1_500)  # a live view would have drawn by now
+            expect(bob.get_by_label("Watching campaign")).to_have_count(0)
+            expect(bob.get_by_text(re.compile(r"\d+/\d+ measured"))).to_have_count(0)
+            expect(bob.get_by_text("Resume an interrupted campaign")).to_have_count(0)
+            _fill_number(bob, "Budget (measurements)", "60")  # above the server's 40
+            bob.get_by_role("button", name="Start").click()
+            expect(bob.get_by_text("at most 40 spectra per campaign")).to_be_visible()
+            bob.get_by_role("link", name="Review").click()
+            expect(bob.get_by_text("No campaign records yet")).to_be_visible()
+            assert len(list(records.rglob("*.sqlite"))) == 1  # Bob started nothing
+
+            alice.reload()  # the address keeps her visitor id: her campaign is still hers
+            expect(alice.get_by_text(re.compile(r"\d+/30 measured"))).to_be_visible()
+            _click_settled(alice.get_by_role("button", name="Stop"))
+            expect(alice.get_by_text("Status: stopped", exact=False)).to_be_visible(timeout=120_000)
+        finally:
+            browser.close()

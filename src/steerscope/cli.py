@@ -9,6 +9,7 @@ it never shows a traceback.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
 import subprocess
@@ -555,13 +556,21 @@ def serve(
     serve_from_cli(driver, **kwargs, limits=safety, **options)
 
 
-def _streamlit(port: int, address: str, records_dir: Path | None, demo: bool) -> None:
+def _streamlit(
+    port: int,
+    address: str,
+    records_dir: Path | None,
+    demo: bool,
+    teaching: dict[str, Any] | None = None,
+) -> None:
     import steerscope
 
     app_path = Path(steerscope.__file__).parent / "ui" / "app.py"
     if not app_path.is_file():
         raise _fail(f"the web UI is not installed ({app_path} is missing); reinstall steerscope")
     env = dict(os.environ)
+    if teaching is not None:
+        env["STEERSCOPE_TEACHING"] = json.dumps(teaching)
     if demo:
         env["STEERSCOPE_DEMO_DATASET"] = "plasmonic_nanoparticles"
     if records_dir is not None:
@@ -617,6 +626,60 @@ def demo(
 ) -> None:
     """Start the web UI on the built-in plasmonic dataset."""
     _streamlit(port, address, records_dir, demo=True)
+
+
+@app.command()
+def teach(
+    port: Annotated[int, typer.Option(help="Port of the web UI.")] = 8501,
+    address: Annotated[
+        str, typer.Option(help="Address to bind (0.0.0.0 in a container, behind a proxy).")
+    ] = "127.0.0.1",
+    records_dir: Annotated[Path | None, typer.Option(help="Folder of campaign records.")] = None,
+    max_budget: Annotated[
+        int | None, typer.Option(min=1, help="Most spectra in one campaign [200].")
+    ] = None,
+    max_campaigns: Annotated[
+        int | None, typer.Option(min=1, help="Records one visitor may keep [20].")
+    ] = None,
+    max_running: Annotated[
+        int | None, typer.Option(min=1, help="Campaigns one visitor may run at once [1].")
+    ] = None,
+    max_running_total: Annotated[
+        int | None, typer.Option(min=1, help="Campaigns the server runs at once [CPU count].")
+    ] = None,
+    max_sweep_runs: Annotated[
+        int | None, typer.Option(min=1, help="Most runs in one sweep [8].")
+    ] = None,
+    max_age_hours: Annotated[
+        float | None,
+        typer.Option(min=0.01, help="Remove a visitor's campaigns after this long away [12]."),
+    ] = None,
+    allow_files: Annotated[
+        bool, typer.Option(help="Let visitors open files on the server.")
+    ] = False,
+    allow_live: Annotated[
+        bool, typer.Option(help="Let visitors connect to a live microscope.")
+    ] = False,
+) -> None:
+    """Serve the web UI to a class: each visitor has private campaigns, within limits.
+
+    Every visitor gets their own records (named by an id in the page's address),
+    at most --max-running campaigns at once of at most --max-budget spectra, running
+    at low CPU priority; only built-in datasets unless --allow-files / --allow-live.
+    See docs/teaching.md.
+    """
+    given = {
+        "max_budget": max_budget,
+        "max_campaigns_per_visitor": max_campaigns,
+        "max_running_per_visitor": max_running,
+        "max_running_total": max_running_total,
+        "max_sweep_runs": max_sweep_runs,
+        "max_age_hours": max_age_hours,
+        "allow_files": allow_files,
+        "allow_live": allow_live,
+    }
+    limits = {name: value for name, value in given.items() if value is not None}
+    _streamlit(port, address, records_dir, demo=True, teaching=limits)
 
 
 def main() -> None:

@@ -69,6 +69,9 @@ class CampaignProcess:
         Extra environment of the child (e.g. ``STEERSCOPE_TOKEN`` for a remote microscope).
     startup_timeout_s : float
         Seconds to wait for the child to serve the campaign.
+    nice : int
+        CPU niceness of the child (0: as this process; a teaching server runs its
+        visitors' campaigns at 10, so they never starve the server that draws the pages).
 
     Attributes
     ----------
@@ -91,6 +94,7 @@ class CampaignProcess:
         *,
         env: dict[str, str] | None = None,
         startup_timeout_s: float = STARTUP_TIMEOUT_S,
+        nice: int = 0,
     ) -> None:
         token = secrets.token_urlsafe(24)
         self._tail: str | None = None
@@ -106,6 +110,8 @@ class CampaignProcess:
             text=True,
             encoding="utf-8",
         )
+        if nice:  # before the child reads its task: the whole campaign runs at this priority
+            os.setpriority(os.PRIO_PROCESS, self._process.pid, nice)
         assert self._process.stdin is not None and self._process.stdout is not None
         self._process.stdin.write(json.dumps(task) + "\n")
         self._process.stdin.flush()

@@ -354,7 +354,9 @@ def campaigns_in_processes() -> bool:
     return mode == "process"
 
 
-def start_runner(config: dict[str, Any], record_path: Path, *, token: str | None = None) -> Any:
+def start_runner(
+    config: dict[str, Any], record_path: Path, *, token: str | None = None, nice: int = 0
+) -> Any:
     """Validate ``config``, create the campaign and its record, and start running it.
 
     Parameters
@@ -366,6 +368,9 @@ def start_runner(config: dict[str, Any], record_path: Path, *, token: str | None
     token : str, optional
         Token of a remote microscope; given to the campaign as ``$STEERSCOPE_TOKEN``,
         where the config's ``token_env`` points, so it never lands in the record.
+    nice : int
+        CPU niceness of a campaign in its own process, which then computes on one
+        thread (a teaching server's visitors share its cores); 0 leaves both as they are.
 
     Returns
     -------
@@ -380,8 +385,10 @@ def start_runner(config: dict[str, Any], record_path: Path, *, token: str | None
     if campaigns_in_processes():
         from steerscope.service import CampaignProcess
 
-        env = {"STEERSCOPE_TOKEN": token} if token else None
-        return CampaignProcess.create(config, record_path, env=env)
+        env = {"STEERSCOPE_TOKEN": token} if token else {}
+        if nice:
+            env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        return CampaignProcess.create(config, record_path, env=env, nice=nice)
     if token:
         os.environ["STEERSCOPE_TOKEN"] = token
     campaign = Campaign.create(validated, record_path)
@@ -390,14 +397,15 @@ def start_runner(config: dict[str, Any], record_path: Path, *, token: str | None
     return runner
 
 
-def resume_runner(record_path: Path) -> Any:
+def resume_runner(record_path: Path, *, nice: int = 0) -> Any:
     """Resume the campaign of ``record_path`` and start running it (as :func:`start_runner`)."""
     from steerscope.campaign import Campaign, CampaignRunner
 
     if campaigns_in_processes():
         from steerscope.service import CampaignProcess
 
-        return CampaignProcess.resume(record_path)
+        env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"} if nice else None
+        return CampaignProcess.resume(record_path, env=env, nice=nice)
     campaign = Campaign.resume(record_path)
     runner = CampaignRunner(campaign)
     runner.start()
@@ -431,6 +439,26 @@ def steering_help(runner: Any) -> str:
         f"or a terminal: `STEERSCOPE_TOKEN={token} steerscope steer {uri} --set beta=4`. "
         "The token is this campaign's own (loopback only); anyone who has it can steer it."
     )
+
+
+def count_active(entries: Any) -> int:
+    """How many of the registry ``entries`` hold a campaign that has not ended.
+
+    A campaign that finished (its process still answering) or whose process died does
+    not count; one that does not answer just now does (it may be busy).
+    """
+    from steerscope.errors import SteerscopeError
+
+    active = 0
+    for entry in entries:
+        if not getattr(entry.runner, "running", True):
+            continue
+        try:
+            status = entry.runner.snapshot().status
+        except SteerscopeError:
+            status = "running"
+        active += status in ("idle", "running", "paused")
+    return active
 
 
 def held_records(entries: Any) -> set[str]:

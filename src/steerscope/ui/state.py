@@ -9,6 +9,10 @@ Two kinds of state live here:
   :class:`CampaignRegistry` holding one running campaign per record path, so
   every tab sees the same campaign and reloading a tab loses nothing: a fresh
   session re-attaches to the most recent campaign in the registry.
+
+In teaching mode (:mod:`steerscope.ui.teaching`) a tab sees only its visitor's
+campaigns: :func:`records_dir` is the visitor's own folder, and
+:func:`campaign_entries` the registry entries under it.
 """
 
 from __future__ import annotations
@@ -29,12 +33,20 @@ from steerscope.ui.campaign_tools import SnapshotCache, describe_target
 from steerscope.ui.review_tools import ReplayJobs
 from steerscope.ui.sources import LoadedSource, describe_source, open_source, source_key
 from steerscope.ui.sweep_tools import SweepJobs
+from steerscope.ui.teaching import (
+    TeachingLimits,
+    is_visitor_id,
+    new_visitor_id,
+    teaching_limits,
+    visitor_dir,
+)
 
 __all__ = [
     "LEARNING_KEY",
     "CampaignRegistry",
     "RegistryEntry",
     "add_picked_pixels",
+    "campaign_entries",
     "campaign_path",
     "clear_picked_pixels",
     "figure_cache",
@@ -51,6 +63,7 @@ __all__ = [
     "remember_widgets",
     "replay_jobs",
     "scalarizer",
+    "server_records_dir",
     "set_campaign_path",
     "set_learning_step",
     "set_scalarizer",
@@ -60,6 +73,8 @@ __all__ = [
     "source",
     "stop_all_runners",
     "sweep_jobs",
+    "teaching",
+    "visitor_id",
     "widget_value",
 ]
 
@@ -86,6 +101,7 @@ _DEFAULTS: dict[str, Any] = {
     "notice": None,  # a one-time message for the next page drawn (pop_notice)
     "setup_form": None,  # the New-campaign form's last values, widget key -> value
     "sweep_dir": None,  # sweep folder open on the Sweep page
+    "visitor": None,  # teaching mode: this tab's visitor id (also in the address)
 }
 
 
@@ -113,7 +129,8 @@ def init(default_dataset: str | None = None) -> None:
     if LEARNING_KEY not in st.session_state:
         st.session_state[LEARNING_KEY] = False
     if st.session_state[_key("campaign_path")] is None:
-        latest = registry().latest()
+        entries = campaign_entries()
+        latest = entries[0] if entries else None
         if latest is not None:
             st.session_state[_key("campaign_path")] = latest.record_path
             if st.session_state[_key("source")] is None and latest.source is not None:
@@ -296,13 +313,59 @@ def set_campaign_path(path: str | os.PathLike[str] | None) -> None:
     set_value("campaign_path", str(path) if path else None)
 
 
-def records_dir() -> Path:
-    """Where campaign records live: ``$STEERSCOPE_RECORDS`` or ``./records``.
+def server_records_dir() -> Path:
+    """The server's records folder: ``$STEERSCOPE_RECORDS`` or ``./records``.
 
     ``steerscope ui --records-dir`` / ``steerscope demo --records-dir`` set that variable.
     """
     folder = os.environ.get("STEERSCOPE_RECORDS")
     return Path(folder or "records").expanduser()
+
+
+def records_dir() -> Path:
+    """Where this tab's campaign records live.
+
+    The server's folder, or in teaching mode the visitor's own folder inside it.
+    """
+    visitor = visitor_id()
+    base = server_records_dir()
+    return base if visitor is None else visitor_dir(base, visitor)
+
+
+def teaching() -> TeachingLimits | None:
+    """The teaching limits of this server, or ``None`` outside teaching mode."""
+    return teaching_limits()
+
+
+def visitor_id() -> str | None:
+    """The visitor id of this tab in teaching mode (``None`` otherwise).
+
+    Kept in the session and in the page's address (``?visitor=…``), so a reload or a
+    bookmark finds the same campaigns; a tab without one gets a fresh id.
+    """
+    if teaching() is None:
+        return None
+    current = st.session_state.get(_key("visitor"))
+    if not is_visitor_id(current):
+        asked = st.query_params.get("visitor")
+        current = asked if is_visitor_id(asked) else new_visitor_id()
+        st.session_state[_key("visitor")] = current
+    visitor = str(current)
+    if st.query_params.get("visitor") != visitor:
+        st.query_params["visitor"] = visitor
+    return visitor
+
+
+def campaign_entries() -> list[RegistryEntry]:
+    """The registry's campaigns this tab may see, newest first.
+
+    All of them, or in teaching mode only those whose record lies in the visitor's folder.
+    """
+    entries = registry().entries()
+    if teaching() is None:
+        return entries
+    mine = records_dir().resolve()
+    return [e for e in entries if mine in Path(e.record_path).resolve().parents]
 
 
 LIVE_REFRESH_S = 3.0
@@ -413,6 +476,19 @@ class CampaignRegistry:
         """The most recently registered entry, or ``None``."""
         entries = self.entries()
         return entries[0] if entries else None
+
+    def discard_under(self, folder: Path, timeout: float = 10.0) -> int:
+        """Stop and forget every runner whose record lies in ``folder``; how many there were."""
+        inside = folder.resolve()
+        with self._lock:
+            gone = [
+                self._entries.pop(key)
+                for key in list(self._entries)
+                if inside in Path(key).resolve().parents
+            ]
+        for entry in gone:
+            _stop_runner(entry.runner, timeout)
+        return len(gone)
 
     def stop_all(self, timeout: float = 10.0) -> None:
         """Stop every runner (bounded by ``timeout`` seconds each) and forget them."""

@@ -7,9 +7,10 @@ from collections.abc import Callable
 import pydantic
 import streamlit as st
 
-from steerscope.campaign import Intervention
+from steerscope.campaign import Intervention, SetBudget
 from steerscope.errors import SteerscopeError
 from steerscope.ui import campaign_tools, state
+from steerscope.ui.teaching import check_budget
 
 __all__ = ["post"]
 
@@ -25,7 +26,11 @@ def post(make: Callable[[], Intervention]) -> None:
     if entry is None:
         return
     try:
-        queued = entry.runner.post(make())
+        intervention = make()
+        limits = state.teaching()
+        if limits is not None and isinstance(intervention, SetBudget):
+            check_budget(limits, intervention.measurements)
+        queued = entry.runner.post(intervention)
     except (SteerscopeError, pydantic.ValidationError) as exc:
         state.set_value("no_go_draft", None)
         st.toast(str(exc), icon=":material/error:")

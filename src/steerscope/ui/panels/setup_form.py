@@ -21,6 +21,7 @@ from steerscope.descriptors import DescriptorSpec
 from steerscope.errors import SteerscopeError
 from steerscope.ui import campaign_tools, figures, state, widgets
 from steerscope.ui.state import RegistryEntry
+from steerscope.ui.teaching import check_new_campaign
 
 __all__ = ["SETUP_DEFAULTS", "setup_form"]
 
@@ -183,6 +184,15 @@ def setup_form(watched: RegistryEntry | None, snapshot_now: Any) -> None:
     state.remember_widgets([*SETUP_DEFAULTS, acquisition_key], into="setup_form")
     if st.button("Start", type="primary", help="Create the record and start the campaign."):
         try:
+            limits = state.teaching()
+            if limits is not None:  # a teaching server: this visitor's share of it
+                check_new_campaign(
+                    limits,
+                    budget=int(budget),
+                    running_mine=campaign_tools.count_active(state.campaign_entries()),
+                    running_all=campaign_tools.count_active(registry.entries()),
+                    records_mine=len(list(state.records_dir().glob("*.sqlite"))),
+                )
             source_description = state.source() or {}
             config = campaign_tools.build_config_dict(
                 source=source_description,
@@ -202,7 +212,10 @@ def setup_form(watched: RegistryEntry | None, snapshot_now: Any) -> None:
             )
             path = campaign_tools.new_record_path(state.records_dir(), loaded.title)
             runner = campaign_tools.start_runner(
-                config, path, token=source_description.get("token")
+                config,
+                path,
+                token=source_description.get("token"),
+                nice=limits.campaign_nice if limits is not None else 0,
             )
             registry.register(
                 path, runner, source=source_description, scalarizer=state.scalarizer()

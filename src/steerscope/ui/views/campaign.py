@@ -12,6 +12,7 @@ from steerscope.ui import campaign_tools, state, widgets
 from steerscope.ui.panels.live_view import live_view
 from steerscope.ui.panels.setup_form import setup_form
 from steerscope.ui.panels.steer_panel import steer_panel
+from steerscope.ui.teaching import check_new_campaign
 
 st.title("Campaign")
 widgets.learning_panel("campaign")
@@ -19,8 +20,8 @@ widgets.learning_panel("campaign")
 registry = state.registry()
 
 # -- which campaign ----------------------------------------------------------------------
-entries = registry.entries()
-watched = registry.get(state.campaign_path())
+entries = state.campaign_entries()
+watched = next((e for e in entries if e.record_path == state.campaign_path()), None)
 with st.container():
     if entries:
         paths = [e.record_path for e in entries]
@@ -29,7 +30,8 @@ with st.container():
             paths,
             index=paths.index(watched.record_path) if watched is not None else 0,
             format_func=lambda p: Path(p).name,
-            help="Campaigns running in this server; every browser tab sees the same ones.",
+            help="Campaigns running in this server; every browser tab sees the same ones "
+            "(on a teaching server, only its visitor's).",
         )
         if watched is None or chosen != watched.record_path:
             state.set_campaign_path(chosen)
@@ -49,7 +51,18 @@ with st.container():
                     help="Continue this campaign from its record (measured spectra are kept).",
                 ):
                     try:
-                        runner = campaign_tools.resume_runner(path)
+                        limits = state.teaching()
+                        if limits is not None:  # resuming starts a campaign again
+                            check_new_campaign(
+                                limits,
+                                budget=0,
+                                running_mine=campaign_tools.count_active(entries),
+                                running_all=campaign_tools.count_active(registry.entries()),
+                                records_mine=0,
+                            )
+                        runner = campaign_tools.resume_runner(
+                            path, nice=limits.campaign_nice if limits is not None else 0
+                        )
                         registry.register(path, runner)
                         state.set_campaign_path(path)
                         st.rerun()

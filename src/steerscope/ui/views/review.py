@@ -135,10 +135,13 @@ current = state.get_value("review_path") or state.campaign_path()
 if current and current not in choices:
     choices.insert(0, current)
 if not choices:
-    st.info(
-        f"No campaign records in {folder} yet. Run a campaign on the Campaign page, or set "
-        "STEERSCOPE_RECORDS to the folder that holds your records."
-    )
+    if state.teaching() is not None:  # a visitor has only their own folder
+        st.info("No campaign records yet. Run a campaign on the Campaign page.")
+    else:
+        st.info(
+            f"No campaign records in {folder} yet. Run a campaign on the Campaign page, or "
+            "set STEERSCOPE_RECORDS to the folder that holds your records."
+        )
     st.stop()
 path = st.selectbox(
     "Record",

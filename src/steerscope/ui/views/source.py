@@ -17,6 +17,17 @@ dataset_names = list_datasets()
 
 current = state.source() or {}
 kind_labels = {"dataset": "Built-in dataset", "file": "File", "remote": "Microscope server"}
+limits = state.teaching()
+if limits is not None:  # a teaching server: files and microscopes only where allowed
+    kind_labels = {
+        k: v
+        for k, v in kind_labels.items()
+        if k == "dataset"
+        or (k == "file" and limits.allow_files)
+        or (k == "remote" and limits.allow_live)
+    }
+    if current.get("kind", "dataset") not in kind_labels:
+        current = {}
 kind = st.radio(
     "Source kind",
     list(kind_labels),

@@ -14,6 +14,7 @@ import streamlit as st
 
 from steerscope.errors import SteerscopeError
 from steerscope.ui import campaign_tools, figures, state, sweep_tools, widgets
+from steerscope.ui.teaching import check_sweep
 
 st.title("Sweep")
 st.caption(
@@ -125,10 +126,14 @@ if loaded is not None:
             key="sweep.start",
             help="Start the sweep in the background; progress and results appear below.",
         ):
-            out_dir = sweep_tools.new_sweep_dir(sweeps_dir, str(name) or "sweep")
+            limits = state.teaching()
             try:
+                if limits is not None:  # a teaching server: small sweeps, one worker each
+                    check_sweep(limits, n_runs=n_runs, budget=int(budget))
+                out_dir = sweep_tools.new_sweep_dir(sweeps_dir, str(name) or "sweep")
                 job = jobs.submit(
-                    spec.model_copy(update={"out_dir": str(out_dir)}), workers=int(workers)
+                    spec.model_copy(update={"out_dir": str(out_dir)}),
+                    workers=1 if limits is not None else int(workers),
                 )
             except SteerscopeError as exc:
                 widgets.show_error(exc)
