@@ -8,6 +8,10 @@ times each change until the page acknowledges it (the "Queued: beta …" toast
 or line, or the settings line already showing the new value). This is the
 timing the browser test used to assert; tests assert behaviour only.
 
+``--baseline REV`` adds rows served from a git worktree of an earlier commit (its
+``src`` first on ``PYTHONPATH``), so a change to the page is measured against what it
+replaces in the same run, on the same machine.
+
 Writes ``results/ui_ack.json``. Needs ``/usr/bin/chromium`` and Playwright.
 """
 
@@ -40,13 +44,38 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _serve(records: Path, refresh_s: float, campaigns: str) -> tuple[subprocess.Popen[bytes], str]:
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _worktree(rev: str) -> Path:
+    """A checkout of ``rev`` beside the repository, made once (``git worktree``)."""
+    sha = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", rev],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    folder = Path(tempfile.gettempdir()) / f"steerscope-baseline-{sha}"
+    if not (folder / "src").is_dir():
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), sha], check=True
+        )
+    return folder
+
+
+def _serve(
+    records: Path, refresh_s: float, campaigns: str, source: Path | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = dict(os.environ, STEERSCOPE_DEMO_DATASET="plasmonic_nanoparticles")
+    app = APP_PATH
+    if source is not None:  # the baseline's package, ahead of the installed one
+        env["PYTHONPATH"] = os.pathsep.join([str(source / "src"), env.get("PYTHONPATH", "")])
+        app = source / "src" / "steerscope" / "ui" / "app.py"
     env["STEERSCOPE_UI_CAMPAIGNS"] = campaigns
     env["STEERSCOPE_RECORDS"] = str(records)
     env["STEERSCOPE_LIVE_REFRESH_S"] = str(refresh_s)
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP_PATH), "--server.headless", "true"]
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true"]
     cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
     cmd += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -70,10 +99,12 @@ def _fill(page, label: str, value: str) -> None:
     page.wait_for_timeout(400)
 
 
-def _clicks(model: str, clicks: int, refresh_s: float, campaigns: str) -> list[float]:
+def _clicks(
+    model: str, clicks: int, refresh_s: float, campaigns: str, source: Path | None = None
+) -> list[float]:
     """Seconds from Enter to the acknowledgement, for ``clicks`` beta changes."""
     records = Path(tempfile.mkdtemp()) / "records"
-    process, url = _serve(records, refresh_s, campaigns)
+    process, url = _serve(records, refresh_s, campaigns, source)
     latencies: list[float] = []
     try:
         with sync_playwright() as pw:
@@ -136,25 +167,38 @@ def main() -> None:
         help="where the UI runs the campaign ($STEERSCOPE_UI_CAMPAIGNS): its own process "
         "(the default) or a thread of the Streamlit server (before)",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also measure the app of this earlier commit, served from a git worktree",
+    )
     args = parser.parse_args()
+    sources: list[tuple[str, Path | None]] = [("this checkout", None)]
+    if args.baseline:
+        sources.insert(0, (args.baseline, _worktree(args.baseline)))
     runs = []
     for campaigns in args.campaigns:
         for refresh in args.refresh_s:
-            runs.append(_run(args.model, args.clicks, refresh, campaigns))
+            for name, source in sources:
+                runs.append(_run(args.model, args.clicks, refresh, campaigns, name, source))
     save(
         "ui_ack" if args.model == "dkl" else f"ui_ack_{args.model}",
         {"machine": machine(), "model": args.model, "runs": runs},
     )
 
 
-def _run(model: str, clicks: int, refresh: float, campaigns: str) -> dict[str, object]:
-    latencies = _clicks(model, clicks, refresh, campaigns)
+def _run(
+    model: str, clicks: int, refresh: float, campaigns: str, app: str, source: Path | None
+) -> dict[str, object]:
+    latencies = _clicks(model, clicks, refresh, campaigns, source)
     run = {
+        "app": app,
         "campaigns": campaigns,
         "refresh_s": refresh,
         "clicks": len(latencies),
         "median_s": statistics.median(latencies),
         "max_s": max(latencies),
+        "over_1s": sum(t > 1.0 for t in latencies),
         "latencies_s": latencies,
     }
     print(run, flush=True)
