@@ -52,6 +52,7 @@ __all__ = [
     "figure_cache",
     "get_value",
     "init",
+    "is_mine",
     "learning_enabled",
     "learning_step",
     "loaded_source",
@@ -356,16 +357,22 @@ def visitor_id() -> str | None:
     return visitor
 
 
+def is_mine(path: str | os.PathLike[str]) -> bool:
+    """Whether this tab may see ``path`` (a record, a fork, a sweep folder).
+
+    Always outside teaching mode; in it, only what lies in the visitor's folder.
+    """
+    if teaching() is None:
+        return True
+    return records_dir().resolve() in Path(path).resolve().parents
+
+
 def campaign_entries() -> list[RegistryEntry]:
     """The registry's campaigns this tab may see, newest first.
 
     All of them, or in teaching mode only those whose record lies in the visitor's folder.
     """
-    entries = registry().entries()
-    if teaching() is None:
-        return entries
-    mine = records_dir().resolve()
-    return [e for e in entries if mine in Path(e.record_path).resolve().parents]
+    return [e for e in registry().entries() if is_mine(e.record_path)]
 
 
 LIVE_REFRESH_S = 3.0

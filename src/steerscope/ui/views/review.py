@@ -22,7 +22,7 @@ def _replay_jobs_live() -> None:
 
 
 def _replay_jobs_table() -> None:
-    jobs = state.replay_jobs().jobs()
+    jobs = [job for job in state.replay_jobs().jobs() if state.is_mine(job.out_path)]
     if not jobs:
         return
     rows = [
@@ -118,7 +118,7 @@ def _whatif_section(
         out_path.parent.mkdir(parents=True, exist_ok=True)
         state.replay_jobs().submit(path, int(from_step), changes, out_path)
         st.success(f"Replay started in the background: {out_path.name}")
-    jobs = state.replay_jobs().jobs()
+    jobs = [job for job in state.replay_jobs().jobs() if state.is_mine(job.out_path)]
     if any(not job.done for job in jobs):
         _replay_jobs_live()
     else:

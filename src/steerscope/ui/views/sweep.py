@@ -143,7 +143,7 @@ if loaded is not None:
 
 # -- open a sweep ----------------------------------------------------------------------------
 st.subheader("Sweeps")
-known = [str(j.out_dir) for j in jobs.jobs()]
+known = [str(j.out_dir) for j in jobs.jobs() if state.is_mine(j.out_dir)]
 known += [str(p) for p in sweep_tools.find_sweeps(sweeps_dir) if str(p) not in known]
 current = state.get_value("sweep_dir")
 if not known:
