@@ -97,8 +97,10 @@ def main() -> int:
             _number(page, "Budget (measurements)", "30")
             page.get_by_role("button", name="Start").click()
             expect(page.get_by_text("Status: finished", exact=False)).to_be_visible(timeout=180_000)
+            page.set_viewport_size({"width": 1400, "height": 3300})  # to the event log
             page.wait_for_timeout(2000)
             page.screenshot(path=str(OUT / "ui_campaign.png"), full_page=True)
+            page.set_viewport_size({"width": 1400, "height": 2600})
 
             page.get_by_role("link", name="Review").click()
             expect(page.get_by_text("Interventions", exact=True)).to_be_visible()

@@ -790,7 +790,7 @@ def model_skill_figure(
             y=0.6,
         )
     fig.update_layout(
-        title=_title("Model skill (predicted before measured)"),
+        title=_title("Model skill"),  # a column's width: longer titles were cut
         xaxis_title="measurements",
         yaxis_title="skill: 1 − SSE model / SSE mean",
         yaxis_range=[SKILL_FLOOR - 0.05, 1.05],

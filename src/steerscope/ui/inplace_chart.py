@@ -35,6 +35,19 @@ from steerscope.data.cache import data_dir
 __all__ = ["component_dir", "inplace_chart"]
 
 _HTML = Path(__file__).with_name("static") / "inplace_chart.html"
+STREAMLIT_COLORWAY = (
+    "#0068c9",
+    "#83c9ff",
+    "#ff2b2b",
+    "#ffabab",
+    "#29b09d",
+    "#7defa1",
+    "#ff8700",
+    "#ffd16a",
+    "#6d3fc0",
+    "#d5dae5",
+)
+"""Streamlit's light theme's categorical colours, in its order."""
 _PLOTLY_JS = Path(plotly.__file__).with_name("package_data") / "plotly.min.js"
 
 
@@ -72,8 +85,24 @@ def component_dir() -> Path:
 
 @cache
 def _template() -> dict[str, Any]:
-    """The light template the charts are drawn with (Streamlit themes only its own charts)."""
-    return dict(pio.templates["plotly_white"].to_plotly_json())
+    """The template the charts are drawn with: what Streamlit's own charts look like.
+
+    Streamlit's registered template holds placeholders its page swaps for the theme's
+    colours, so this one names them: Streamlit's light categorical palette and grid on
+    plotly's white template. The page's font does not reach the component's frame; the
+    template names it with a fallback.
+    """
+    template = go.layout.Template(pio.templates["plotly_white"])
+    template.layout.update(
+        colorway=STREAMLIT_COLORWAY,
+        font={"family": '"Source Sans Pro", "Source Sans 3", sans-serif', "color": "#31333F"},
+        title={"font": {"size": 16, "weight": 600}},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        xaxis={"gridcolor": "#e6eaf1", "zerolinecolor": "#d5dae5"},
+        yaxis={"gridcolor": "#e6eaf1", "zerolinecolor": "#d5dae5"},
+    )
+    return dict(template.to_plotly_json())
 
 
 @cache
