@@ -735,3 +735,58 @@ def test_two_visitors_of_a_teaching_server_never_see_each_others_campaigns(
             expect(alice.get_by_text("Status: stopped", exact=False)).to_be_visible(timeout=120_000)
         finally:
             browser.close()
+
+
+def test_an_assistants_proposal_waits_on_the_page_until_the_operator_approves_it(
+    server: tuple[str, Path], page: Any
+) -> None:
+    """An assistant (through the steering channel, as `steerscope assistant` does) proposes;
+    the page shows it with Approve / Reject; real clicks decide, and only Approve steers."""
+    from playwright.sync_api import expect
+
+    from steerscope.campaign import SetBudget, SetPolicy
+    from steerscope.records import CampaignRecord
+    from steerscope.service import SteeringClient
+
+    _, records = server
+    page.get_by_role("link", name="Campaign").click()
+    expect(page.get_by_label("Initial exploration weight (β)", exact=True)).to_be_visible()
+    page.get_by_label("Model", exact=True).click()
+    page.get_by_role("option", name="exact_gp").click()
+    _fill_number(page, "Budget (measurements)", "200")
+    _fill_number(page, "Simulated delay per point (s)", "0.5")
+    page.get_by_role("button", name="Start").click()
+    _wait_measured(page, at_least=3, timeout_s=60)
+    page.get_by_text("Steer from a notebook or a terminal").click()
+    line = page.get_by_text(re.compile(r"steerscope assistant PYRO:")).first
+    found = re.search(r"STEERSCOPE_TOKEN=(\S+) steerscope assistant (PYRO:\S+)", line.inner_text())
+    assert found is not None, line.inner_text()
+    assistant = SteeringClient(found.group(2), token=found.group(1))
+
+    first = assistant.propose(SetPolicy(beta=3.0), by="assistant", reason="the model is lost")
+    second = assistant.propose(SetBudget(measurements=20), by="assistant")
+    expect(page.get_by_text(f"Proposal #{first} by assistant: beta 1 → 3")).to_be_visible()
+    expect(
+        page.get_by_text(f"Proposal #{second} by assistant: budget → 20 spectra")
+    ).to_be_visible()
+    assert assistant.snapshot().policy["beta"] == 1.0  # waiting, not applied
+    # by role: Streamlit keeps a hidden copy of a button's label to size it
+    _click_settled(page.locator(f".st-key-campaign-proposal-{first}-approve").get_by_role("button"))
+    expect(page.get_by_text(f"Proposal #{first} by assistant")).to_have_count(0)
+    _click_settled(page.locator(f".st-key-campaign-proposal-{second}-reject").get_by_role("button"))
+    expect(page.get_by_text(f"Proposal #{second} by assistant")).to_have_count(0)
+    deadline = time.monotonic() + 60
+    while assistant.snapshot().policy["beta"] != 3.0:
+        assert time.monotonic() < deadline, "the approved beta was never applied"
+        page.wait_for_timeout(300)
+    _click_settled(page.get_by_role("button", name="Stop"))
+    expect(page.get_by_text("Status: stopped", exact=False)).to_be_visible(timeout=120_000)
+
+    (record_path,) = records.glob("*.sqlite")
+    with CampaignRecord.open(record_path, read_only=True) as record:
+        kinds = [i.kind for i in record.interventions()]
+        events = [e.kind for e in record.events()]
+        measured = len(record.measurements())
+    assert kinds.count("SetPolicy") == 1 and "SetBudget" not in kinds
+    assert {"intervention_proposed", "proposal_approved", "proposal_rejected"} <= set(events)
+    assert measured > 3

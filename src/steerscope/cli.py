@@ -209,6 +209,30 @@ def run(
 
 @app.command()
 @_clean_errors
+def assistant(
+    uri: Annotated[str, typer.Argument(help="PYRO:steerscope.campaign@host:port")],
+    token: Annotated[
+        str | None,
+        typer.Option(help="The campaign's steering token (default: $STEERSCOPE_TOKEN)."),
+    ] = None,
+) -> None:
+    """Serve a running campaign to an AI assistant over MCP (stdio): it reads, and proposes.
+
+    Read-only tools (status, target history, model maps) and one that proposes an
+    intervention, which waits for the operator's approval in the web UI. An MCP client
+    starts this command itself; see docs/assistant.md.
+    """
+    from steerscope.service import SteeringClient
+    from steerscope.service.assistant import build_assistant_server
+
+    _warn_token_on_command_line(token)
+    client = SteeringClient(uri, token=token)
+    client.status()  # fail here, with the channel's words, not inside the first tool call
+    build_assistant_server(client).run("stdio")
+
+
+@app.command()
+@_clean_errors
 def steer(
     uri: Annotated[str, typer.Argument(help="PYRO:steerscope.campaign@host:port")],
     settings: Annotated[

@@ -55,6 +55,14 @@ MAX_SAVED_MAP_PIXELS = 256 * 256
 """Maps saved into the record each step are strided down to at most about this many pixels."""
 
 
+@dataclasses.dataclass(frozen=True)
+class _LogNote:
+    """An event for the runner thread to write into the campaign log."""
+
+    kind: str
+    text: str
+
+
 def discovery_curve(
     ground_truth: NDArray[np.floating[Any]],
     points: NDArray[np.int64],
@@ -171,6 +179,8 @@ class CampaignRunner:
         self.idle_poll_s = idle_poll_s
         self._queue: queue.Queue[Any] = queue.Queue()
         self._queued: list[tuple[Intervention, str]] = []
+        self._proposals: dict[int, tuple[Intervention, dict[str, Any]]] = {}
+        self._last_proposal_id = 0
         self.pipeline = Pipeline(campaign, self._queue.put, stall_factor=stall_factor)
         self._thread: threading.Thread | None = None
         self._changed = threading.Condition()
@@ -213,6 +223,76 @@ class CampaignRunner:
             self._changed.notify_all()
         self._queue.put(intervention)
         return text
+
+    def propose(self, intervention: Intervention, *, by: str, reason: str = "") -> int:
+        """Hold a change an assistant proposes until the operator decides (:meth:`decide`).
+
+        It shows in the snapshot's ``proposals`` at once and is logged as an event; it
+        takes no effect unless approved. The guardrail of an assistant that may suggest
+        but never steer (``steerscope assistant``).
+
+        Parameters
+        ----------
+        intervention : Intervention
+            The change proposed.
+        by : str
+            Who proposes it, for the operator and the record (``"assistant"``).
+        reason : str
+            Why, in the proposer's words.
+
+        Returns
+        -------
+        int
+            The proposal's number, for :meth:`decide`.
+        """
+        text = describe_intervention(intervention, self._snapshot.policy)
+        view = {"text": text, "by": str(by), "reason": str(reason)}
+        with self._changed:
+            self._last_proposal_id += 1
+            number = self._last_proposal_id
+            self._proposals[number] = (intervention, {"id": number, **view})
+            self._snapshot = dataclasses.replace(self._snapshot, proposals=self._proposal_views())
+            self._changed.notify_all()
+        why = f" because {reason}" if reason else ""
+        self._queue.put(
+            _LogNote("intervention_proposed", f"#{number} {by} proposes {text}{why}; waiting")
+        )
+        return number
+
+    def decide(self, proposal: int, *, approve: bool) -> str:
+        """The operator's answer to proposal ``proposal``: approved, it is posted as theirs.
+
+        Returns
+        -------
+        str
+            The acknowledgement (``"beta 1 → 4"``), or what was rejected.
+
+        Raises
+        ------
+        ConfigError
+            When no proposal of that number is waiting (decided already, or unknown).
+        """
+        with self._changed:
+            entry = self._proposals.pop(int(proposal), None)
+            self._snapshot = dataclasses.replace(self._snapshot, proposals=self._proposal_views())
+            self._changed.notify_all()
+        if entry is None:
+            raise ConfigError(f"no proposal #{proposal} is waiting; it was decided already")
+        intervention, view = entry
+        verdict = "approved" if approve else "rejected"
+        self._queue.put(
+            _LogNote(
+                f"proposal_{verdict}",
+                f"#{view['id']} {view['text']} (proposed by {view['by']}): {verdict} by the "
+                "operator",
+            )
+        )
+        if approve:
+            return self.post(intervention)
+        return f"rejected: {view['text']}"
+
+    def _proposal_views(self) -> tuple[dict[str, Any], ...]:
+        return tuple(dict(view) for _, view in self._proposals.values())
 
     def snapshot(self) -> CampaignSnapshot:
         """The latest immutable view of the campaign (no lock; never blocks)."""
@@ -332,6 +412,10 @@ class CampaignRunner:
     def _handle(self, message: Any) -> None:
         if isinstance(message, BeamDone | BeamPoint | ProposalDone):
             self._pipeline_event(message)
+            return
+        if isinstance(message, _LogNote):  # logged here: only this thread writes the record
+            self.campaign.log(message.kind, message.text)
+            self._publish()
             return
         self._dequeue(message)
         before = self._status
@@ -547,5 +631,7 @@ class CampaignRunner:
         snap = self._build_snapshot()
         with self._changed:
             queued = tuple(text for _, text in self._queued)
-            self._snapshot = dataclasses.replace(snap, queued=queued)
+            self._snapshot = dataclasses.replace(
+                snap, queued=queued, proposals=self._proposal_views()
+            )
             self._changed.notify_all()

@@ -130,6 +130,10 @@ class CampaignSnapshot:
         The fixed hypervolume reference point.
     objective_labels : tuple of str
         Label of each objective.
+    proposals : tuple of dict
+        Changes proposed by an assistant (:meth:`CampaignRunner.propose`) and waiting for
+        the operator, oldest first: ``{"id", "text", "by", "reason"}`` each. None takes
+        effect before the operator approves it.
     """
 
     status: SnapshotStatus
@@ -166,6 +170,7 @@ class CampaignSnapshot:
     hypervolume_history: list[tuple[int, float]] = field(default_factory=list)
     reference_point: NDArray[np.float64] | None = None
     objective_labels: tuple[str, ...] = ()
+    proposals: tuple[dict[str, Any], ...] = ()
 
     @property
     def is_multi_objective(self) -> bool:

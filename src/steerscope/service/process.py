@@ -173,12 +173,25 @@ class CampaignProcess:
         InstrumentError
             If the campaign's process has ended.
         """
+        self._check_alive()
+        return self._client.post(intervention)
+
+    def propose(self, intervention: Intervention, *, by: str, reason: str = "") -> int:
+        """Hold a proposed change for the operator (:meth:`CampaignRunner.propose`)."""
+        self._check_alive()
+        return self._client.propose(intervention, by=by, reason=reason)
+
+    def decide(self, proposal: int, *, approve: bool) -> str:
+        """The operator's answer to a proposal (:meth:`CampaignRunner.decide`)."""
+        self._check_alive()
+        return self._client.decide(proposal, approve=approve)
+
+    def _check_alive(self) -> None:
         if self._process.poll() is not None:
             raise InstrumentError(
                 f"the campaign's process has ended (exit code {self._process.returncode}); "
                 "resume it from its record on the Campaign page"
             )
-        return self._client.post(intervention)
 
     def wait_for(
         self, predicate: Callable[[CampaignSnapshot], bool], timeout: float

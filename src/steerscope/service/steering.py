@@ -55,7 +55,7 @@ EVENTS_SHOWN = 50
 STATIC_FIELDS = ("overview", "ground_truth")
 """Snapshot arrays fixed for a campaign's life: sent once to each client, not every refresh."""
 _MAP_FIELDS = ("mean_map", "std_map", "acquisition_map", "ground_truth")
-_TUPLE_FIELDS = ("queued", "objective_labels", "measured_phases")
+_TUPLE_FIELDS = ("queued", "objective_labels", "measured_phases", "proposals")
 _PAIR_LIST_FIELDS = ("discovery", "hypervolume_history")
 
 
@@ -194,6 +194,26 @@ class _SteeringObject:
             return {"ok": False, "error_type": "ConfigError", "message": message}
         return {"ok": True, "queued": text}
 
+    @Pyro5.api.expose
+    def propose(self, kind: str, payload: dict[str, Any], by: str, reason: str) -> dict[str, Any]:
+        try:
+            intervention = intervention_from_dict(str(kind), dict(payload))
+            number = self._runner.propose(intervention, by=str(by), reason=str(reason))
+        except SteerscopeError as exc:
+            return {"ok": False, "error_type": type(exc).__name__, "message": str(exc)}
+        except (TypeError, ValueError) as exc:
+            message = f"{kind} with {payload!r} is not a valid intervention: {exc}"
+            return {"ok": False, "error_type": "ConfigError", "message": message}
+        return {"ok": True, "id": number}
+
+    @Pyro5.api.expose
+    def decide(self, proposal: int, approve: bool) -> dict[str, Any]:
+        try:
+            text = self._runner.decide(int(proposal), approve=bool(approve))
+        except SteerscopeError as exc:
+            return {"ok": False, "error_type": type(exc).__name__, "message": str(exc)}
+        return {"ok": True, "queued": text}
+
 
 class SteeringServer(TokenServer):
     """Serve a :class:`CampaignRunner`'s state and intervention queue over Pyro5.
@@ -315,9 +335,29 @@ class SteeringClient:
         ConfigError
             (or the server's error type) if the server refused it.
         """
-        reply = self._call("post", type(intervention).__name__, intervention.to_dict())
+        reply = self._checked(
+            self._call("post", type(intervention).__name__, intervention.to_dict())
+        )
+        return str(reply["queued"])
+
+    def propose(self, intervention: Intervention, *, by: str, reason: str = "") -> int:
+        """Propose a change for the operator to approve; returns its number.
+
+        It takes no effect until the operator approves it (in the web UI, or with
+        :meth:`decide`); see :meth:`CampaignRunner.propose`.
+        """
+        kind, payload = type(intervention).__name__, intervention.to_dict()
+        reply = self._checked(self._call("propose", kind, payload, str(by), str(reason)))
+        return int(reply["id"])
+
+    def decide(self, proposal: int, *, approve: bool) -> str:
+        """Approve (post as the operator's) or reject proposal number ``proposal``."""
+        return str(self._checked(self._call("decide", int(proposal), bool(approve)))["queued"])
+
+    @staticmethod
+    def _checked(reply: dict[str, Any]) -> dict[str, Any]:
         if not reply.get("ok"):
             from steerscope.instruments.client import error_class
 
             raise error_class(str(reply.get("error_type")))(str(reply.get("message")))
-        return str(reply["queued"])
+        return reply

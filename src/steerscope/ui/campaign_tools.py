@@ -437,7 +437,9 @@ def steering_help(runner: Any) -> str:
         'client.post(SetPolicy(beta=4.0))       # "beta 1 → 4", recorded like a click\n'
         "```\n\n"
         f"or a terminal: `STEERSCOPE_TOKEN={token} steerscope steer {uri} --set beta=4`. "
-        "The token is this campaign's own (loopback only); anyone who has it can steer it."
+        "The token is this campaign's own (loopback only); anyone who has it can steer it.\n\n"
+        f"An AI assistant (MCP): `STEERSCOPE_TOKEN={token} steerscope assistant {uri}` lets it "
+        "read the campaign and propose changes, which wait here for your approval."
     )
 
 

@@ -132,6 +132,48 @@ def _post_no_go(shape: tuple[int, int]) -> None:
     state.set_value("no_go_draft", None)
 
 
+def _decide(number: int, approve: bool) -> None:
+    """The operator's answer to an assistant's proposal (a widget callback)."""
+    entry = state.registry().get(state.campaign_path())
+    if entry is None:
+        return
+    try:
+        answer = entry.runner.decide(number, approve=approve)
+    except SteerscopeError as exc:
+        st.toast(str(exc), icon=":material/error:")
+        return
+    if approve:
+        st.toast(campaign_tools.acknowledgement(answer), icon=":material/schedule:")
+    else:
+        st.toast(answer.capitalize(), icon=":material/block:")
+
+
+def _proposal_row(proposal: Any) -> None:
+    """One proposed change: who proposes what and why, with Approve and Reject."""
+    number = int(proposal["id"])
+    why = f" — “{proposal['reason']}”" if proposal.get("reason") else ""
+    text, approve, reject = st.columns([8, 1, 1], vertical_alignment="center")
+    text.warning(
+        f"**Proposal #{number}** by {proposal['by']}: {proposal['text']}{why}. "
+        "It takes effect only if you approve it.",
+        icon=":material/smart_toy:",
+    )
+    approve.button(
+        "Approve",
+        key=f"campaign.proposal.{number}.approve",
+        help="Apply this change as yours (it is recorded as an intervention).",
+        on_click=_decide,
+        args=(number, True),
+    )
+    reject.button(
+        "Reject",
+        key=f"campaign.proposal.{number}.reject",
+        help="Drop this change (the event log keeps the proposal and your answer).",
+        on_click=_decide,
+        args=(number, False),
+    )
+
+
 def _clear_picks() -> None:
     state.set_value("added_points", [])
     state.set_value("no_go_draft", None)
@@ -159,6 +201,8 @@ def _live_body(running: bool) -> None:
     with st.container():  # one slot, however many are queued: the buttons below stay put
         for text in snap.queued:
             st.info(campaign_tools.acknowledgement(text), icon=":material/schedule:")
+        for proposal in snap.proposals:  # an assistant's, waiting for the operator
+            _proposal_row(proposal)
         if state.learning_enabled():  # the lessons react to what the user just did
             for _, lesson in steps_for_page("campaign"):
                 done = lesson_progress(lesson, snap.events)
