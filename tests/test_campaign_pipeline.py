@@ -326,3 +326,22 @@ def test_a_batch_is_ordered_as_a_short_beam_path() -> None:
     travel = np.abs(np.diff(np.concatenate([[0], points[order, 1]]))).sum()
     assert travel == 90  # against 250 in the ranking's order
     assert short_path(points[:1], None).tolist() == [0]
+
+
+def test_a_proposal_made_ahead_says_why_it_cannot_be_measured(tmp_path: Path) -> None:
+    """The proposal computed while the last spectrum is acquired is logged as superseded
+    because the budget is spent, not because of an intervention nobody posted."""
+    with Campaign.create(small_config(budget={"measurements": 6}), tmp_path / "s.sqlite") as c:
+        c.run(n_steps=5)  # 4 seed points, then the model ranks every candidate
+        ahead = c.queue_proposal()
+        assert isinstance(ahead, Proposal)
+        assert c.why_stale(ahead) is None
+        c.run(n_steps=1)  # the sixth spectrum: the budget is spent
+        assert c.why_stale(ahead) == "the budget is spent"
+        assert not c.is_current(ahead)
+    with Campaign.create(small_config(budget={"measurements": 20}), tmp_path / "t.sqlite") as c:
+        c.run(n_steps=5)
+        ahead = c.queue_proposal()
+        assert isinstance(ahead, Proposal)
+        c.apply(SetPolicy(beta=4.0))
+        assert c.why_stale(ahead) == "an intervention came after it was computed"

@@ -807,18 +807,26 @@ class Campaign:
         return computed.proposal
 
     def is_current(self, proposal: Proposal) -> bool:
-        """Whether a proposal made ahead may still be measured.
+        """Whether a proposal made ahead may still be measured (see :meth:`why_stale`)."""
+        return self.why_stale(proposal) is None
 
-        It may not when an intervention came after it (it was computed under
-        the old settings), or when one of its points is no longer allowed
-        (measured, vetoed, in a no-go region, or being measured now).
+    def why_stale(self, proposal: Proposal) -> str | None:
+        """Why a proposal made ahead may no longer be measured, or None if it may.
+
+        It may not when an intervention came after it (it was computed under the
+        old settings), when the budget has no room left for it, or when one of its
+        points is no longer allowed (measured, vetoed, in a no-go region, or being
+        measured now).
         """
         if proposal.revision != self.revision:
-            return False
-        if proposal.points.shape[0] > self.config.budget.measurements - self.n_measured:
-            return False  # the budget was lowered
+            return "an intervention came after it was computed"
+        left = self.config.budget.measurements - self.n_measured
+        if proposal.points.shape[0] > left:
+            return "the budget is spent" if left <= 0 else f"the budget has room for {left} only"
         taken = {(int(r), int(c)) for r, c in self._in_flight_points()}
-        return all(self._allowed((int(r), int(c)), taken) for r, c in proposal.points)
+        if not all(self._allowed((int(r), int(c)), taken) for r, c in proposal.points):
+            return "one of its points was measured, vetoed or forbidden since"
+        return None
 
     def queue_proposal(self) -> Proposal | None:
         """The next points of the last model's ranking, or None before the model ranked any.

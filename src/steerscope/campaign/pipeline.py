@@ -255,9 +255,10 @@ class Pipeline:
         ready = self._ready
         if ready is not None:
             self._ready = None
-            if c.is_current(ready):
+            stale = c.why_stale(ready)
+            if stale is None:
                 return ready
-            self._log_superseded(ready, "the campaign changed since it was computed")
+            self._log_superseded(ready, stale)
         if self.computing:
             if self._stalled():
                 fallback = c.queue_proposal()
@@ -366,10 +367,11 @@ class Pipeline:
         self._computing = None
         computed = event.future.result()  # a bug in the model code shows, it is not hidden
         proposal = self.campaign.accept(computed)
-        if self.campaign.is_current(proposal):
+        stale = self.campaign.why_stale(proposal)
+        if stale is None:
             self._ready = proposal
         else:
-            self._log_superseded(proposal, "an intervention came while it was computed")
+            self._log_superseded(proposal, stale)
 
     def _stalled(self) -> bool:
         recent = self.campaign.compute_seconds
