@@ -147,6 +147,23 @@ def test_target_timing_and_timeline_figures() -> None:
     assert sorted(t.name for t in line.data) == ["Pause", "SetPolicy"]
 
 
+def test_the_timeline_shows_trouble_in_red_and_recovery_in_green() -> None:
+    """Seen on the Review page: 'model_lost' was drawn light blue and 'model_skill' red."""
+    line = figures.timeline_figure(
+        [
+            (2, "SetPolicy", "beta 1 → 4"),
+            (15, "event: model_lost", "the model predicts no better than the mean"),
+            (21, "event: model_skill", "the model predicts again"),
+            (30, "event: proposal_superseded", "the budget is spent"),
+        ]
+    )
+    colour = {t.name: t.marker.color for t in line.data}
+    assert colour["event: model_lost"] == "#d62728"
+    assert colour["event: model_skill"] == "#2ca02c"
+    assert colour["SetPolicy"] == "#0068c9"
+    assert colour["event: proposal_superseded"] == "#8c8c8c"
+
+
 def test_exports_without_kaleido() -> None:
     png = figures.map_png(np.eye(4), title="mean", measured=[[1, 1]])
     assert png[:8] == b"\x89PNG\r\n\x1a\n"

@@ -49,6 +49,7 @@ __all__ = [
     "spectrum_figure",
     "sweep_discovery_figure",
     "target_figure",
+    "timeline_colour",
     "timeline_figure",
     "timing_figure",
     "window_from_selection",
@@ -900,8 +901,44 @@ def timing_figure(
     return fig
 
 
+TROUBLE_EVENTS = frozenset(
+    {
+        "model_lost",
+        "model_error",
+        "model_stall",
+        "step_error",
+        "instrument_error",
+        "safety_limit",
+        "record_error",
+        "intervention_rejected",
+        "proposal_rejected",
+    }
+)
+"""Events that say something went wrong or was refused: red on the timeline."""
+GOOD_EVENTS = frozenset({"model_skill", "proposal_approved"})
+"""Events that say something came right: green on the timeline."""
+
+
+def timeline_colour(kind: str) -> str:
+    """The timeline colour of a row: operator changes blue, trouble red, recovery green.
+
+    Parameters
+    ----------
+    kind : str
+        An intervention's kind (``"SetPolicy"``) or ``"event: <kind>"``.
+    """
+    if not kind.startswith("event: "):
+        return "#0068c9"  # the operator's (or an approved assistant's) change
+    event = kind.removeprefix("event: ")
+    if event in TROUBLE_EVENTS:
+        return "#d62728"
+    if event in GOOD_EVENTS:
+        return "#2ca02c"
+    return "#8c8c8c"
+
+
 def timeline_figure(events: Sequence[tuple[int, str, str]], *, height: int = 260) -> go.Figure:
-    """Interventions and events on a step axis, one row per kind.
+    """Interventions and events on a step axis, one row per kind, coloured by meaning.
 
     Parameters
     ----------
@@ -920,7 +957,7 @@ def timeline_figure(events: Sequence[tuple[int, str, str]], *, height: int = 260
                 y=[kind] * len(picked),
                 text=[t for _, t in picked],
                 mode="markers",
-                marker={"size": 12},
+                marker={"size": 12, "color": timeline_colour(kind)},
                 name=kind,
                 hovertemplate="step %{x}: %{text}<extra></extra>",
             )
