@@ -379,6 +379,19 @@ _TAG_AND_COUNT_POINTS = (
 )
 
 
+def _start_exact_gp_campaign(page, *, budget: int, delay_s: float = 0.5) -> None:
+    """From any page: the Campaign page's form, an exact-GP campaign, Start."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name="Campaign").click()
+    expect(page.get_by_label("Initial exploration weight (β)", exact=True)).to_be_visible()
+    page.get_by_label("Model", exact=True).click()
+    page.get_by_role("option", name="exact_gp").click()
+    _fill_number(page, "Budget (measurements)", str(budget))
+    _fill_number(page, "Simulated delay per point (s)", f"{delay_s:g}")
+    page.get_by_role("button", name="Start").click()
+
+
 def _interventions(records: Path) -> list:
     from steerscope.records import CampaignRecord
 
@@ -701,13 +714,7 @@ def test_two_visitors_of_a_teaching_server_never_see_each_others_campaigns(
             expect(alice.get_by_text("Built-in dataset", exact=True)).to_be_visible()
             expect(alice.get_by_text("Microscope server", exact=True)).to_have_count(0)
             expect(alice.get_by_text("File", exact=True)).to_have_count(0)
-            alice.get_by_role("link", name="Campaign").click()
-            expect(alice.get_by_label("Initial exploration weight (β)", exact=True)).to_be_visible()
-            alice.get_by_label("Model", exact=True).click()
-            alice.get_by_role("option", name="exact_gp").click()
-            _fill_number(alice, "Budget (measurements)", "30")
-            _fill_number(alice, "Simulated delay per point (s)", "0.5")
-            alice.get_by_role("button", name="Start").click()
+            _start_exact_gp_campaign(alice, budget=30)
             _wait_measured(alice, at_least=2, timeout_s=60)
             alice_id = parse_qs(urlparse(alice.url).query)["visitor"][0]
             (record,) = records.rglob("*.sqlite")
@@ -749,13 +756,7 @@ def test_an_assistants_proposal_waits_on_the_page_until_the_operator_approves_it
     from steerscope.service import SteeringClient
 
     _, records = server
-    page.get_by_role("link", name="Campaign").click()
-    expect(page.get_by_label("Initial exploration weight (β)", exact=True)).to_be_visible()
-    page.get_by_label("Model", exact=True).click()
-    page.get_by_role("option", name="exact_gp").click()
-    _fill_number(page, "Budget (measurements)", "200")
-    _fill_number(page, "Simulated delay per point (s)", "0.5")
-    page.get_by_role("button", name="Start").click()
+    _start_exact_gp_campaign(page, budget=200)
     _wait_measured(page, at_least=3, timeout_s=60)
     page.get_by_text("Steer from a notebook or a terminal").click()
     line = page.get_by_text(re.compile(r"steerscope assistant PYRO:")).first

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -184,27 +185,28 @@ class _SteeringObject:
 
     @Pyro5.api.expose
     def post(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-        try:
-            intervention = intervention_from_dict(str(kind), dict(payload))
-            text = self._runner.post(intervention)
-        except SteerscopeError as exc:
-            return {"ok": False, "error_type": type(exc).__name__, "message": str(exc)}
-        except (TypeError, ValueError) as exc:
-            message = f"{kind} with {payload!r} is not a valid intervention: {exc}"
-            return {"ok": False, "error_type": "ConfigError", "message": message}
-        return {"ok": True, "queued": text}
+        return self._with_intervention(kind, payload, lambda i: {"queued": self._runner.post(i)})
 
     @Pyro5.api.expose
     def propose(self, kind: str, payload: dict[str, Any], by: str, reason: str) -> dict[str, Any]:
+        return self._with_intervention(
+            kind,
+            payload,
+            lambda i: {"id": self._runner.propose(i, by=str(by), reason=str(reason))},
+        )
+
+    @staticmethod
+    def _with_intervention(
+        kind: str, payload: dict[str, Any], act: Callable[[Intervention], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Rebuild the intervention and ``act`` on it; a refusal as a plain answer."""
         try:
-            intervention = intervention_from_dict(str(kind), dict(payload))
-            number = self._runner.propose(intervention, by=str(by), reason=str(reason))
+            return {"ok": True, **act(intervention_from_dict(str(kind), dict(payload)))}
         except SteerscopeError as exc:
             return {"ok": False, "error_type": type(exc).__name__, "message": str(exc)}
         except (TypeError, ValueError) as exc:
             message = f"{kind} with {payload!r} is not a valid intervention: {exc}"
             return {"ok": False, "error_type": "ConfigError", "message": message}
-        return {"ok": True, "id": number}
 
     @Pyro5.api.expose
     def decide(self, proposal: int, approve: bool) -> dict[str, Any]:
