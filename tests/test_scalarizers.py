@@ -16,6 +16,7 @@ from steerscope.scalarizers import (
     MultiSpec,
     WindowSumSpec,
     parse_scalarizer,
+    reference_from_spectra,
     scalarizer_to_yaml,
     xray_line_energy_kev,
 )
@@ -48,6 +49,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "windows": {"a": [1.0, 2.0], "b": [3.0, 4.0]},
         "expression": "a / (a + b)",
     },
+    "similarity": {"kind": "similarity", "reference": [0.0, 1.0, 2.0, 3.0], "n_votes": 2},
     "multi": {
         "kind": "multi",
         "targets": [
@@ -351,3 +353,53 @@ def test_huge_powers_overflow_to_nan_instead_of_hanging() -> None:
     )
     with pytest.raises(ScalarizerError, match="undefined for all 1 spectra"):
         spec.apply(RAMP, SMALL_AXIS)
+
+
+# --- similarity to marked spectra -------------------------------------------------------------
+
+FOUR = EnergyAxis(size=4, offset=0.0, scale=1.0, units="eV")
+
+
+def test_similarity_compares_shapes_not_intensities() -> None:
+    spec = parse_scalarizer({"kind": "similarity", "reference": [0.0, 1.0, 2.0, 3.0]})
+    spectra = np.array(
+        [
+            [0.0, 10.0, 20.0, 30.0],  # the reference's shape, ten times the counts
+            [5.0, 6.0, 7.0, 8.0],  # the same shape on an offset: correlation ignores it
+            [3.0, 2.0, 1.0, 0.0],  # the mirror image
+        ]
+    )
+    np.testing.assert_allclose(spec.apply(spectra, FOUR), [1.0, 1.0, -1.0])
+    cosine = spec.model_copy(update={"metric": "cosine"}).apply(spectra, FOUR)
+    assert cosine[0] == pytest.approx(1.0) and 0.85 < cosine[1] < 0.95  # the offset counts
+
+
+def test_similarity_against_the_bad_spectra_and_within_a_window() -> None:
+    spec = parse_scalarizer(
+        {
+            "kind": "similarity",
+            "reference": [0.0, 1.0, 2.0, 3.0],
+            "unlike": [3.0, 2.0, 1.0, 0.0],
+            "window": [1.0, 3.0],
+        }
+    )
+    good, bad = [0.0, 1.0, 2.0, 3.0], [3.0, 2.0, 1.0, 0.0]
+    np.testing.assert_allclose(spec.apply(np.array([good, bad]), FOUR), [2.0, -2.0])
+    assert spec.label == "likeness to the good spectra (vs the bad)"
+
+
+def test_a_reference_is_the_mean_shape_of_the_marked_spectra() -> None:
+    reference = reference_from_spectra([[0.0, 3.0, 4.0, 0.0], [0.0, 30.0, 40.0, 0.0]])
+    assert reference == [0.0, 0.6, 0.8, 0.0]  # each scaled to unit length, then averaged
+    with pytest.raises(ScalarizerError, match="at least one spectrum"):
+        reference_from_spectra(np.zeros((0, 4)))
+    with pytest.raises(ScalarizerError, match="flat"):
+        reference_from_spectra(np.zeros((2, 4)))
+
+
+def test_a_reference_of_another_length_says_where_it_should_come_from() -> None:
+    spec = parse_scalarizer({"kind": "similarity", "reference": [1.0, 2.0, 3.0]})
+    with pytest.raises(ScalarizerError, match=r"3 channels, the spectra 4.*this source"):
+        spec.apply(np.ones((1, 4)), FOUR)
+    with pytest.raises(ScalarizerError, match="finite"):
+        parse_scalarizer({"kind": "similarity", "reference": [1.0, float("nan")]})

@@ -8,6 +8,7 @@ from steerscope.scalarizers.base import ScalarizerBase, Window, WindowScalarizer
 from steerscope.scalarizers.edx import EdxLineSpec, xray_line_energy_kev, xray_line_fwhm_kev
 from steerscope.scalarizers.formula import FORMULA_FUNCTIONS, FormulaSpec
 from steerscope.scalarizers.maps import target_map, target_maps
+from steerscope.scalarizers.similarity import SimilaritySpec, reference_from_spectra
 from steerscope.scalarizers.spec import (
     SCALARIZER_KINDS,
     MultiSpec,
@@ -37,12 +38,14 @@ __all__ = [
     "ScalarSpec",
     "ScalarizerBase",
     "ScalarizerSpec",
+    "SimilaritySpec",
     "Window",
     "WindowMaxSpec",
     "WindowRatioSpec",
     "WindowScalarizerBase",
     "WindowSumSpec",
     "parse_scalarizer",
+    "reference_from_spectra",
     "scalarizer_to_yaml",
     "target_map",
     "target_maps",

@@ -2,7 +2,8 @@
 
 This is the one place that lists the kinds. A new kind is one new module
 (a :class:`~steerscope.scalarizers.base.ScalarizerBase` subclass with a
-``kind`` literal) plus one line in :data:`ScalarSpec` below, plus its tests.
+``kind`` literal) plus one line in :data:`ScalarSpec` and in :data:`ScalarizerSpec`
+below (the second adds ``multi``), plus its tests.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from steerscope.errors import ScalarizerError
 from steerscope.scalarizers.base import ScalarizerBase, check_spectra
 from steerscope.scalarizers.edx import EdxLineSpec
 from steerscope.scalarizers.formula import FormulaSpec
+from steerscope.scalarizers.similarity import SimilaritySpec
 from steerscope.scalarizers.window import (
     BackgroundSubtractedAreaSpec,
     PeakPositionSpec,
@@ -45,7 +47,8 @@ ScalarSpec = Annotated[
     | WindowRatioSpec
     | PeakProminenceSpec
     | EdxLineSpec
-    | FormulaSpec,
+    | FormulaSpec
+    | SimilaritySpec,
     Field(discriminator="kind"),
 ]
 """Every kind that gives one target per spectrum."""
@@ -124,6 +127,7 @@ ScalarizerSpec = Annotated[
     | PeakProminenceSpec
     | EdxLineSpec
     | FormulaSpec
+    | SimilaritySpec
     | MultiSpec,
     Field(discriminator="kind"),
 ]
