@@ -76,6 +76,7 @@ PUBLIC = {
         "StepResult",
         "Stop",
         "VetoPoints",
+        "Vote",
         "apply_config_changes",
         "build_instrument",
         "default_record_path",

@@ -43,6 +43,7 @@ from steerscope.campaign.interventions import (
     SetScalarizer,
     Stop,
     VetoPoints,
+    Vote,
     describe_intervention,
     intervention_from_dict,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "StepResult",
     "Stop",
     "VetoPoints",
+    "Vote",
     "apply_config_changes",
     "build_instrument",
     "default_record_path",

@@ -54,6 +54,7 @@ from steerscope.campaign.interventions import (
     SetPolicy,
     SetScalarizer,
     VetoPoints,
+    Vote,
     describe_change,
     intervention_from_dict,
 )
@@ -212,6 +213,7 @@ class Campaign:
         self._followups: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
         self._memo = PosteriorMemo()
         self.revision = 0
+        self.votes: dict[int, str] = {}  # the operator's verdicts by measurement index
         self.last_ranking: NDArray[np.float64] | None = None
         self.in_flight = False
         self.compute_seconds: list[float] = []
@@ -1157,6 +1159,7 @@ class Campaign:
             AddPoints: self._add_points,
             VetoPoints: self._veto_points,
             AddNoGoRegion: self._add_no_go,
+            Vote: self._vote,
         }
         handler = handlers.get(type(intervention))
         if handler is None:
@@ -1168,7 +1171,8 @@ class Campaign:
         before, after = handler(intervention)
         if before == after and not self._followups:
             return  # nothing changed (a repeated post): nothing to record or supersede
-        self.revision += 1  # a proposal made before this one is superseded
+        if not isinstance(intervention, Vote):  # a vote changes no setting
+            self.revision += 1  # a proposal made before this one is superseded
         changes = [(type(intervention).__name__, before, after), *self._followups]
         self._followups = []
         if record:
@@ -1287,6 +1291,21 @@ class Campaign:
             if p not in self._forced:
                 self._forced.append(p)
         return {"queued": before}, change.to_dict()
+
+    def _vote(self, vote: Vote) -> tuple[dict[str, Any], dict[str, Any]]:
+        # the record's count, not the history's: a resume replays votes before the spectra
+        measured = len(self.record.measurement_steps())
+        if vote.measurement >= measured:
+            raise ConfigError(
+                f"Vote refused: spectrum #{vote.measurement + 1} has not been measured "
+                f"({measured} so far)"
+            )
+        before = {"measurement": vote.measurement, "verdict": self.votes.get(vote.measurement)}
+        if vote.verdict == "none":
+            self.votes.pop(vote.measurement, None)
+        else:
+            self.votes[vote.measurement] = vote.verdict
+        return {**before, "verdict": before["verdict"] or "none"}, vote.to_dict()
 
     def _veto_points(self, change: VetoPoints) -> tuple[dict[str, Any], dict[str, Any]]:
         self.candidates.check_points(change.points, "VetoPoints")

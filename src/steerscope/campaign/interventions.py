@@ -26,6 +26,7 @@ from steerscope.errors import ConfigError, SteerscopeError
 __all__ = [
     "CONTROLS",
     "CONTROL_KINDS",
+    "VERDICTS",
     "AddNoGoRegion",
     "AddPoints",
     "Intervention",
@@ -38,6 +39,7 @@ __all__ = [
     "SetScalarizer",
     "Stop",
     "VetoPoints",
+    "Vote",
     "describe_change",
     "describe_intervention",
     "intervention_from_dict",
@@ -332,6 +334,45 @@ class RunSteps:
         return {"n": int(self.n)}
 
 
+VERDICTS = ("good", "bad", "none")
+"""What an operator may say of a measured spectrum (``none`` withdraws a vote)."""
+
+
+@dataclass(frozen=True)
+class Vote:
+    """The operator's judgement of a measured spectrum: good, bad, or withdrawn.
+
+    Votes change no setting and supersede no proposal; they are recorded like any other
+    intervention and become a target only when the operator turns them into one
+    (a ``similarity`` scalarizer made from the voted spectra, posted as SetScalarizer).
+
+    Parameters
+    ----------
+    measurement : int
+        Index of the measured spectrum (0-based: the one numbered ``measurement + 1``).
+    verdict : {"good", "bad", "none"}
+        The judgement; ``"none"`` withdraws an earlier one.
+    """
+
+    measurement: int
+    verdict: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.measurement, bool) or not isinstance(self.measurement, int | np.integer):
+            raise ConfigError(f"Vote: measurement must be an integer; got {self.measurement!r}")
+        if self.measurement < 0:
+            raise ConfigError(f"Vote: measurement must be >= 0; got {self.measurement}")
+        if self.verdict not in VERDICTS:
+            raise ConfigError(
+                f"Vote: verdict must be one of {', '.join(VERDICTS)}; got {self.verdict!r}"
+            )
+        object.__setattr__(self, "measurement", int(self.measurement))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able payload."""
+        return {"measurement": self.measurement, "verdict": self.verdict}
+
+
 Intervention = (
     SetPolicy
     | SetScalarizer
@@ -344,6 +385,7 @@ Intervention = (
     | Resume
     | Stop
     | RunSteps
+    | Vote
 )
 """Any operator message the runner accepts."""
 
@@ -367,6 +409,7 @@ _KINDS: dict[str, type] = {
         Resume,
         Stop,
         RunSteps,
+        Vote,
     )
 }
 
@@ -451,6 +494,10 @@ def describe_intervention(intervention: Intervention, policy: dict[str, Any] | N
         return "stop after the spectrum in flight"
     if isinstance(intervention, RunSteps):
         return f"run {intervention.n} step(s)"
+    if isinstance(intervention, Vote):
+        if intervention.verdict == "none":
+            return f"vote on spectrum #{intervention.measurement + 1} withdrawn"
+        return f"spectrum #{intervention.measurement + 1} marked {intervention.verdict}"
     return type(intervention).__name__
 
 

@@ -36,6 +36,7 @@ from steerscope.campaign.interventions import (
     Resume,
     RunSteps,
     Stop,
+    Vote,
     describe_intervention,
 )
 from steerscope.campaign.pipeline import STALL_FACTOR, BeamDone, BeamPoint, Pipeline, ProposalDone
@@ -455,7 +456,8 @@ class CampaignRunner:
             # a refused intervention is recorded as an event by the engine; the run goes on
             with contextlib.suppress(SteerscopeError):
                 self.campaign.apply(message)
-                self.pipeline.supersede(f"{type(message).__name__} came after it")
+                if not isinstance(message, Vote):  # a vote changes no setting
+                    self.pipeline.supersede(f"{type(message).__name__} came after it")
             if self._status == "finished" and not self.campaign.done:
                 self._set_status("running", "")
             self._publish()
@@ -623,6 +625,7 @@ class CampaignRunner:
             scalarizer=settings["scalarizer"],
             descriptor=settings["descriptor"],
             record_path=str(c.record.path),
+            votes=tuple(sorted(c.votes.items())),
             beam_idle=self.pipeline.summary().beam_idle,
             **mo,
         )

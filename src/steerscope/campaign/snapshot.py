@@ -134,6 +134,9 @@ class CampaignSnapshot:
         Changes proposed by an assistant (:meth:`CampaignRunner.propose`) and waiting for
         the operator, oldest first: ``{"id", "text", "by", "reason"}`` each. None takes
         effect before the operator approves it.
+    votes : tuple of (int, str)
+        The operator's verdicts on measured spectra, ``(measurement index, "good" or
+        "bad")`` in index order (:class:`~steerscope.campaign.interventions.Vote`).
     """
 
     status: SnapshotStatus
@@ -171,6 +174,7 @@ class CampaignSnapshot:
     reference_point: NDArray[np.float64] | None = None
     objective_labels: tuple[str, ...] = ()
     proposals: tuple[dict[str, Any], ...] = ()
+    votes: tuple[tuple[int, str], ...] = ()
 
     @property
     def is_multi_objective(self) -> bool:

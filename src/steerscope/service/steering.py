@@ -123,6 +123,8 @@ def snapshot_from_wire(
             values[name] = [(int(n), float("nan") if v is None else float(v)) for n, v in value]
         elif name in _TUPLE_FIELDS:
             values[name] = tuple(value)
+        elif name == "votes":
+            values[name] = tuple((int(i), str(v)) for i, v in value)
         else:
             values[name] = value
     if "overview" not in values:  # ground_truth may be None; the overview never is

@@ -11,7 +11,7 @@ import math
 import os
 import threading
 import weakref
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +32,7 @@ __all__ = [
     "acquisition_choices",
     "build_config_dict",
     "campaigns_in_processes",
+    "count_active",
     "describe_target",
     "field_bounds",
     "figures_due",
@@ -49,6 +50,7 @@ __all__ = [
     "source_to_config",
     "start_runner",
     "steering_help",
+    "votes_target",
 ]
 
 ACTIVE_STATUSES = ("idle", "running", "paused")
@@ -152,6 +154,48 @@ class MeasuredPoint:
     energy: NDArray[np.float64]
     units: str
     spectrum: NDArray[np.float64]
+
+
+def votes_target(record_path: str | Path, votes: Sequence[tuple[int, str]]) -> dict[str, Any]:
+    """The target the operator's votes make: likeness to the good spectra, unlike the bad.
+
+    Parameters
+    ----------
+    record_path : str or Path
+        The campaign's record, whose raw spectra the references are made of.
+    votes : sequence of (int, str)
+        ``(measurement index, "good" or "bad")``, as ``CampaignSnapshot.votes``.
+
+    Returns
+    -------
+    dict
+        A ``similarity`` scalarizer spec, for a SetScalarizer.
+
+    Raises
+    ------
+    ConfigError
+        When no spectrum is marked good.
+    """
+    from steerscope.records import CampaignRecord
+    from steerscope.scalarizers import reference_from_spectra
+
+    good = sorted(int(i) for i, verdict in votes if verdict == "good")
+    bad = sorted(int(i) for i, verdict in votes if verdict == "bad")
+    if not good:
+        raise ConfigError(
+            "mark at least one measured spectrum good (click its point on the live overview, "
+            "then Good) before making the votes the target"
+        )
+    with CampaignRecord.open(record_path, read_only=True, verify=False) as record:
+        spectra = record.measurements().spectra
+    spec: dict[str, Any] = {
+        "kind": "similarity",
+        "reference": reference_from_spectra(spectra[good]),
+        "n_votes": len(good) + len(bad),
+    }
+    if bad:
+        spec["unlike"] = reference_from_spectra(spectra[bad])
+    return spec
 
 
 def measured_point(record_path: str | Path, index: int) -> MeasuredPoint:

@@ -16,7 +16,16 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from steerscope.campaign import AddNoGoRegion, AddPoints, Pause, Resume, RunSteps, Stop
+from steerscope.campaign import (
+    AddNoGoRegion,
+    AddPoints,
+    Pause,
+    Resume,
+    RunSteps,
+    SetScalarizer,
+    Stop,
+    Vote,
+)
 from steerscope.errors import SteerscopeError
 from steerscope.ui import campaign_tools, figures, state, widgets
 from steerscope.ui.inplace_chart import inplace_chart
@@ -73,6 +82,8 @@ def _pixel_panel(snap: Any, point: tuple[int, int]) -> None:
     """The last clicked pixel: measured (its spectrum, target) or predicted (mean ± std)."""
     text, index = campaign_tools.pixel_report(snap, point)
     st.caption(text)
+    if index is not None:
+        _vote_buttons(snap, index)
     figure_cache = state.figure_cache()
     try:
         if index is not None:
@@ -103,6 +114,66 @@ def _pixel_panel(snap: Any, point: tuple[int, int]) -> None:
             energy, {name: spectrum}, units=units, title=text.split(":")[0], height=260
         ),
         key="campaign.pixel_spectrum",
+    )
+
+
+def _vote_buttons(snap: Any, index: int) -> None:
+    """Good / Bad (or withdraw) for measured spectrum ``index``: recorded as a Vote."""
+    verdict = dict(snap.votes).get(index)
+    good, bad, withdraw = st.columns(3)
+    good.button(
+        "Good spectrum",
+        key="campaign.vote_good",
+        disabled=verdict == "good",
+        help="Mark this spectrum as one you want more of (recorded as a Vote).",
+        on_click=post,
+        args=(lambda: Vote(index, "good"),),
+    )
+    bad.button(
+        "Bad spectrum",
+        key="campaign.vote_bad",
+        disabled=verdict == "bad",
+        help="Mark this spectrum as one you do not want (recorded as a Vote).",
+        on_click=post,
+        args=(lambda: Vote(index, "bad"),),
+    )
+    withdraw.button(
+        "Withdraw vote",
+        key="campaign.vote_none",
+        disabled=verdict is None,
+        help="Forget your vote on this spectrum (recorded too).",
+        on_click=post,
+        args=(lambda: Vote(index, "none"),),
+    )
+
+
+def _post_votes_target(snap: Any) -> None:
+    """Post SetScalarizer with the target the votes make (a widget callback)."""
+    try:
+        spec = campaign_tools.votes_target(snap.record_path, snap.votes)
+    except SteerscopeError as exc:
+        st.toast(str(exc), icon=":material/error:")
+        return
+    post(lambda: SetScalarizer(spec=spec))
+
+
+def _votes_row(snap: Any) -> None:
+    """How many spectra are marked, and the button that makes them the target."""
+    verdicts = [verdict for _, verdict in snap.votes]
+    n_good, n_bad = verdicts.count("good"), verdicts.count("bad")
+    text, button = st.columns([3, 2], vertical_alignment="center")
+    text.caption(
+        f"Your votes: {n_good} good, {n_bad} bad spectra. As the target, they become each "
+        "spectrum's likeness to the good ones" + (", unlike the bad." if n_bad else ".")
+    )
+    button.button(
+        "Make the votes the target",
+        key="campaign.votes_target",
+        disabled=not n_good,
+        help="Post SetScalarizer: similarity to the mean shape of the good spectra "
+        "(minus that of the bad); every measured spectrum is relabelled with it.",
+        on_click=_post_votes_target,
+        args=(snap,),
     )
 
 
@@ -319,6 +390,9 @@ def _live_body(running: bool) -> None:
         with st.container():  # one slot: the pixel clicked last, what the campaign knows of it
             if len(added):
                 _pixel_panel(snap, (int(added[-1, 0]), int(added[-1, 1])))
+        with st.container():  # one slot: the votes so far, and the target they make
+            if snap.votes:
+                _votes_row(snap)
     with right:
         maps = {
             "Predicted mean": (drawn.mean_map, "Viridis"),

@@ -1,0 +1,98 @@
+"""The operator's votes on measured spectra: recorded, replayed, and made into a target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from steerscope.campaign import Campaign, SetScalarizer, Vote, describe_intervention
+from steerscope.errors import ConfigError
+from steerscope.records import CampaignRecord
+from steerscope.ui.campaign_tools import votes_target
+
+
+def small_config(**overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "name": "votes",
+        "source": {"dataset": "plasmonic_nanoparticles"},
+        "descriptor": {"patch_size": 4},
+        "model": {"kind": "exact_gp", "exact_iterations": 10},
+        "seed_points": {"kind": "grid", "n": 4},
+        "budget": {"measurements": 12},
+        "seed": 0,
+    }
+    config.update(overrides)
+    return config
+
+
+def test_votes_are_recorded_withdrawn_and_kept_across_a_resume(tmp_path: Path) -> None:
+    path = tmp_path / "v.sqlite"
+    with Campaign.create(small_config(), path) as campaign:
+        campaign.run(n_steps=6)
+        ahead = campaign.queue_proposal()
+        assert ahead is not None
+        campaign.apply(Vote(0, "good"))
+        campaign.apply(Vote(3, "bad"))
+        campaign.apply(Vote(4, "good"))
+        campaign.apply(Vote(4, "none"))  # withdrawn
+        assert campaign.votes == {0: "good", 3: "bad"}
+        assert campaign.is_current(ahead)  # a vote changes no setting: nothing superseded
+        with pytest.raises(ConfigError, match=r"spectrum #7 has not been measured \(6 so far\)"):
+            campaign.apply(Vote(6, "good"))
+        texts = [e.text for e in campaign.events if e.kind == "intervention"]
+    with Campaign.resume(path) as resumed:
+        assert resumed.votes == {0: "good", 3: "bad"}
+    with CampaignRecord.open(path, read_only=True) as record:
+        votes = [i for i in record.interventions() if i.kind == "Vote"]
+    assert [(v.before["verdict"], v.after["verdict"]) for v in votes] == [
+        ("none", "good"),
+        ("none", "bad"),
+        ("none", "good"),
+        ("good", "none"),
+    ]
+    assert "Vote: spectrum #1 marked good" in texts
+    assert "Vote: vote on spectrum #5 withdrawn" in texts
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [((-1, "good"), ">= 0"), ((1, "great"), "good, bad, none"), (("3", "good"), "integer")],
+)
+def test_a_malformed_vote_says_what_was_expected(args: tuple[Any, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Vote(*args)
+
+
+def test_the_votes_target_ranks_spectra_like_the_good_ones_first(tmp_path: Path) -> None:
+    """Marked on the plasmonic sample by what the window target says (the operator's eye),
+    the votes make a target that agrees with it on the spectra not voted on."""
+    path = tmp_path / "t.sqlite"
+    with Campaign.create(small_config(budget={"measurements": 24}), path) as campaign:
+        campaign.run()
+        window = campaign.targets().copy()
+        order = np.argsort(window)
+        good, bad = [int(i) for i in order[-3:]], [int(i) for i in order[:3]]
+        for i in good:
+            campaign.apply(Vote(i, "good"))
+        for i in bad:
+            campaign.apply(Vote(i, "bad"))
+        spec = votes_target(path, sorted(campaign.votes.items()))
+        assert spec["kind"] == "similarity" and spec["n_votes"] == 6 and "unlike" in spec
+        assert describe_intervention(SetScalarizer(spec=spec)) == "target → similarity"
+        campaign.apply(SetScalarizer(spec=spec))
+        likeness = campaign.targets()  # every stored spectrum relabelled
+    others = [i for i in range(len(window)) if i not in good + bad]
+    agreement = np.corrcoef(window[others], likeness[others])[0, 1]
+    assert agreement > 0.5, agreement
+    assert likeness[good].min() > likeness[bad].max()
+
+
+def test_no_good_vote_no_target(tmp_path: Path) -> None:
+    with Campaign.create(small_config(), tmp_path / "n.sqlite") as campaign:
+        campaign.run(n_steps=4)
+        campaign.apply(Vote(1, "bad"))
+        with pytest.raises(ConfigError, match="mark at least one measured spectrum good"):
+            votes_target(tmp_path / "n.sqlite", sorted(campaign.votes.items()))
