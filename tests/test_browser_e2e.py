@@ -791,3 +791,35 @@ def test_an_assistants_proposal_waits_on_the_page_until_the_operator_approves_it
     assert kinds.count("SetPolicy") == 1 and "SetBudget" not in kinds
     assert {"intervention_proposed", "proposal_approved", "proposal_rejected"} <= set(events)
     assert measured > 3
+
+
+def test_votes_on_measured_spectra_become_the_target(server: tuple[str, Path], page: Any) -> None:
+    """Click a measured point on the live overview, mark it good (real clicks), then make
+    the votes the target: the record holds the Vote and a similarity SetScalarizer."""
+    from playwright.sync_api import expect
+
+    from steerscope.records import CampaignRecord
+
+    _, records = server
+    _start_exact_gp_campaign(page, budget=200)
+    _wait_measured(page, at_least=3, timeout_s=60)
+    (record_path,) = records.glob("*.sqlite")
+    with CampaignRecord.open(record_path, read_only=True, verify=False) as record:
+        first = tuple(int(v) for v in record.measurements().points[0])
+    live = _live_chart(page, "campaign.live_overview")
+    expect(live).to_contain_text("Measured (numbered in order)")
+    _click_pixel(page, live, *first)  # on the marker of measured spectrum #1
+    expect(page.get_by_text(f"row {first[0]}, col {first[1]}: measured #1")).to_be_visible()
+    _click_settled(page.get_by_role("button", name="Good spectrum"))
+    expect(page.get_by_text("Your votes: 1 good, 0 bad spectra")).to_be_visible()
+    expect(page.get_by_role("button", name="Good spectrum")).to_be_disabled()
+    _click_settled(page.get_by_role("button", name="Make the votes the target"))
+    expect(page.get_by_text(re.compile("likeness to the good spectra, 1 vote"))).to_be_visible(
+        timeout=60_000
+    )
+    _click_settled(page.get_by_role("button", name="Stop"))
+    expect(page.get_by_text("Status: stopped", exact=False)).to_be_visible(timeout=120_000)
+    with CampaignRecord.open(record_path, read_only=True) as record:
+        changes = {i.kind: i for i in record.interventions()}
+    assert changes["Vote"].after == {"measurement": 0, "verdict": "good"}
+    assert changes["SetScalarizer"].after["spec"]["kind"] == "similarity"

@@ -128,7 +128,7 @@ class SimilaritySpec(WindowScalarizerBase):
         if self.unlike is not None:
             what += " (vs the bad)"
         if self.n_votes:
-            what += f", {self.n_votes} votes"
+            what += f", {self.n_votes} vote" + ("s" if self.n_votes != 1 else "")
         return what
 
     def _undefined_reason(self) -> str:
