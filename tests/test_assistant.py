@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,16 @@ def test_a_proposal_waits_for_the_operator_and_is_recorded_either_way(tmp_path: 
     assert {"intervention_proposed", "proposal_approved", "proposal_rejected"} <= set(events)
 
 
+def _run(coroutine: Any) -> Any:
+    """Run ``coroutine`` to its end on a thread of its own.
+
+    ``asyncio.run`` on the main thread leaves it without a current event loop, and
+    nionswift-usim, which later tests start, asks for one there (``get_event_loop``).
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def _call(server: Any, tool: str, arguments: dict[str, Any]) -> Any:
     """One MCP tool call through an in-process client, as an assistant makes it."""
     from mcp import Client
@@ -91,7 +102,7 @@ def _call(server: Any, tool: str, arguments: dict[str, Any]) -> Any:
         async with Client(server) as client:
             return await client.call_tool(tool, arguments)
 
-    return asyncio.run(go())
+    return _run(go())
 
 
 def test_an_assistant_reads_over_mcp_and_its_proposal_waits_for_the_operator(
@@ -112,7 +123,7 @@ def test_an_assistant_reads_over_mcp_and_its_proposal_waits_for_the_operator(
                 async with Client(server) as session:
                     return list((await session.list_tools()).tools)
 
-            listed = {t.name: t for t in asyncio.run(tools())}
+            listed = {t.name: t for t in _run(tools())}
             assert set(listed) == {
                 "get_campaign_status",
                 "get_target_history",

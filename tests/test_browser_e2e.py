@@ -392,6 +392,16 @@ def _start_exact_gp_campaign(page, *, budget: int, delay_s: float = 0.5) -> None
     page.get_by_role("button", name="Start").click()
 
 
+def _stop_and_wait(page) -> None:
+    """Stop the watched campaign and wait until it has ended: stopped, or, on a loaded
+    machine where its budget ran out first, finished."""
+    from playwright.sync_api import expect
+
+    _click_settled(page.get_by_role("button", name="Stop"))
+    ended = page.get_by_text(re.compile(r"Status: (stopped|finished)"))
+    expect(ended).to_be_visible(timeout=120_000)
+
+
 def _interventions(records: Path) -> list:
     from steerscope.records import CampaignRecord
 
@@ -738,8 +748,7 @@ def test_two_visitors_of_a_teaching_server_never_see_each_others_campaigns(
 
             alice.reload()  # the address keeps her visitor id: her campaign is still hers
             expect(alice.get_by_text(re.compile(r"\d+/30 measured"))).to_be_visible()
-            _click_settled(alice.get_by_role("button", name="Stop"))
-            expect(alice.get_by_text("Status: stopped", exact=False)).to_be_visible(timeout=120_000)
+            _stop_and_wait(alice)
         finally:
             browser.close()
 
@@ -780,8 +789,7 @@ def test_an_assistants_proposal_waits_on_the_page_until_the_operator_approves_it
     while assistant.snapshot().policy["beta"] != 3.0:
         assert time.monotonic() < deadline, "the approved beta was never applied"
         page.wait_for_timeout(300)
-    _click_settled(page.get_by_role("button", name="Stop"))
-    expect(page.get_by_text("Status: stopped", exact=False)).to_be_visible(timeout=120_000)
+    _stop_and_wait(page)
 
     (record_path,) = records.glob("*.sqlite")
     with CampaignRecord.open(record_path, read_only=True) as record:
@@ -817,8 +825,7 @@ def test_votes_on_measured_spectra_become_the_target(server: tuple[str, Path], p
     expect(page.get_by_text(re.compile("likeness to the good spectra, 1 vote"))).to_be_visible(
         timeout=60_000
     )
-    _click_settled(page.get_by_role("button", name="Stop"))
-    expect(page.get_by_text("Status: stopped", exact=False)).to_be_visible(timeout=120_000)
+    _stop_and_wait(page)
     with CampaignRecord.open(record_path, read_only=True) as record:
         changes = {i.kind: i for i in record.interventions()}
     assert changes["Vote"].after == {"measurement": 0, "verdict": "good"}

@@ -44,6 +44,19 @@ def _measured(path: Path) -> int:
         return len(record.measurements())
 
 
+def _settled(process: CampaignProcess) -> Any:
+    """The snapshot once two readings 0.5 s apart are the same object (bounded)."""
+    deadline = time.monotonic() + WAIT_S
+    held = process.snapshot()
+    while True:
+        time.sleep(0.5)
+        now = process.snapshot()
+        if now is held:
+            return held
+        assert time.monotonic() < deadline, "the paused campaign kept changing"
+        held = now
+
+
 def test_a_campaign_process_is_steered_like_a_runner_and_stops_cleanly(tmp_path: Path) -> None:
     path = tmp_path / "p.sqlite"
     process = CampaignProcess.create(_config(), path)
@@ -64,10 +77,10 @@ def test_a_campaign_process_is_steered_like_a_runner_and_stops_cleanly(tmp_path:
         assert "cannot reach it" in steering_help(object())  # a runner thread has no channel
         # an unchanged campaign is not sent again: the same object comes back
         process.post(Pause())
-        held = process.wait_for(lambda s: s.status == "paused", WAIT_S)
-        time.sleep(0.3)
+        process.wait_for(lambda s: s.status == "paused", WAIT_S)
+        held = _settled(process)  # the spectrum in flight when Pause came is measured first
         again = process.snapshot()
-        assert again.n_measured == held.n_measured
+        assert again is held
     finally:
         assert process.stop(60.0)
     assert not process.running
