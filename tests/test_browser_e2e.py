@@ -822,9 +822,8 @@ def test_votes_on_measured_spectra_become_the_target(server: tuple[str, Path], p
     expect(page.get_by_text("Your votes: 1 good, 0 bad spectra")).to_be_visible()
     expect(page.get_by_role("button", name="Good spectrum")).to_be_disabled()
     _click_settled(page.get_by_role("button", name="Make the votes the target"))
-    expect(page.get_by_text(re.compile("likeness to the good spectra, 1 vote"))).to_be_visible(
-        timeout=60_000
-    )
+    in_force = page.get_by_text(re.compile(r"In force: .*likeness to the good spectra, 1 vote"))
+    expect(in_force).to_be_visible(timeout=60_000)
     _stop_and_wait(page)
     with CampaignRecord.open(record_path, read_only=True) as record:
         changes = {i.kind: i for i in record.interventions()}
