@@ -273,10 +273,10 @@ def test_sources_describe_key_and_refuse_unknown_kinds() -> None:
 
 def test_walkthrough_covers_every_idea_and_page() -> None:
     text = " ".join(s.explain + s.try_this for s in learning.WALKTHROUGH).lower()
-    for idea in ("patch", "scalarizer", "uncertainty", "beta", "explor", "seed"):
+    for idea in ("patch", "scalarizer", "uncertainty", "beta", "explor", "seed", "votes"):
         assert idea in text
     assert {s.page for s in learning.WALKTHROUGH} == set(learning.PAGES)
-    assert [i for i, _ in learning.steps_for_page("campaign")] == [2, 3, 4, 5]
+    assert [i for i, _ in learning.steps_for_page("campaign")] == [2, 3, 4, 5, 6]
     with pytest.raises(ValueError, match="page must be one of"):
         learning.steps_for_page("nope")
 
@@ -293,6 +293,13 @@ def test_a_lesson_says_when_the_user_did_what_it_asks() -> None:
     assert learning.lesson_progress(beta, events[:1]) is None
     assert learning.lesson_progress(beta, events) == (
         "Done: SetPolicy: beta 0.25 → 1, recorded at step 10."
+    )
+    votes = next(s for s in learning.WALKTHROUGH if s.recorded.startswith("Vote"))
+    voted = [EventView(12, 3.0, "intervention", "Vote: spectrum #4 marked good")]
+    withdrawn = [EventView(12, 3.0, "intervention", "Vote: vote on spectrum #4 withdrawn")]
+    assert learning.lesson_progress(votes, withdrawn) is None
+    assert learning.lesson_progress(votes, voted) == (
+        "Done: Vote: spectrum #4 marked good, recorded at step 12."
     )
     seeds = next(s for s in learning.WALKTHROUGH if "Seed points" in s.title)
     assert learning.lesson_progress(seeds, events) is None  # nothing to do on the run
@@ -439,11 +446,16 @@ def test_learning_mode_points_at_the_beta_input_until_beta_is_changed() -> None:
     from steerscope.ui.learning import widgets_to_highlight
     from steerscope.ui.widgets import highlight_css
 
-    assert widgets_to_highlight("campaign", []) == ["campaign.beta"]
+    assert widgets_to_highlight("campaign", []) == ["campaign.beta", "campaign.vote_good"]
     css = highlight_css(widgets_to_highlight("campaign", []))
     assert ".st-key-campaign-beta" in css and "outline" in css  # Streamlit's class for the key
     done = [SimpleNamespace(kind="intervention", text="SetPolicy: beta 1 → 2", step=4)]
-    assert widgets_to_highlight("campaign", done) == []
+    assert widgets_to_highlight("campaign", done) == ["campaign.vote_good"]
+    voted = [
+        *done,
+        SimpleNamespace(kind="intervention", text="Vote: spectrum #2 marked bad", step=5),
+    ]
+    assert widgets_to_highlight("campaign", voted) == []
     assert highlight_css([]) == ""
 
 

@@ -172,7 +172,28 @@ WALKTHROUGH: tuple[LessonStep, ...] = (
         widget="campaign.beta",
     ),
     LessonStep(
-        title="7. Steer, then review what happened",
+        title="7. Votes: a target you know when you see it",
+        page="campaign",
+        explain=(
+            "Sometimes no energy window says what you are after, but you know an "
+            "interesting spectrum when you see one. Mark measured spectra good or bad; the "
+            "votes become a target of their own: how much each spectrum looks like the good "
+            "ones (and unlike the bad), whatever its intensity."
+        ),
+        try_this=(
+            "Click a measured point on the live overview, look at its spectrum below, and "
+            "press Good spectrum or Bad spectrum; do it for a few points, then Make the votes "
+            "the target."
+        ),
+        watch=(
+            "Every spectrum is relabelled with its likeness to your good ones; the target "
+            "plot and the maps follow, and the agent now looks for more of what you liked."
+        ),
+        recorded="Vote: spectrum",
+        widget="campaign.vote_good",
+    ),
+    LessonStep(
+        title="8. Steer, then review what happened",
         page="review",
         explain=(
             "Every decision, measurement and intervention is in the campaign record. The "
