@@ -44,9 +44,16 @@ def latency_table(data: dict) -> list[str]:
     return lines
 
 
-DISCOVERY_METHODS = ("steerscope dkl", "steerscope dkl pure", "gpax viDKL", "random")
+DISCOVERY_METHODS = (
+    "steerscope dkl",
+    "steerscope dkl beta=0.25",
+    "steerscope dkl beta=4",
+    "steerscope dkl pure",
+    "gpax viDKL",
+    "random",
+)
 DISCOVERY_ORDER = DISCOVERY_DATASETS
-DISCOVERY_COLOURS = dict(zip(DISCOVERY_METHODS, ("C0", "C4", "C2", "C3"), strict=True))
+DISCOVERY_COLOURS = dict(zip(DISCOVERY_METHODS, ("C0", "C1", "C5", "C4", "C2", "C3"), strict=True))
 
 
 def _discovery_runs(data: dict) -> dict:
