@@ -829,3 +829,20 @@ def test_votes_on_measured_spectra_become_the_target(server: tuple[str, Path], p
         changes = {i.kind: i for i in record.interventions()}
     assert changes["Vote"].after == {"measurement": 0, "verdict": "good"}
     assert changes["SetScalarizer"].after["spec"]["kind"] == "similarity"
+
+
+def test_the_review_page_exports_a_record_as_zarr(server: tuple[str, Path], page: Any) -> None:
+    """A finished campaign, the Review page, a real click on Export .zspy: HyperSpy reads the
+    Zarr folder back with every measured spectrum."""
+    import hyperspy.api as hs
+    from playwright.sync_api import expect
+
+    _, records = server
+    _start_exact_gp_campaign(page, budget=12, delay_s=0.0)
+    expect(page.get_by_text("Status: finished", exact=False)).to_be_visible(timeout=120_000)
+    page.get_by_role("link", name="Review").click()
+    _click_settled(page.get_by_role("button", name="Export .zspy"))
+    expect(page.get_by_text(re.compile(r"Written: .*\.zspy"))).to_be_visible(timeout=60_000)
+    (folder,) = [p for p in (records / "exports").glob("*.zspy") if "_overview" not in p.name]
+    spectra = hs.load(folder)
+    assert spectra.data.shape[0] == 12

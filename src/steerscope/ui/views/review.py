@@ -229,7 +229,7 @@ try:
 
     st.subheader("Export")
     exports = folder / "exports"
-    e1, e2 = st.columns(2)
+    e1, e2, e3 = st.columns(3)
     if e1.button("Export HDF5", help="Write the whole record (spectra, decisions, log) as HDF5."):
         try:
             exports.mkdir(parents=True, exist_ok=True)
@@ -242,13 +242,22 @@ try:
             )
         except SteerscopeError as exc:
             widgets.show_error(exc)
-    if e2.button("Export .hspy", help="Write the spectra and overview as HyperSpy files."):
-        try:
-            exports.mkdir(parents=True, exist_ok=True)
-            written_files = record.export_hspy(exports / f"{Path(path).stem}.hspy", overwrite=True)
-            e2.success("Written: " + ", ".join(str(p) for p in written_files))
-        except SteerscopeError as exc:
-            widgets.show_error(exc)
+    for column, suffix, what in (
+        (e2, ".hspy", "HyperSpy files (HDF5)"),
+        (e3, ".zspy", "HyperSpy's Zarr folders (chunked, for large or cloud data)"),
+    ):
+        if column.button(
+            f"Export {suffix}",
+            key=f"review.export{suffix}",
+            help=f"Write the spectra and the overview as {what}.",
+        ):
+            try:
+                exports.mkdir(parents=True, exist_ok=True)
+                out = exports / f"{Path(path).stem}{suffix}"
+                written_files = record.export_hspy(out, overwrite=True)
+                column.success("Written: " + ", ".join(p.name for p in written_files))
+            except SteerscopeError as exc:
+                widgets.show_error(exc)
 
     st.caption(
         "Figures: plotly's PNG export needs kaleido, which is not installed; download the "
