@@ -96,3 +96,26 @@ def test_no_good_vote_no_target(tmp_path: Path) -> None:
         campaign.apply(Vote(1, "bad"))
         with pytest.raises(ConfigError, match="mark at least one measured spectrum good"):
             votes_target(tmp_path / "n.sqlite", sorted(campaign.votes.items()))
+
+
+def test_the_simulated_operator_votes_the_best_good_and_the_worst_bad() -> None:
+    from steerscope.testing.simulated_operator import SimulatedOperator
+    from steerscope.types import EnergyAxis
+
+    axis = EnergyAxis(size=4, offset=0.0, scale=1.0, units="eV")
+    spectra = np.array([[0.0, float(k), 0.0, 0.0] for k in range(10)])  # target = k
+    hidden = {"kind": "window_sum", "window": [0.5, 1.5]}  # channel 1 alone
+    honest = SimulatedOperator(hidden, axis, error_rate=0.0, share=0.2)
+    assert honest.votes(spectra) == [(0, "bad"), (1, "bad"), (8, "good"), (9, "good")]
+    wrong = SimulatedOperator(hidden, axis, error_rate=0.5, share=0.2, seed=1)
+    flips = [
+        sum(
+            v != h
+            for (_, v), (_, h) in zip(wrong.votes(spectra), honest.votes(spectra), strict=True)
+        )
+        for _ in range(200)
+    ]
+    assert 0.4 < np.mean(flips) / 4 < 0.6  # half the votes the wrong way round
+    assert honest.votes(spectra[:1]) == []
+    with pytest.raises(ConfigError, match="error_rate"):
+        SimulatedOperator(hidden, axis, error_rate=0.7)
