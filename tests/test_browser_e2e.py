@@ -110,13 +110,18 @@ def _serve(tmp_path: Path, extra_env: dict[str, str]) -> Iterator[tuple[str, Pat
             time.sleep(0.3)
         yield url, records
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        _end(process, timeout=15)
         log.close()
+
+
+def _end(process: subprocess.Popen[bytes], *, timeout: float) -> None:
+    """Terminate a server started by a fixture; kill it if it has not ended in ``timeout``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=15)
 
 
 @pytest.fixture
@@ -652,12 +657,7 @@ def voila_page(tmp_path: Path) -> Iterator[tuple[Any, Path]]:
             finally:
                 browser.close()
     finally:
-        server.terminate()  # the kernel's campaign process goes with its kernel
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
+        _end(server, timeout=30)  # the kernel's campaign process goes with its kernel
         log.close()
 
 

@@ -36,7 +36,6 @@ from steerscope.campaign.interventions import (
     Resume,
     RunSteps,
     Stop,
-    Vote,
     describe_intervention,
 )
 from steerscope.campaign.pipeline import STALL_FACTOR, BeamDone, BeamPoint, Pipeline, ProposalDone
@@ -455,8 +454,9 @@ class CampaignRunner:
         else:
             # a refused intervention is recorded as an event by the engine; the run goes on
             with contextlib.suppress(SteerscopeError):
+                revision = self.campaign.revision
                 self.campaign.apply(message)
-                if not isinstance(message, Vote):  # a vote changes no setting
+                if self.campaign.revision != revision:  # a setting changed (a vote is none)
                     self.pipeline.supersede(f"{type(message).__name__} came after it")
             if self._status == "finished" and not self.campaign.done:
                 self._set_status("running", "")

@@ -203,20 +203,24 @@ class _SteeringObject:
     ) -> dict[str, Any]:
         """Rebuild the intervention and ``act`` on it; a refusal as a plain answer."""
         try:
-            return {"ok": True, **act(intervention_from_dict(str(kind), dict(payload)))}
-        except SteerscopeError as exc:
-            return {"ok": False, "error_type": type(exc).__name__, "message": str(exc)}
+            return _answer(lambda: act(intervention_from_dict(str(kind), dict(payload))))
         except (TypeError, ValueError) as exc:
             message = f"{kind} with {payload!r} is not a valid intervention: {exc}"
             return {"ok": False, "error_type": "ConfigError", "message": message}
 
     @Pyro5.api.expose
     def decide(self, proposal: int, approve: bool) -> dict[str, Any]:
-        try:
-            text = self._runner.decide(int(proposal), approve=bool(approve))
-        except SteerscopeError as exc:
-            return {"ok": False, "error_type": type(exc).__name__, "message": str(exc)}
-        return {"ok": True, "queued": text}
+        return _answer(
+            lambda: {"queued": self._runner.decide(int(proposal), approve=bool(approve))}
+        )
+
+
+def _answer(act: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``act()``'s answer marked ok, or a steerscope error as plain values for the client."""
+    try:
+        return {"ok": True, **act()}
+    except SteerscopeError as exc:
+        return {"ok": False, "error_type": type(exc).__name__, "message": str(exc)}
 
 
 class SteeringServer(TokenServer):

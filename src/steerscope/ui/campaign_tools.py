@@ -430,15 +430,18 @@ def start_runner(
         from steerscope.service import CampaignProcess
 
         env = {"STEERSCOPE_TOKEN": token} if token else {}
-        if nice:
-            env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        return CampaignProcess.create(config, record_path, env=env, nice=nice)
+        return CampaignProcess.create(config, record_path, env={**env, **_threads(nice)}, nice=nice)
     if token:
         os.environ["STEERSCOPE_TOKEN"] = token
     campaign = Campaign.create(validated, record_path)
     runner = CampaignRunner(campaign)
     runner.start()
     return runner
+
+
+def _threads(nice: int) -> dict[str, str]:
+    """The environment of a campaign process run at ``nice`` > 0: one compute thread."""
+    return {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"} if nice else {}
 
 
 def resume_runner(record_path: Path, *, nice: int = 0) -> Any:
@@ -448,8 +451,7 @@ def resume_runner(record_path: Path, *, nice: int = 0) -> Any:
     if campaigns_in_processes():
         from steerscope.service import CampaignProcess
 
-        env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"} if nice else None
-        return CampaignProcess.resume(record_path, env=env, nice=nice)
+        return CampaignProcess.resume(record_path, env=_threads(nice), nice=nice)
     campaign = Campaign.resume(record_path)
     runner = CampaignRunner(campaign)
     runner.start()
@@ -503,7 +505,7 @@ def count_active(entries: Any) -> int:
             status = entry.runner.snapshot().status
         except SteerscopeError:
             status = "running"
-        active += status in ("idle", "running", "paused")
+        active += status in ACTIVE_STATUSES
     return active
 
 

@@ -29,12 +29,13 @@ import numpy as np
 import streamlit as st
 from numpy.typing import ArrayLike, NDArray
 
-from steerscope.ui.campaign_tools import SnapshotCache, describe_target
+from steerscope.ui.campaign_tools import SnapshotCache, count_active, describe_target
 from steerscope.ui.review_tools import ReplayJobs
 from steerscope.ui.sources import LoadedSource, describe_source, open_source, source_key
 from steerscope.ui.sweep_tools import SweepJobs
 from steerscope.ui.teaching import (
     TeachingLimits,
+    check_new_campaign,
     is_visitor_id,
     new_visitor_id,
     teaching_limits,
@@ -48,6 +49,7 @@ __all__ = [
     "add_picked_pixels",
     "campaign_entries",
     "campaign_path",
+    "check_may_start",
     "clear_picked_pixels",
     "figure_cache",
     "get_value",
@@ -357,14 +359,49 @@ def visitor_id() -> str | None:
     return visitor
 
 
+def _inside(path: str | os.PathLike[str], folder: Path) -> bool:
+    """Whether ``path`` lies (at any depth) in ``folder``."""
+    return folder.resolve() in Path(path).resolve().parents
+
+
 def is_mine(path: str | os.PathLike[str]) -> bool:
     """Whether this tab may see ``path`` (a record, a fork, a sweep folder).
 
     Always outside teaching mode; in it, only what lies in the visitor's folder.
     """
-    if teaching() is None:
-        return True
-    return records_dir().resolve() in Path(path).resolve().parents
+    return teaching() is None or _inside(path, records_dir())
+
+
+def check_may_start(*, budget: int, new_record: bool) -> TeachingLimits | None:
+    """On a teaching server, refuse a campaign this visitor may not start (or resume) now.
+
+    Parameters
+    ----------
+    budget : int
+        Spectra the campaign would measure (0 for a resume: its budget was checked).
+    new_record : bool
+        Whether it makes a record (a resume does not), counted against the visitor's cap.
+
+    Returns
+    -------
+    TeachingLimits or None
+        The limits the campaign runs under; None outside teaching mode.
+
+    Raises
+    ------
+    TeachingLimitError
+        With what to do, when a limit would be passed.
+    """
+    limits = teaching()
+    if limits is not None:
+        check_new_campaign(
+            limits,
+            budget=budget,
+            running_mine=count_active(campaign_entries()),
+            running_all=count_active(registry().entries()),
+            records_mine=len(list(records_dir().glob("*.sqlite"))) if new_record else 0,
+        )
+    return limits
 
 
 def campaign_entries() -> list[RegistryEntry]:
@@ -486,13 +523,8 @@ class CampaignRegistry:
 
     def discard_under(self, folder: Path, timeout: float = 10.0) -> int:
         """Stop and forget every runner whose record lies in ``folder``; how many there were."""
-        inside = folder.resolve()
         with self._lock:
-            gone = [
-                self._entries.pop(key)
-                for key in list(self._entries)
-                if inside in Path(key).resolve().parents
-            ]
+            gone = [self._entries.pop(key) for key in list(self._entries) if _inside(key, folder)]
         for entry in gone:
             _stop_runner(entry.runner, timeout)
         return len(gone)

@@ -117,34 +117,28 @@ def _pixel_panel(snap: Any, point: tuple[int, int]) -> None:
     )
 
 
+_VOTE_BUTTONS = (
+    ("good", "Good spectrum", "Mark this spectrum as one you want more of (recorded as a Vote)."),
+    ("bad", "Bad spectrum", "Mark this spectrum as one you do not want (recorded as a Vote)."),
+    ("none", "Withdraw vote", "Forget your vote on this spectrum (recorded too)."),
+)
+"""Each verdict's button: label and help."""
+
+
 def _vote_buttons(snap: Any, index: int) -> None:
     """Good / Bad (or withdraw) for measured spectrum ``index``: recorded as a Vote."""
-    verdict = dict(snap.votes).get(index)
-    good, bad, withdraw = st.columns(3)
-    good.button(
-        "Good spectrum",
-        key="campaign.vote_good",
-        disabled=verdict == "good",
-        help="Mark this spectrum as one you want more of (recorded as a Vote).",
-        on_click=post,
-        args=(lambda: Vote(index, "good"),),
-    )
-    bad.button(
-        "Bad spectrum",
-        key="campaign.vote_bad",
-        disabled=verdict == "bad",
-        help="Mark this spectrum as one you do not want (recorded as a Vote).",
-        on_click=post,
-        args=(lambda: Vote(index, "bad"),),
-    )
-    withdraw.button(
-        "Withdraw vote",
-        key="campaign.vote_none",
-        disabled=verdict is None,
-        help="Forget your vote on this spectrum (recorded too).",
-        on_click=post,
-        args=(lambda: Vote(index, "none"),),
-    )
+    verdict = dict(snap.votes).get(index, "none")
+    for column, (choice, label, help_text) in zip(
+        st.columns(len(_VOTE_BUTTONS)), _VOTE_BUTTONS, strict=True
+    ):
+        column.button(
+            label,
+            key=f"campaign.vote_{choice}",
+            disabled=verdict == choice,  # withdraw: only once there is a vote
+            help=help_text,
+            on_click=post,
+            args=(lambda choice=choice: Vote(index, choice),),
+        )
 
 
 def _post_votes_target(snap: Any) -> None:

@@ -21,7 +21,6 @@ from steerscope.descriptors import DescriptorSpec
 from steerscope.errors import SteerscopeError
 from steerscope.ui import campaign_tools, figures, state, widgets
 from steerscope.ui.state import RegistryEntry
-from steerscope.ui.teaching import check_new_campaign
 
 __all__ = ["SETUP_DEFAULTS", "setup_form"]
 
@@ -184,15 +183,7 @@ def setup_form(watched: RegistryEntry | None, snapshot_now: Any) -> None:
     state.remember_widgets([*SETUP_DEFAULTS, acquisition_key], into="setup_form")
     if st.button("Start", type="primary", help="Create the record and start the campaign."):
         try:
-            limits = state.teaching()
-            if limits is not None:  # a teaching server: this visitor's share of it
-                check_new_campaign(
-                    limits,
-                    budget=int(budget),
-                    running_mine=campaign_tools.count_active(state.campaign_entries()),
-                    running_all=campaign_tools.count_active(registry.entries()),
-                    records_mine=len(list(state.records_dir().glob("*.sqlite"))),
-                )
+            limits = state.check_may_start(budget=int(budget), new_record=True)
             source_description = state.source() or {}
             config = campaign_tools.build_config_dict(
                 source=source_description,

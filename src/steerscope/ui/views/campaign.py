@@ -12,7 +12,6 @@ from steerscope.ui import campaign_tools, state, widgets
 from steerscope.ui.panels.live_view import live_view
 from steerscope.ui.panels.setup_form import setup_form
 from steerscope.ui.panels.steer_panel import steer_panel
-from steerscope.ui.teaching import check_new_campaign
 
 st.title("Campaign")
 widgets.learning_panel("campaign")
@@ -51,15 +50,7 @@ with st.container():
                     help="Continue this campaign from its record (measured spectra are kept).",
                 ):
                     try:
-                        limits = state.teaching()
-                        if limits is not None:  # resuming starts a campaign again
-                            check_new_campaign(
-                                limits,
-                                budget=0,
-                                running_mine=campaign_tools.count_active(entries),
-                                running_all=campaign_tools.count_active(registry.entries()),
-                                records_mine=0,
-                            )
+                        limits = state.check_may_start(budget=0, new_record=False)
                         runner = campaign_tools.resume_runner(
                             path, nice=limits.campaign_nice if limits is not None else 0
                         )

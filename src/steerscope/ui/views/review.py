@@ -21,8 +21,13 @@ def _replay_jobs_live() -> None:
     _replay_jobs_table()
 
 
+def _my_replay_jobs() -> list[Any]:
+    """The server's replay jobs this tab may see (on a teaching server, its own)."""
+    return [job for job in state.replay_jobs().jobs() if state.is_mine(job.out_path)]
+
+
 def _replay_jobs_table() -> None:
-    jobs = [job for job in state.replay_jobs().jobs() if state.is_mine(job.out_path)]
+    jobs = _my_replay_jobs()
     if not jobs:
         return
     rows = [
@@ -118,7 +123,7 @@ def _whatif_section(
         out_path.parent.mkdir(parents=True, exist_ok=True)
         state.replay_jobs().submit(path, int(from_step), changes, out_path)
         st.success(f"Replay started in the background: {out_path.name}")
-    jobs = [job for job in state.replay_jobs().jobs() if state.is_mine(job.out_path)]
+    jobs = _my_replay_jobs()
     if any(not job.done for job in jobs):
         _replay_jobs_live()
     else:
