@@ -84,8 +84,9 @@ def test_pipelined_run_measures_each_point_once_and_records_what_each_choice_kne
         assert model, "no model decision"
         for d in model:
             known = d.model["conditioned_on"]
-            # computed while the previous decision was in flight: it knew that point as pending
-            assert known["pending_points"], d.model
+            # computed while the previous decision was in flight, it knew that point as
+            # pending; or chosen when the beam came free by the last fit, updated
+            assert known["pending_points"] or "fit_n_measured" in known, d.model
             assert known["n_measured"] < sum(len(x.points) for x in decisions if x.id <= d.id)
         measured = record.measurements()
         started, ended = measured.started_at, measured.acquired_at
@@ -156,21 +157,54 @@ def test_a_posted_change_shows_as_queued_before_the_runner_applies_it(tmp_path: 
         campaign.close()
 
 
-def test_a_slow_refit_never_stops_the_beam(tmp_path: Path) -> None:
+def _slow_fourth_fit(campaign: Campaign, seconds: float = 3.0) -> None:
+    surrogate = campaign._surrogate
+    fit = surrogate.fit
+    calls = {"n": 0}
+
+    def slow_fourth_fit(X: Any, y: Any, **kw: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            time.sleep(seconds)
+        return fit(X, y, **kw)
+
+    surrogate.fit = slow_fourth_fit
+
+
+def test_a_slow_refit_never_stops_the_beam_the_last_fit_updated_chooses(tmp_path: Path) -> None:
     config = small_config(instrument={"acquisition_delay_s": 0.05}, budget={"measurements": 14})
     path = tmp_path / "stall.sqlite"
     with Campaign.create(config, path) as campaign:
-        surrogate = campaign._surrogate
-        fit = surrogate.fit
-        calls = {"n": 0}
+        _slow_fourth_fit(campaign)
+        run_pipelined(campaign)
+        assert campaign.done
+    with _exactly_once(path, 14) as record:
+        decisions = record.decisions()
+        model = [d for d in decisions if d.policy["source"] == "model"]
+        # while the slow fit ran, the beam went on with choices of the last fit, updated
+        # with the spectra since: each says how many spectra its fit saw, fewer than it knew
+        updated = [
+            d
+            for d in model
+            if d.model["conditioned_on"].get("fit_n_measured", 1e9)
+            < d.model["conditioned_on"]["n_measured"]
+        ]
+        assert len(updated) >= 2, [d.model["conditioned_on"] for d in model]
+        assert all(np.all(np.isfinite(d.predicted_mean)) for d in updated)
+        assert not [e for e in record.events() if e.kind == "model_stall"]
+        assert "queue" not in [d.policy["source"] for d in decisions]
 
-        def slow_fourth_fit(X: Any, y: Any, **kw: Any) -> Any:
-            calls["n"] += 1
-            if calls["n"] == 4:
-                time.sleep(3.0)
-            return fit(X, y, **kw)
 
-        surrogate.fit = slow_fourth_fit
+def test_a_model_that_cannot_be_updated_falls_back_to_the_last_ranking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steerscope.models import updating
+
+    monkeypatch.setattr(updating, "MAX_CELLS", 10)  # no room to keep the candidate posterior
+    config = small_config(instrument={"acquisition_delay_s": 0.05}, budget={"measurements": 14})
+    path = tmp_path / "stall.sqlite"
+    with Campaign.create(config, path) as campaign:
+        _slow_fourth_fit(campaign)
         run_pipelined(campaign)
         assert campaign.done
     with _exactly_once(path, 14) as record:
@@ -178,6 +212,23 @@ def test_a_slow_refit_never_stops_the_beam(tmp_path: Path) -> None:
         assert "queue" in sources
         stalls = [e for e in record.events() if e.kind == "model_stall"]
         assert stalls and "last model's ranking" in stalls[0].message
+
+
+def test_the_beam_waits_for_the_refit_when_too_much_is_known_only_by_update(
+    tmp_path: Path,
+) -> None:
+    config = small_config(instrument={"acquisition_delay_s": 0.05}, budget={"measurements": 14})
+    path = tmp_path / "wait.sqlite"
+    with Campaign.create(config, path) as campaign:
+        _slow_fourth_fit(campaign, 1.0)
+        run_pipelined(campaign, max_unfitted=0.2)
+        assert campaign.done
+    with _exactly_once(path, 14) as record:
+        for d in record.decisions():
+            known = d.model["conditioned_on"]
+            if d.policy["source"] == "model" and "fit_n_measured" in known:
+                n = known["n_measured"] + len(known["pending_points"])
+                assert n - known["fit_n_measured"] <= 0.2 * n
 
 
 def test_a_batch_cut_short_keeps_its_first_spectra_and_resume_measures_only_the_rest(

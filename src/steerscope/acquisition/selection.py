@@ -62,7 +62,13 @@ def allowed_mask(
             width = int(both[:, 1].max() - low[1]) + 1
             keys = (pixel_arr[:, 0] - low[0]) * width + (pixel_arr[:, 1] - low[1])
             excluded_keys = (excluded[:, 0] - low[0]) * width + (excluded[:, 1] - low[1])
-            allowed &= ~np.isin(keys, excluded_keys)
+            n_keys = int(max(keys.max(), excluded_keys.max())) + 1
+            if n_keys <= 8 * both.shape[0]:  # a dense grid: one flag per pixel is faster
+                flagged = np.zeros(n_keys, dtype=bool)
+                flagged[excluded_keys] = True
+                allowed &= ~flagged[keys]
+            else:
+                allowed &= ~np.isin(keys, excluded_keys)
     if no_go is not None:
         mask = np.asarray(no_go)
         if mask.ndim != 2 or mask.dtype != np.bool_:
@@ -170,8 +176,16 @@ def select_points(
         )
 
     candidates = np.flatnonzero(allowed)
+    negated = -score_arr[candidates]
+    if (distance == 0.0 or q == 1) and q < candidates.shape[0]:
+        # only the q best are needed: those at or above the q-th best score (ties
+        # included), then the same stable order a full sort would give them
+        kth = np.partition(negated, q - 1)[q - 1]
+        top = negated <= kth
+        best = candidates[top][np.argsort(negated[top], kind="stable")]
+        return best[:q].astype(np.int64)
     # Stable sort on -score: equal scores keep ascending index order.
-    ranked = candidates[np.argsort(-score_arr[candidates], kind="stable")]
+    ranked = candidates[np.argsort(negated, kind="stable")]
     if distance == 0.0 or q == 1:
         return ranked[:q].astype(np.int64)
 

@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from pydantic import ValidationError
 
-from steerscope.acquisition import select_points
+from steerscope.acquisition import acquisition_info, select_points
 from steerscope.campaign.candidates import Candidates, safety_no_go, source_notes
 from steerscope.campaign.config import (
     AUTO_BATCH_MAX,
@@ -64,6 +64,8 @@ from steerscope.campaign.proposals import (
     PosteriorMemo,
     Proposal,
     ProposalJob,
+    believed_variance,
+    choose_points,
     compute_proposal,
     nan_array,
     phase_label,
@@ -85,6 +87,7 @@ from steerscope.instruments.base import Microscope
 from steerscope.instruments.safety import SafeMicroscope, SafetyLimits
 from steerscope.models import MultiObjectiveSurrogate, make_surrogate
 from steerscope.models.spec import check_buildable
+from steerscope.models.updating import CandidatePosterior
 from steerscope.records import CampaignRecord
 from steerscope.records.schema import json_plain
 from steerscope.types import EnergyAxis, Measurement, Overview
@@ -96,6 +99,8 @@ logger = logging.getLogger(__name__)
 _MODEL_SOURCES = ("model", "explore")  # decisions whose points the model predicted first
 _MIN_TRAIN = 2  # a GP needs at least two finite targets to say anything about variance
 _AUTO_MIN_DECISIONS = 20  # an automatic batch takes at most 1/20 of the budget
+AUTO_BUSY = 0.9
+"""The share of the time ``batch_size: auto`` keeps an updated pipeline's beam acquiring."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -217,7 +222,14 @@ class Campaign:
         self.last_ranking: NDArray[np.float64] | None = None
         self.in_flight = False
         self.compute_seconds: list[float] = []
+        self.update_seconds: list[float] = []
+        self.record_seconds: list[float] = []  # writing a decision and one spectrum
+        self._decision_s = 0.0
         self._ranked_at = 0
+        # the last fit's posterior over every candidate, kept up to date without refitting
+        # (see update_proposal): (model version, history rows its fit saw, rows it has
+        # seen since by update, the posterior)
+        self._updater: tuple[int, int, int, CandidatePosterior] | None = None
         self._surrogate: Any = self._make_model()
         self._seeds = self.candidates.seed_points(config.seed_points, config.seed)
 
@@ -658,21 +670,34 @@ class Campaign:
         return max(1, min(q, remaining))
 
     def auto_batch_size(self) -> int:
-        """The batch ``batch_size: auto`` picks now: compute time over beam time per point.
+        """The batch ``batch_size: auto`` picks now, from the measured times.
 
-        As many points as the beam measures while the model computes one
-        proposal (the median of the last three), so the beam need not wait;
-        1 until both have been measured, at most ``AUTO_BATCH_MAX`` (and, when
-        a step is planned, at most 1/20 of the budget).
+        As many points as the beam measures while the next choice is made, so
+        the beam need not wait for it. The choice costs a refit (median of the
+        last three); where a pipeline updates the last fit instead
+        (:meth:`update_proposal`), that update, and the batch is also long
+        enough that the beam's fixed wait per decision (writing the last
+        spectrum and the next decision, measured as ``beam_wait_s``) keeps it
+        busy :data:`AUTO_BUSY` of the time. 1 until both have been measured, at
+        most ``AUTO_BATCH_MAX`` (and, when a step is planned, at most 1/20 of
+        the budget).
         """
+        per_point = self.recent_point_seconds()
+        if not self.compute_seconds or per_point is None:
+            return 1
+        choose = float(np.median(self.compute_seconds[-3:]))
+        if self.update_seconds and self._updater is not None:
+            waits = [t["beam_wait_s"] for t in self.step_timings[-5:] if "beam_wait_s" in t]
+            wait = float(np.median(waits)) if waits else float(np.median(self.record_seconds))
+            choose = max(float(np.median(self.update_seconds)), AUTO_BUSY / (1 - AUTO_BUSY) * wait)
+        return int(min(AUTO_BATCH_MAX, max(1, math.ceil(choose / per_point))))
+
+    def recent_point_seconds(self) -> float | None:
+        """The beam's seconds per point, median of the last five measured; None before any."""
         hist = self.history
         durations = (hist.acquired_at - hist.acquisition_started_at)[-5:]
         durations = durations[np.isfinite(durations) & (durations > 0)]
-        if not self.compute_seconds or durations.size == 0:
-            return 1
-        compute = float(np.median(self.compute_seconds[-3:]))
-        per_point = float(np.median(durations))
-        return int(min(AUTO_BATCH_MAX, max(1, math.ceil(compute / per_point))))
+        return float(np.median(durations)) if durations.size else None
 
     def _in_flight_points(self) -> NDArray[np.int64]:
         if self._pending is None:
@@ -798,7 +823,11 @@ class Campaign:
             self._log(kind, text)
         if computed.posterior is not None:
             self.compute_seconds = [*self.compute_seconds[-4:], computed.seconds]
-        if computed.posterior is not None and computed.job.surrogate is self._surrogate:
+        job = computed.job
+        if computed.updater is not None and job.cache_key[0] == self.versions["model"]:
+            seen = int(job.conditioned_on["n_measured"])
+            self._updater = (job.cache_key[0], seen, seen, computed.updater)
+        if computed.posterior is not None and job.surrogate is self._surrogate:
             mean_2d, var_2d, scores = computed.posterior
             self.last_fit_info = dict(computed.fit_info)
             self.last_posterior = (mean_2d[:, 0], var_2d[:, 0], scores)
@@ -807,6 +836,85 @@ class Campaign:
             if self.is_multi_objective:
                 self.last_objective_posterior = (mean_2d, var_2d)
         return computed.proposal
+
+    def update_proposal(
+        self, *, in_flight: bool = False, max_unfitted: float = 1.0
+    ) -> Proposal | None:
+        """The model's next points from the last fit, updated with every spectrum since.
+
+        No training: the last fit's network and hyperparameters, conditioned on
+        all the measured targets by rank-one updates
+        (:class:`~steerscope.models.updating.CandidatePosterior`) and on the
+        points in flight at their predicted mean. A few milliseconds, so a
+        pipeline asks for it while a refit runs instead of keeping the beam
+        waiting. ``conditioned_on`` says how many spectra the fit saw
+        (``fit_n_measured``).
+
+        Parameters
+        ----------
+        in_flight : bool
+            As for :meth:`plan`.
+        max_unfitted : float
+            Largest share of the measured spectra the fit may not have seen
+            (told by update only); beyond it, None: wait for the refit.
+
+        Returns
+        -------
+        Proposal or None
+            None when there is no up-to-date fit to update (none yet, the model
+            or target changed since, the update room is used up, too many
+            spectra since the fit, or a model that cannot be updated, e.g.
+            several objectives, or an unfinished decision to measure first); a
+            seed or operator proposal when one comes first.
+        """
+        start = time.perf_counter()
+        planned = self.plan(in_flight=in_flight)
+        if isinstance(planned, Proposal):
+            return None if planned.source == "pending" else planned
+        updater = self._synced_updater()
+        if updater is None or not acquisition_info(planned.policy.acquisition).needs_model:
+            return None
+        fit_n = self._updater[1] if self._updater else 0
+        flying = planned.pending_index.shape[0]
+        if self.n_measured + flying - fit_n > max_unfitted * (self.n_measured + flying):
+            return None
+        mean, var = updater.mean_var(planned.pending_index)
+        t1 = time.perf_counter()
+        proposal, scores = choose_points(
+            planned,
+            mean,
+            var,
+            posterior_s=t1 - start,
+            believed_var=believed_variance(updater, planned.pending_index),
+        )
+        proposal.conditioned_on["fit_n_measured"] = fit_n
+        self.last_posterior = (mean, var, scores)
+        self.last_ranking = scores
+        self._ranked_at = self.n_measured
+        self.update_seconds = [*self.update_seconds[-4:], time.perf_counter() - start]
+        return proposal
+
+    def _synced_updater(self) -> CandidatePosterior | None:
+        """The candidate posterior told every finite target measured since its fit, or None."""
+        if self._updater is None:
+            return None
+        version, fit_n, seen, updater = self._updater
+        if version != self.versions["model"]:
+            self._updater = None
+            return None
+        n = self.n_measured
+        if seen < n:
+            y = self.objectives()[seen:n, 0]
+            index = self.candidates.nearest(self.history.points[seen:n])
+            try:
+                for i, value in zip(index, y, strict=True):
+                    if np.isfinite(value):
+                        updater.add(int(i), float(value))
+            except ModelError:
+                self._updater = None  # out of room: wait for the next fit
+                return None
+            self._updater = (version, fit_n, n, updater)
+        return updater
 
     def is_current(self, proposal: Proposal) -> bool:
         """Whether a proposal made ahead may still be measured (see :meth:`why_stale`)."""
@@ -930,6 +1038,7 @@ class Campaign:
 
     def record_decision(self, proposal: Proposal) -> int:
         """Write ``proposal`` to the record as the decision of this step; returns its id."""
+        start = time.perf_counter()
         ctx = self._decision_context(proposal)
         self._step_phases[self._step] = phase_label(proposal.source, ctx["policy"])
         decision_id = self.record.add_decision(
@@ -947,6 +1056,7 @@ class Campaign:
         self._remember_predictions(
             proposal.source, proposal.points, proposal.predicted_mean, self.versions["scalarizer"]
         )
+        self._decision_s = time.perf_counter() - start
         return decision_id
 
     def _remember_predictions(
@@ -1011,7 +1121,10 @@ class Campaign:
             decision_id, step, points = self._pending
         else:
             decision_id, step, points = None, self._step, np.zeros((0, 2), np.int64)
+        start = time.perf_counter()
         ids = self.record.add_measurement(measurement, step=step, decision_id=decision_id)
+        spent = (time.perf_counter() - start) / max(1, len(ids)) + self._decision_s
+        self.record_seconds = [*self.record_seconds[-4:], spent]
         first = self.n_measured == 0
         if self.history.append_measurement(ids, measurement, step) and first:
             self._started_at = float(np.min(measurement.acquired_at))

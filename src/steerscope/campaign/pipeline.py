@@ -22,10 +22,16 @@ Rules that keep the record honest:
 - an intervention makes every proposal made before it *superseded*: it is
   logged and never measured, and the next proposal is computed under the new
   settings;
-- a refit that runs long past its usual time never stops the beam: after
-  waiting that long, the beam measures the next points of the last model's
-  ranking (source ``queue``, kept away from what was measured since), then
-  waits as long again before the next such choice; the event log says so.
+- a refit slower than the beam never stops it: while one runs, the next
+  points come from the last fit updated with every spectrum since, without
+  training (:meth:`Campaign.update_proposal`, a few milliseconds; the
+  decision records how many spectra the fit saw), computed ahead while the
+  beam works when the refits take longer than a spectrum;
+- a model that cannot be updated that way (several objectives) falls back,
+  after a refit has run long past its usual time, to the next points of the
+  last model's ranking (source ``queue``, kept away from what was measured
+  since), then waits as long again before the next such choice; the event
+  log says so.
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ STALL_FACTOR = 3.0
 """A refit counts as stalled once it has run this many times its recent median."""
 MIN_STALL_S = 0.25
 """…and at least this long, so a fast model is never cut short by jitter."""
+MAX_UNFITTED = 1.0
+"""Largest share of the spectra a choice may know only by update, not by a fit (see Pipeline)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,10 +124,15 @@ class Pipeline:
         Puts an event (:class:`BeamDone`, :class:`ProposalDone`) into the
         owner's queue; called from the worker threads.
     stall_factor, min_stall_s : float
-        When the beam is free and the proposal for it has been computing longer
-        than ``max(stall_factor * median recent compute, min_stall_s)``, the
-        beam takes the next points of the last ranking instead. ``stall_factor =
-        inf`` always waits (deterministic runs).
+        When the beam is free, the model cannot be updated without a refit and
+        the proposal for it has been computing longer than ``max(stall_factor *
+        median recent compute, min_stall_s)``, the beam takes the next points of
+        the last ranking instead. ``stall_factor = inf`` always waits for the
+        refit, with no updates in between either (deterministic runs).
+    max_unfitted : float
+        The beam waits for the refit rather than take another point from the
+        updated last fit once more than this share of the spectra (measured and
+        in flight) were never seen by a fit.
     """
 
     def __init__(
@@ -129,11 +142,14 @@ class Pipeline:
         *,
         stall_factor: float = STALL_FACTOR,
         min_stall_s: float = MIN_STALL_S,
+        max_unfitted: float = MAX_UNFITTED,
     ) -> None:
         self.campaign = campaign
         self.notify = notify
         self.stall_factor = float(stall_factor)
         self.min_stall_s = float(min_stall_s)
+        self.updates = math.isfinite(self.stall_factor)
+        self.max_unfitted = float(max_unfitted)
         self._beam = ThreadPoolExecutor(1, thread_name_prefix="steerscope-beam")
         self._compute = ThreadPoolExecutor(1, thread_name_prefix="steerscope-compute")
         self._beam_event: BeamDone | None = None
@@ -193,6 +209,11 @@ class Pipeline:
                 self._send(proposal)
         if self._ready is None and not self.computing and not c.done:
             self._start_compute()
+        if self._ready is None and self.computing and not c.done and self._refit_outlasts_beam():
+            # the refit will not be ready when the beam is: choose ahead from the last fit
+            self._ready = c.update_proposal(
+                in_flight=self.beam_busy, max_unfitted=self.max_unfitted
+            )
 
     def handle(self, event: Any) -> StepResult | None:
         """Apply a worker's event on the owner's thread; a StepResult when spectra were recorded.
@@ -260,6 +281,9 @@ class Pipeline:
                 return ready
             self._log_superseded(ready, stale)
         if self.computing:
+            updated = c.update_proposal(max_unfitted=self.max_unfitted) if self.updates else None
+            if updated is not None:
+                return updated
             if self._stalled():
                 fallback = c.queue_proposal()
                 if fallback is not None:
@@ -365,13 +389,28 @@ class Pipeline:
         if self._computing is not event:
             return
         self._computing = None
+        c = self.campaign
         computed = event.future.result()  # a bug in the model code shows, it is not hidden
-        proposal = self.campaign.accept(computed)
-        stale = self.campaign.why_stale(proposal)
+        proposal = c.accept(computed)
+        if self.updates and c.n_measured > int(proposal.conditioned_on.get("n_measured", -1)):
+            # spectra came in while it trained: the new fit, updated with them, chooses
+            updated = c.update_proposal(in_flight=self.beam_busy, max_unfitted=self.max_unfitted)
+            if updated is not None:
+                self._ready = updated
+                return
+        stale = c.why_stale(proposal)
         if stale is None:
             self._ready = proposal
         else:
             self._log_superseded(proposal, stale)
+
+    def _refit_outlasts_beam(self) -> bool:
+        """Whether refits (median of the last ones) take longer than the beam's points."""
+        c = self.campaign
+        if not self.updates or not c.compute_seconds:
+            return False
+        per_point = c.recent_point_seconds()
+        return per_point is not None and statistics.median(c.compute_seconds) > per_point
 
     def _stalled(self) -> bool:
         recent = self.campaign.compute_seconds
@@ -417,6 +456,7 @@ def run_pipelined(
     callback: Callable[[StepResult], None] | None = None,
     *,
     stall_factor: float = STALL_FACTOR,
+    max_unfitted: float = MAX_UNFITTED,
     poll_s: float = 0.05,
 ) -> tuple[list[StepResult], RunSummary]:
     """Run to the budget (or ``n_steps`` decisions) with the beam and the model overlapped.
@@ -431,7 +471,7 @@ def run_pipelined(
         Most decisions to send to the beam; None: to the budget.
     callback : callable, optional
         Called with each :class:`StepResult`.
-    stall_factor : float
+    stall_factor, max_unfitted : float
         See :class:`Pipeline`.
     poll_s : float
         How often the loop looks for a stalled refit.
@@ -442,7 +482,7 @@ def run_pipelined(
     summary : RunSummary
     """
     events: queue.Queue[Any] = queue.Queue()
-    pipeline = Pipeline(campaign, events.put, stall_factor=stall_factor)
+    pipeline = Pipeline(campaign, events.put, stall_factor=stall_factor, max_unfitted=max_unfitted)
     results: list[StepResult] = []
     sent = 0
     campaign.record.set_status("running")

@@ -12,6 +12,7 @@ on a worker thread in between, while the instrument acquires.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from steerscope.acquisition import (
 )
 from steerscope.campaign.config import PolicyConfig
 from steerscope.errors import ModelError
+from steerscope.models.updating import CandidatePosterior
 
 __all__ = [
     "EHVI_MIN_DISTANCE",
@@ -35,6 +37,8 @@ __all__ = [
     "Proposal",
     "ProposalJob",
     "batch_min_distance",
+    "believed_variance",
+    "choose_points",
     "compute_proposal",
     "nan_array",
     "phase_label",
@@ -245,6 +249,10 @@ class ComputedProposal:
         Events to log (a model that could not be used).
     seconds : float
         Wall time of the computation.
+    updater : CandidatePosterior or None
+        The fit's posterior over every candidate, conditioned on the job's
+        training data only (not its points in flight), handed to the owner to
+        update without refitting; None when not fitted or not a single-target GP.
     """
 
     job: ProposalJob
@@ -253,6 +261,7 @@ class ComputedProposal:
     fit_info: dict[str, Any]
     messages: list[tuple[str, str]]
     seconds: float
+    updater: CandidatePosterior | None = None
 
 
 def compute_proposal(job: ProposalJob) -> ComputedProposal:
@@ -298,9 +307,58 @@ def compute_proposal(job: ProposalJob) -> ComputedProposal:
         )
         info = dict(getattr(job.surrogate, "last_fit_info", {}) or {})
         return ComputedProposal(job, proposal, None, info, messages, time.perf_counter() - start)
-    mean, var, fit_s, posterior_s = fitted
+    mean, var, fit_s, posterior_s, updater = fitted
+    believed = None if updater is None else believed_variance(updater, job.pending_index)
+    proposal, scores = choose_points(
+        job, mean, var, fit_s=fit_s, posterior_s=posterior_s, believed_var=believed
+    )
+    m = pixels.shape[0]
+    mean_2d = np.asarray(mean, np.float64).reshape(m, -1)
+    var_2d = np.asarray(var, np.float64).reshape(m, -1)
+    info = dict(getattr(job.surrogate, "last_fit_info", {}) or {})
+    return ComputedProposal(
+        job,
+        proposal,
+        (mean_2d, var_2d, scores),
+        info,
+        messages,
+        time.perf_counter() - start,
+        updater,
+    )
+
+
+def choose_points(
+    job: ProposalJob,
+    mean: NDArray[np.float64],
+    var: NDArray[np.float64],
+    *,
+    fit_s: float = 0.0,
+    posterior_s: float = 0.0,
+    believed_var: Callable[[NDArray[np.int64]], NDArray[np.float64]] | None = None,
+) -> tuple[Proposal, NDArray[np.float64]]:
+    """Score every candidate from a posterior and select the job's ``q`` points.
+
+    Parameters
+    ----------
+    job : ProposalJob
+    mean, var : ndarray of shape (M,) or (M, k)
+        The posterior over every candidate (with the points in flight believed).
+    fit_s, posterior_s : float
+        Seconds the posterior took, for the proposal's timings.
+    believed_var : callable, optional
+        Candidate indices ``(p,)`` → the variance ``(M,)`` with them (and the
+        job's points in flight) believed: what a ``believer`` batch needs. None:
+        the job's surrogate, which must then not be training on another thread.
+
+    Returns
+    -------
+    proposal : Proposal
+    scores : ndarray of shape (M,)
+        The acquisition over every candidate (the least-covered score when exploring).
+    """
     t3 = time.perf_counter()
     policy = job.policy
+    pixels = job.pixels
     Y_measured = job.targets.reshape(job.targets.shape[0], -1)
     inputs = ScoringInputs(Y_measured=Y_measured, rng=job.rng, pixels=pixels)
     scored = score_candidates(policy.acquisition, mean, var, inputs, dict(policy))
@@ -309,7 +367,7 @@ def compute_proposal(job: ProposalJob) -> ComputedProposal:
     if job.explore and not job.multi_objective:
         scores, source = space_filling_scores(pixels, job.exclude), "explore"
     if job.q > 1 and policy.batch_diversity == "believer" and source == "model":
-        idx = _believer_batch(job, mean, var, scores, inputs)
+        idx = _believer_batch(job, mean, scores, inputs, believed_var or _surrogate_var(job))
     else:
         min_distance = batch_min_distance(policy, job.q, job.spread)
         idx = select_points(
@@ -333,10 +391,7 @@ def compute_proposal(job: ProposalJob) -> ComputedProposal:
         objective_var=var_2d[idx] if several else None,
         conditioned_on=job.conditioned_on,
     )
-    info = dict(getattr(job.surrogate, "last_fit_info", {}) or {})
-    return ComputedProposal(
-        job, proposal, (mean_2d, var_2d, scores), info, messages, time.perf_counter() - start
-    )
+    return proposal, scores
 
 
 def _model_free_proposal(job: ProposalJob, start: float) -> ComputedProposal:
@@ -369,12 +424,34 @@ def _model_free_proposal(job: ProposalJob, start: float) -> ComputedProposal:
     return ComputedProposal(job, proposal, None, {}, [], time.perf_counter() - start)
 
 
+def believed_variance(
+    updater: CandidatePosterior, pending_index: NDArray[np.int64]
+) -> Callable[[NDArray[np.int64]], NDArray[np.float64]]:
+    """Candidate indices → the variance with them and ``pending_index`` believed."""
+
+    def believed(index: NDArray[np.int64]) -> NDArray[np.float64]:
+        return updater.mean_var(np.concatenate([pending_index, index]))[1]
+
+    return believed
+
+
+def _surrogate_var(job: ProposalJob) -> Callable[[NDArray[np.int64]], NDArray[np.float64]]:
+    """The job's surrogate's variance with candidates believed (and the points in flight)."""
+
+    def believed(index: NDArray[np.int64]) -> NDArray[np.float64]:
+        pending = np.concatenate([job.pending_index, index])
+        _, var = job.surrogate.posterior(job.features, pending=job.features[pending])
+        return np.asarray(var, np.float64)
+
+    return believed
+
+
 def _believer_batch(
     job: ProposalJob,
     mean: NDArray[np.float64],
-    var: NDArray[np.float64],
     scores: NDArray[np.float64],
     inputs: ScoringInputs,
+    believed_var: Callable[[NDArray[np.int64]], NDArray[np.float64]],
 ) -> NDArray[np.int64]:
     """``q`` points chosen one at a time, each earlier one believed at its predicted mean.
 
@@ -385,7 +462,6 @@ def _believer_batch(
     """
     policy = job.policy
     chosen: list[int] = []
-    pending = list(job.pending_index.tolist())
     current = scores
     for _ in range(job.q):
         exclude = job.exclude
@@ -395,8 +471,7 @@ def _believer_batch(
         chosen.append(int(best))
         if len(chosen) == job.q:
             break
-        believed = job.features[np.asarray(pending + chosen, dtype=np.int64)]
-        _, var = job.surrogate.posterior(job.features, pending=believed)
+        var = believed_var(np.asarray(chosen, dtype=np.int64))
         scored = score_candidates(policy.acquisition, mean, var, inputs, dict(policy))
         current = np.asarray(scored, np.float64)
     return np.asarray(chosen, dtype=np.int64)
@@ -404,11 +479,17 @@ def _believer_batch(
 
 def _fit_posterior(
     job: ProposalJob, messages: list[tuple[str, str]]
-) -> tuple[Any, Any, float, float] | None:
-    """Fit on the job's training data, predict every candidate; None (and a message) if it fails."""
+) -> tuple[Any, Any, float, float, CandidatePosterior | None] | None:
+    """Fit on the job's training data, predict every candidate; None (and a message) if it fails.
+
+    A single-target GP surrogate also hands back its :class:`CandidatePosterior`
+    (built from the same pass over the candidates), which the owner updates
+    with the spectra that arrive before the next fit.
+    """
     memo = job.memo
     X = job.features[job.train_index]
     pending = job.features[job.pending_index] if job.pending_index.shape[0] else None
+    updater = None
     try:
         t0 = time.perf_counter()
         if memo.key == job.cache_key and memo.value is not None:
@@ -417,7 +498,11 @@ def _fit_posterior(
         else:
             job.surrogate.fit(X, job.targets)
             t1 = time.perf_counter()
-            if pending is None:
+            if not job.multi_objective and hasattr(job.surrogate, "cache_"):
+                updater = CandidatePosterior.from_fit(job.surrogate, job.features)
+            if updater is not None:
+                mean, var = updater.mean_var(job.pending_index)
+            elif pending is None:
                 mean, var = job.surrogate.posterior(job.features)
             else:
                 mean, var = job.surrogate.posterior(job.features, pending=pending)
@@ -426,7 +511,7 @@ def _fit_posterior(
     except ModelError as exc:
         messages.append(("model_error", f"the model could not be used ({exc}); choosing randomly"))
         return None
-    return mean, var, t1 - t0, t2 - t1
+    return mean, var, t1 - t0, t2 - t1, updater
 
 
 def phase_label(source: str, policy: dict[str, Any]) -> str:
