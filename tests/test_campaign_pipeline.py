@@ -172,7 +172,11 @@ def _slow_fourth_fit(campaign: Campaign, seconds: float = 3.0) -> None:
 
 
 def test_a_slow_refit_never_stops_the_beam_the_last_fit_updated_chooses(tmp_path: Path) -> None:
-    config = small_config(instrument={"acquisition_delay_s": 0.05}, budget={"measurements": 14})
+    config = small_config(
+        instrument={"acquisition_delay_s": 0.05},
+        budget={"measurements": 14},
+        policy={"max_unfitted": 1.0},  # never wait for a refit
+    )
     path = tmp_path / "stall.sqlite"
     with Campaign.create(config, path) as campaign:
         _slow_fourth_fit(campaign)
@@ -193,6 +197,24 @@ def test_a_slow_refit_never_stops_the_beam_the_last_fit_updated_chooses(tmp_path
         assert all(np.all(np.isfinite(d.predicted_mean)) for d in updated)
         assert not [e for e in record.events() if e.kind == "model_stall"]
         assert "queue" not in [d.policy["source"] for d in decisions]
+
+
+def test_a_stalled_refit_lets_the_updated_fit_choose_whatever_max_unfitted_says(
+    tmp_path: Path,
+) -> None:
+    config = small_config(instrument={"acquisition_delay_s": 0.05}, budget={"measurements": 14})
+    from steerscope.campaign import PolicyConfig
+
+    assert PolicyConfig().max_unfitted < 0.5  # the default waits for refits, until a stall
+    path = tmp_path / "stall.sqlite"
+    with Campaign.create(config, path) as campaign:
+        _slow_fourth_fit(campaign)
+        run_pipelined(campaign)
+        assert campaign.done
+    with _exactly_once(path, 14) as record:
+        stalls = [e for e in record.events() if e.kind == "model_stall"]
+        assert stalls and "updated with every spectrum since" in stalls[0].message
+        assert "queue" not in [d.policy["source"] for d in record.decisions()]
 
 
 def test_a_model_that_cannot_be_updated_falls_back_to_the_last_ranking(
@@ -217,11 +239,15 @@ def test_a_model_that_cannot_be_updated_falls_back_to_the_last_ranking(
 def test_the_beam_waits_for_the_refit_when_too_much_is_known_only_by_update(
     tmp_path: Path,
 ) -> None:
-    config = small_config(instrument={"acquisition_delay_s": 0.05}, budget={"measurements": 14})
+    config = small_config(
+        instrument={"acquisition_delay_s": 0.05},
+        budget={"measurements": 14},
+        policy={"max_unfitted": 0.2},
+    )
     path = tmp_path / "wait.sqlite"
     with Campaign.create(config, path) as campaign:
         _slow_fourth_fit(campaign, 1.0)
-        run_pipelined(campaign, max_unfitted=0.2)
+        run_pipelined(campaign, stall_factor=100.0)
         assert campaign.done
     with _exactly_once(path, 14) as record:
         for d in record.decisions():

@@ -174,6 +174,10 @@ _VECTOR_FIELDS = ("weights", "ref_point", "ideal")
 AUTO_BATCH_MAX = 32
 """The largest batch ``batch_size: auto`` chooses."""
 
+DEFAULT_MAX_UNFITTED = 0.1
+"""Default ``policy.max_unfitted``: at 10 ms a spectrum, 0.1 found as much per spectrum as
+waiting for every refit on the tuning datasets (bench/README.md, pipeline)."""
+
 
 class PolicyConfig(_Strict):
     """How the next points are chosen from the posterior.
@@ -203,11 +207,21 @@ class PolicyConfig(_Strict):
         "the acquisition (a pure policy).",
     )
     batch_size: int | Literal["auto"] = Field(
-        default=1,
-        description="Points measured per step (q >= 1), or 'auto': as many as the beam "
-        f"measures while the model computes one proposal (measured as the campaign runs; at "
-        f"most {AUTO_BATCH_MAX} and 1/20 of the budget), so the beam stays "
-        "busy at millisecond dwells.",
+        default="auto",
+        description="Points measured per step (q >= 1), or 'auto': in a pipelined run "
+        "(steerscope run, the UI) as many as the beam measures while the next choice is "
+        f"made (measured as the campaign runs; at most {AUTO_BATCH_MAX} and 1/20 of the "
+        "budget), so the beam stays busy at millisecond dwells; one point a step in the "
+        "sequential loop (Campaign.run, sweeps), which has nothing to overlap.",
+    )
+    max_unfitted: float = Field(
+        default=DEFAULT_MAX_UNFITTED,
+        ge=0,
+        le=1,
+        description="Pipelined runs: the largest share of the spectra a choice may know only "
+        "by updating the last fit (no training) while a refit runs; beyond it the beam waits "
+        "for the refit. 0 waits for every refit (best choices, idle beam at fast dwells); 1 "
+        "never waits (busiest beam, choices from older fits).",
     )
 
     @field_validator("batch_size", mode="before")

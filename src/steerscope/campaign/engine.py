@@ -221,6 +221,7 @@ class Campaign:
         self.votes: dict[int, str] = {}  # the operator's verdicts by measurement index
         self.last_ranking: NDArray[np.float64] | None = None
         self.in_flight = False
+        self.pipelined = False  # a Pipeline drives it (batch_size auto batches only then)
         self.compute_seconds: list[float] = []
         self.update_seconds: list[float] = []
         self.record_seconds: list[float] = []  # writing a decision and one spectrum
@@ -678,12 +679,13 @@ class Campaign:
         (:meth:`update_proposal`), that update, and the batch is also long
         enough that the beam's fixed wait per decision (writing the last
         spectrum and the next decision, measured as ``beam_wait_s``) keeps it
-        busy :data:`AUTO_BUSY` of the time. 1 until both have been measured, at
-        most ``AUTO_BATCH_MAX`` (and, when a step is planned, at most 1/20 of
-        the budget).
+        busy :data:`AUTO_BUSY` of the time. 1 in the sequential loop (nothing
+        overlaps the beam there) and until both have been measured; at most
+        ``AUTO_BATCH_MAX`` (and, when a step is planned, at most 1/20 of the
+        budget).
         """
         per_point = self.recent_point_seconds()
-        if not self.compute_seconds or per_point is None:
+        if not self.pipelined or not self.compute_seconds or per_point is None:
             return 1
         choose = float(np.median(self.compute_seconds[-3:]))
         if self.update_seconds and self._updater is not None:
@@ -838,7 +840,7 @@ class Campaign:
         return computed.proposal
 
     def update_proposal(
-        self, *, in_flight: bool = False, max_unfitted: float = 1.0
+        self, *, in_flight: bool = False, max_unfitted: float | None = None
     ) -> Proposal | None:
         """The model's next points from the last fit, updated with every spectrum since.
 
@@ -854,9 +856,10 @@ class Campaign:
         ----------
         in_flight : bool
             As for :meth:`plan`.
-        max_unfitted : float
-            Largest share of the measured spectra the fit may not have seen
-            (told by update only); beyond it, None: wait for the refit.
+        max_unfitted : float, optional
+            Largest share of the spectra (measured and in flight) the fit may
+            not have seen; beyond it, None: wait for the refit. Default: the
+            policy's ``max_unfitted``.
 
         Returns
         -------
@@ -876,7 +879,8 @@ class Campaign:
             return None
         fit_n = self._updater[1] if self._updater else 0
         flying = planned.pending_index.shape[0]
-        if self.n_measured + flying - fit_n > max_unfitted * (self.n_measured + flying):
+        share = self.config.policy.max_unfitted if max_unfitted is None else max_unfitted
+        if self.n_measured + flying - fit_n > share * (self.n_measured + flying):
             return None
         mean, var = updater.mean_var(planned.pending_index)
         t1 = time.perf_counter()

@@ -60,8 +60,6 @@ STALL_FACTOR = 3.0
 """A refit counts as stalled once it has run this many times its recent median."""
 MIN_STALL_S = 0.25
 """…and at least this long, so a fast model is never cut short by jitter."""
-MAX_UNFITTED = 1.0
-"""Largest share of the spectra a choice may know only by update, not by a fit (see Pipeline)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,10 +127,6 @@ class Pipeline:
         median recent compute, min_stall_s)``, the beam takes the next points of
         the last ranking instead. ``stall_factor = inf`` always waits for the
         refit, with no updates in between either (deterministic runs).
-    max_unfitted : float
-        The beam waits for the refit rather than take another point from the
-        updated last fit once more than this share of the spectra (measured and
-        in flight) were never seen by a fit.
     """
 
     def __init__(
@@ -142,14 +136,13 @@ class Pipeline:
         *,
         stall_factor: float = STALL_FACTOR,
         min_stall_s: float = MIN_STALL_S,
-        max_unfitted: float = MAX_UNFITTED,
     ) -> None:
         self.campaign = campaign
         self.notify = notify
         self.stall_factor = float(stall_factor)
         self.min_stall_s = float(min_stall_s)
         self.updates = math.isfinite(self.stall_factor)
-        self.max_unfitted = float(max_unfitted)
+        campaign.pipelined = True
         self._beam = ThreadPoolExecutor(1, thread_name_prefix="steerscope-beam")
         self._compute = ThreadPoolExecutor(1, thread_name_prefix="steerscope-compute")
         self._beam_event: BeamDone | None = None
@@ -211,9 +204,7 @@ class Pipeline:
             self._start_compute()
         if self._ready is None and self.computing and not c.done and self._refit_outlasts_beam():
             # the refit will not be ready when the beam is: choose ahead from the last fit
-            self._ready = c.update_proposal(
-                in_flight=self.beam_busy, max_unfitted=self.max_unfitted
-            )
+            self._ready = c.update_proposal(in_flight=self.beam_busy)
 
     def handle(self, event: Any) -> StepResult | None:
         """Apply a worker's event on the owner's thread; a StepResult when spectra were recorded.
@@ -262,6 +253,7 @@ class Pipeline:
 
     def close(self) -> None:
         """Stop the worker threads (a running computation is left to end on its own)."""
+        self.campaign.pipelined = False
         self._beam.shutdown(wait=True)
         self._compute.shutdown(wait=False, cancel_futures=True)
 
@@ -281,17 +273,25 @@ class Pipeline:
                 return ready
             self._log_superseded(ready, stale)
         if self.computing:
-            updated = c.update_proposal(max_unfitted=self.max_unfitted) if self.updates else None
+            updated = c.update_proposal() if self.updates else None
             if updated is not None:
                 return updated
             if self._stalled():
-                fallback = c.queue_proposal()
+                # a stall: the last fit updated with every spectrum since, however many;
+                # a model that cannot be updated: the last ranking
+                updated = c.update_proposal(max_unfitted=1.0) if self.updates else None
+                fallback = updated if updated is not None else c.queue_proposal()
                 if fallback is not None:
                     waited = time.perf_counter() - self._computing.started  # type: ignore[union-attr]
+                    what = (
+                        "of the last fit, updated with every spectrum since"
+                        if updated is not None
+                        else "of the last model's ranking"
+                    )
                     c.log(
                         "model_stall",
                         f"the model was still training after {waited:.1f} s; measuring the next "
-                        f"{fallback.points.shape[0]} point(s) of the last model's ranking",
+                        f"{fallback.points.shape[0]} point(s) {what}",
                     )
                     return fallback
             return None
@@ -394,7 +394,7 @@ class Pipeline:
         proposal = c.accept(computed)
         if self.updates and c.n_measured > int(proposal.conditioned_on.get("n_measured", -1)):
             # spectra came in while it trained: the new fit, updated with them, chooses
-            updated = c.update_proposal(in_flight=self.beam_busy, max_unfitted=self.max_unfitted)
+            updated = c.update_proposal(in_flight=self.beam_busy)
             if updated is not None:
                 self._ready = updated
                 return
@@ -456,7 +456,6 @@ def run_pipelined(
     callback: Callable[[StepResult], None] | None = None,
     *,
     stall_factor: float = STALL_FACTOR,
-    max_unfitted: float = MAX_UNFITTED,
     poll_s: float = 0.05,
 ) -> tuple[list[StepResult], RunSummary]:
     """Run to the budget (or ``n_steps`` decisions) with the beam and the model overlapped.
@@ -471,7 +470,7 @@ def run_pipelined(
         Most decisions to send to the beam; None: to the budget.
     callback : callable, optional
         Called with each :class:`StepResult`.
-    stall_factor, max_unfitted : float
+    stall_factor : float
         See :class:`Pipeline`.
     poll_s : float
         How often the loop looks for a stalled refit.
@@ -482,7 +481,7 @@ def run_pipelined(
     summary : RunSummary
     """
     events: queue.Queue[Any] = queue.Queue()
-    pipeline = Pipeline(campaign, events.put, stall_factor=stall_factor, max_unfitted=max_unfitted)
+    pipeline = Pipeline(campaign, events.put, stall_factor=stall_factor)
     results: list[StepResult] = []
     sent = 0
     campaign.record.set_status("running")

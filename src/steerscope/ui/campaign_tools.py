@@ -270,7 +270,7 @@ def build_config_dict(
     model_kind: str,
     acquisition: str,
     beta: float,
-    batch_size: int,
+    batch_size: int | str,
     budget: int,
     seed_kind: str,
     n_seeds: int,
@@ -297,7 +297,7 @@ def build_config_dict(
         One of ``steerscope.acquisition.ACQUISITIONS``.
     beta : float
         UCB exploration weight.
-    batch_size : int
+    batch_size : int or "auto"
         Points per step.
     budget : int
         Spectra to acquire in total.
@@ -328,7 +328,11 @@ def build_config_dict(
         "source": source_to_config(source),
         "descriptor": {"patch_size": int(patch_size)},
         "model": {"kind": model_kind},
-        "policy": {"acquisition": acquisition, "beta": float(beta), "batch_size": int(batch_size)},
+        "policy": {
+            "acquisition": acquisition,
+            "beta": float(beta),
+            "batch_size": batch_size if batch_size == "auto" else int(batch_size),
+        },
         "seed_points": seeds,
         "budget": {"measurements": int(budget)},
         "seed": int(seed),

@@ -115,12 +115,13 @@ def setup_form(watched: RegistryEntry | None, snapshot_now: Any) -> None:
         key="campaign.start_beta",
         help="UCB: score = mean + sqrt(β) · std; larger explores more.",
     )
-    batch_size = c3.number_input(
+    batch_size = c3.selectbox(
         "Batch size",
-        min_value=1,
-        max_value=AUTO_BATCH_MAX,
+        ["auto", *range(1, AUTO_BATCH_MAX + 1)],
         key="campaign.batch_size",
-        help="Points measured per step.",
+        format_func=lambda q: "auto (keeps the beam busy)" if q == "auto" else str(q),
+        help="Points measured per step. Auto: as many as the beam measures while the next "
+        "choice is made, so a fast detector never waits (one point at slow dwells).",
     )
     budget = c3.number_input(
         "Budget (measurements)",
@@ -192,7 +193,7 @@ def setup_form(watched: RegistryEntry | None, snapshot_now: Any) -> None:
                 model_kind=str(model_kind),
                 acquisition=str(acquisition),
                 beta=float(start_beta),
-                batch_size=int(batch_size),
+                batch_size=batch_size if batch_size == "auto" else int(batch_size),
                 budget=int(budget),
                 seed_kind=str(seed_kind),
                 n_seeds=int(n_seeds),
