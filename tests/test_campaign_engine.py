@@ -428,3 +428,16 @@ def test_random_and_raster_acquisitions_never_fit_the_model(tmp_path: Path) -> N
         assert ucb.source == "model" and fits == [8]
         points = campaign.record.measurements().points.tolist()
         assert len({tuple(p) for p in points}) == len(points) == 9
+
+
+def test_a_pretrained_dkl_campaign_pretrains_once_on_every_candidate(tmp_path: Path) -> None:
+    config = small_config(model={"kind": "dkl", "pretrain": True, "cold_iterations": 20})
+    with Campaign.create(config, tmp_path / "pre.sqlite") as campaign:
+        campaign.run()
+        assert campaign.done
+        surrogate = campaign._surrogate
+        assert not surrogate.needs_pretraining
+        assert surrogate.pretrained_["n_features"] == campaign.features.shape[1]
+        decisions = campaign.record.decisions()
+        assert any(d.policy["source"] == "model" for d in decisions)
+        assert decisions[-1].model["spec"]["pretrain"] is True

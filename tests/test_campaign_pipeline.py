@@ -326,6 +326,17 @@ def test_auto_batch_size_keeps_a_fast_beam_busy_and_stays_within_its_bounds(
         pass
 
 
+def test_auto_is_the_default_and_the_sequential_loop_measures_one_point_a_step(
+    tmp_path: Path,
+) -> None:
+    config = small_config(instrument={"acquisition_delay_s": 0.002})
+    with Campaign.create(config, tmp_path / "seq.sqlite") as campaign:
+        assert campaign.config.policy.batch_size == "auto"
+        campaign.run()  # fits take far longer than 2 ms a point, but nothing overlaps them
+        assert campaign.done
+        assert {len(d.points) for d in campaign.record.decisions()} == {1}
+
+
 def test_batch_size_refuses_anything_but_a_positive_integer_or_auto() -> None:
     from steerscope.campaign import PolicyConfig
     from steerscope.errors import ConfigError

@@ -76,3 +76,32 @@ def test_a_full_posterior_asks_for_a_refit_and_bad_targets_are_refused() -> None
         post.add(30, float(y[30]))
     with pytest.raises(ModelError, match="fit first"):
         CandidatePosterior.from_fit(ExactGPSurrogate(), X)
+
+
+def test_pretraining_learns_the_patches_and_cold_fits_start_from_it() -> None:
+    from steerscope.models import ModelSpec, make_surrogate
+    from steerscope.models.spec import check_buildable
+
+    rng = np.random.default_rng(0)
+    # patches of two kinds (bright / dark halves) with noise: a 2-D code describes them
+    kinds = rng.integers(0, 2, size=400)
+    X = np.where(
+        kinds[:, None] == 1, np.r_[np.ones(8), np.zeros(8)], np.r_[np.zeros(8), np.ones(8)]
+    )
+    X = X * rng.uniform(0.5, 1.5, size=(400, 1)) + 0.05 * rng.normal(size=(400, 16))
+    model = make_surrogate(ModelSpec(kind="dkl", pretrain=True, cold_iterations=1), seed=3)
+    assert model.needs_pretraining
+    model.pretrain(X)
+    assert not model.needs_pretraining
+    assert model.pretrained_["loss"] < 0.5  # scaled patches have variance 1
+    # a cold fit that barely trains keeps the pre-trained encoder (not random weights)
+    model.fit(X[:5], kinds[:5].astype(float))
+    for name, value in model.extractor_.state_dict().items():
+        np.testing.assert_allclose(
+            value.numpy(), model.pretrained_["state"][name].numpy(), atol=0.05
+        )
+    z = model.transform(X)
+    gap = np.linalg.norm(z[kinds == 1].mean(0) - z[kinds == 0].mean(0))
+    assert gap > 2 * z[kinds == 1].std(0).max()  # the two kinds lie apart in latent space
+    with pytest.raises(ModelError, match="MLP"):
+        check_buildable(ModelSpec(kind="dkl", pretrain=True, extractor="cnn"), 16)

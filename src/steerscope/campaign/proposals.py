@@ -496,6 +496,8 @@ def _fit_posterior(
             mean, var = memo.value
             t1 = t2 = t0
         else:
+            if getattr(job.surrogate, "needs_pretraining", False):
+                job.surrogate.pretrain(job.features)  # once: every candidate, no labels
             job.surrogate.fit(X, job.targets)
             t1 = time.perf_counter()
             if not job.multi_objective and hasattr(job.surrogate, "cache_"):

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from steerscope.errors import ModelError
 from steerscope.models.base import Surrogate
 from steerscope.models.dkl import DKLSurrogate
 from steerscope.models.exact_gp import ExactGPSurrogate
@@ -74,6 +75,12 @@ class ModelSpec(BaseModel):
         description="exact_gp: PCA of the training features to this many components before "
         "the GP (an exact GP on raw 256-d patches fits a flat mean); None keeps all features.",
     )
+    pretrain: bool = Field(
+        False,
+        description="dkl with the mlp extractor: pre-train the network without labels as an "
+        "autoencoder of every candidate's patch (about a second, once per campaign and "
+        "descriptor) and start each cold fit from it instead of random weights.",
+    )
     n_threads: int | None = Field(
         1,
         ge=1,
@@ -121,6 +128,7 @@ def make_surrogate(spec: ModelSpec, seed: int) -> Surrogate:
         patience=spec.patience,
         n_threads=spec.n_threads,
         seed=seed,
+        pretrain=spec.pretrain,
     )
 
 
@@ -142,6 +150,10 @@ def check_buildable(spec: ModelSpec, n_features: int) -> None:
         If the feature extractor cannot take ``d`` features (a CNN on a non-square patch,
         a ``patch_shape`` that does not hold ``d`` pixels).
     """
+    if spec.kind == "dkl" and spec.pretrain and spec.extractor != "mlp":
+        raise ModelError(
+            "model.pretrain is for the MLP extractor; set extractor: mlp or pretrain: false."
+        )
     if spec.kind != "dkl" or spec.extractor != "cnn":
         return
     from steerscope.models.dkl import make_extractor
