@@ -55,13 +55,23 @@ def seed_indices(problem, seed: int) -> list[int]:
 
 
 def run_steerscope(
-    problem, kind: str, seed: int, budget: int, *, adaptive: bool = True, beta: float = BETA
+    problem,
+    kind: str,
+    seed: int,
+    budget: int,
+    *,
+    adaptive: bool = True,
+    beta: float = BETA,
+    pretrain: bool = False,
 ) -> tuple[list[int], list[float], list[float]]:
     """One campaign's loop: the engine's policy (UCB; adaptive exploration unless off)."""
     measured = seed_indices(problem, seed)
     predicted = [np.nan] * len(measured)
     steps = list(range(len(measured)))
-    model = make_surrogate(model_spec(kind), seed=seed)
+    spec = model_spec(kind).model_copy(update={"pretrain": pretrain})
+    model = make_surrogate(spec, seed=seed)
+    if pretrain:
+        model.pretrain(problem.X)  # as the engine does before the first fit
     times: list[float] = []
     skills: list[float] = []
     explored_last = False
@@ -85,18 +95,21 @@ def run_steerscope(
     return measured, times, skills
 
 
-def parse_method(method: str) -> tuple[str, bool, float]:
-    """``"steerscope <kind> [pure] [beta=<b>]"`` → (model kind, adaptive exploration, beta)."""
+def parse_method(method: str) -> tuple[str, bool, float, bool]:
+    """``"steerscope <kind> [pure] [pretrained] [beta=<b>]"`` → (model kind, adaptive
+    exploration, beta, pre-trained extractor)."""
     words = method.split()[1:]
-    kind, adaptive, beta = words[0], True, BETA
+    kind, adaptive, beta, pretrain = words[0], True, BETA, False
     for word in words[1:]:
         if word == "pure":
             adaptive = False
+        elif word == "pretrained":
+            pretrain = True
         elif word.startswith("beta="):
             beta = float(word.removeprefix("beta="))
         else:
             raise SystemExit(f"unknown method word {word!r} in {method!r}")
-    return kind, adaptive, beta
+    return kind, adaptive, beta, pretrain
 
 
 def top_regions(problem) -> list[np.ndarray]:
@@ -189,9 +202,15 @@ def main() -> None:
                 times: list[float] = []
                 skills: list[float] = []
                 if method.startswith("steerscope"):
-                    kind, adaptive, beta = parse_method(method)
+                    kind, adaptive, beta, pretrain = parse_method(method)
                     measured, times, skills = run_steerscope(
-                        problem, kind, seed, args.budget, adaptive=adaptive, beta=beta
+                        problem,
+                        kind,
+                        seed,
+                        args.budget,
+                        adaptive=adaptive,
+                        beta=beta,
+                        pretrain=pretrain,
                     )
                 elif method == "gpax viDKL":
                     if not args.gpax_python:
