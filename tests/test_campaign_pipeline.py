@@ -157,32 +157,33 @@ def test_a_posted_change_shows_as_queued_before_the_runner_applies_it(tmp_path: 
         campaign.close()
 
 
-def _slow_fourth_fit(campaign: Campaign, seconds: float = 3.0) -> None:
-    surrogate = campaign._surrogate
-    fit = surrogate.fit
-    calls = {"n": 0}
+def _run_with_a_slow_fourth_fit(
+    path: Path, *, seconds: float = 3.0, stall_factor: float = 3.0, **policy: Any
+) -> CampaignRecord:
+    """Run 14 spectra of 50 ms with the fourth fit ``seconds`` long; the record, checked."""
+    config = small_config(
+        instrument={"acquisition_delay_s": 0.05}, budget={"measurements": 14}, policy=policy
+    )
+    with Campaign.create(config, path) as campaign:
+        surrogate = campaign._surrogate
+        fit = surrogate.fit
+        calls = {"n": 0}
 
-    def slow_fourth_fit(X: Any, y: Any, **kw: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 4:
-            time.sleep(seconds)
-        return fit(X, y, **kw)
+        def slow_fourth_fit(X: Any, y: Any, **kw: Any) -> Any:
+            calls["n"] += 1
+            if calls["n"] == 4:
+                time.sleep(seconds)
+            return fit(X, y, **kw)
 
-    surrogate.fit = slow_fourth_fit
+        surrogate.fit = slow_fourth_fit
+        run_pipelined(campaign, stall_factor=stall_factor)
+        assert campaign.done
+    return _exactly_once(path, 14)
 
 
 def test_a_slow_refit_never_stops_the_beam_the_last_fit_updated_chooses(tmp_path: Path) -> None:
-    config = small_config(
-        instrument={"acquisition_delay_s": 0.05},
-        budget={"measurements": 14},
-        policy={"max_unfitted": 1.0},  # never wait for a refit
-    )
-    path = tmp_path / "stall.sqlite"
-    with Campaign.create(config, path) as campaign:
-        _slow_fourth_fit(campaign)
-        run_pipelined(campaign)
-        assert campaign.done
-    with _exactly_once(path, 14) as record:
+    # max_unfitted 1: never wait for a refit
+    with _run_with_a_slow_fourth_fit(tmp_path / "stall.sqlite", max_unfitted=1.0) as record:
         decisions = record.decisions()
         model = [d for d in decisions if d.policy["source"] == "model"]
         # while the slow fit ran, the beam went on with choices of the last fit, updated
@@ -202,16 +203,10 @@ def test_a_slow_refit_never_stops_the_beam_the_last_fit_updated_chooses(tmp_path
 def test_a_stalled_refit_lets_the_updated_fit_choose_whatever_max_unfitted_says(
     tmp_path: Path,
 ) -> None:
-    config = small_config(instrument={"acquisition_delay_s": 0.05}, budget={"measurements": 14})
     from steerscope.campaign import PolicyConfig
 
     assert PolicyConfig().max_unfitted < 0.5  # the default waits for refits, until a stall
-    path = tmp_path / "stall.sqlite"
-    with Campaign.create(config, path) as campaign:
-        _slow_fourth_fit(campaign)
-        run_pipelined(campaign)
-        assert campaign.done
-    with _exactly_once(path, 14) as record:
+    with _run_with_a_slow_fourth_fit(tmp_path / "stall.sqlite") as record:
         stalls = [e for e in record.events() if e.kind == "model_stall"]
         assert stalls and "updated with every spectrum since" in stalls[0].message
         assert "queue" not in [d.policy["source"] for d in record.decisions()]
@@ -223,13 +218,7 @@ def test_a_model_that_cannot_be_updated_falls_back_to_the_last_ranking(
     from steerscope.models import updating
 
     monkeypatch.setattr(updating, "MAX_CELLS", 10)  # no room to keep the candidate posterior
-    config = small_config(instrument={"acquisition_delay_s": 0.05}, budget={"measurements": 14})
-    path = tmp_path / "stall.sqlite"
-    with Campaign.create(config, path) as campaign:
-        _slow_fourth_fit(campaign)
-        run_pipelined(campaign)
-        assert campaign.done
-    with _exactly_once(path, 14) as record:
+    with _run_with_a_slow_fourth_fit(tmp_path / "stall.sqlite") as record:
         sources = [d.policy["source"] for d in record.decisions()]
         assert "queue" in sources
         stalls = [e for e in record.events() if e.kind == "model_stall"]
@@ -239,17 +228,10 @@ def test_a_model_that_cannot_be_updated_falls_back_to_the_last_ranking(
 def test_the_beam_waits_for_the_refit_when_too_much_is_known_only_by_update(
     tmp_path: Path,
 ) -> None:
-    config = small_config(
-        instrument={"acquisition_delay_s": 0.05},
-        budget={"measurements": 14},
-        policy={"max_unfitted": 0.2},
-    )
     path = tmp_path / "wait.sqlite"
-    with Campaign.create(config, path) as campaign:
-        _slow_fourth_fit(campaign, 1.0)
-        run_pipelined(campaign, stall_factor=100.0)
-        assert campaign.done
-    with _exactly_once(path, 14) as record:
+    with _run_with_a_slow_fourth_fit(
+        path, seconds=1.0, stall_factor=100.0, max_unfitted=0.2
+    ) as record:
         for d in record.decisions():
             known = d.model["conditioned_on"]
             if d.policy["source"] == "model" and "fit_n_measured" in known:
