@@ -846,3 +846,35 @@ def test_the_review_page_exports_a_record_as_zarr(server: tuple[str, Path], page
     (folder,) = [p for p in (records / "exports").glob("*.zspy") if "_overview" not in p.name]
     spectra = hs.load(folder)
     assert spectra.data.shape[0] == 12
+
+
+def test_the_operator_lets_the_beam_go_on_without_waiting_for_refits(
+    server: tuple[str, Path], page: Any
+) -> None:
+    """Typing a new 'Share not yet fitted' in the Steer panel (real keys) posts a recorded
+    SetPolicy(max_unfitted) that the campaign applies."""
+    from playwright.sync_api import expect
+
+    from steerscope.records import CampaignRecord
+
+    _, records = server
+    _start_exact_gp_campaign(page, budget=200)
+    _wait_measured(page, at_least=3, timeout_s=60)
+    share = page.get_by_label("Share not yet fitted (max)", exact=True)
+    expect(share).to_have_value("0.10")
+    (record_path,) = records.glob("*.sqlite")
+
+    def recorded() -> list[Any]:
+        with CampaignRecord.open(record_path, read_only=True, verify=False) as record:
+            return [i for i in record.interventions() if i.kind == "SetPolicy"]
+
+    deadline = time.monotonic() + 90
+    while not recorded():
+        assert time.monotonic() < deadline, "the change never reached the campaign"
+        if share.input_value() != "1.00":  # a live refresh may redraw it between keys
+            share.fill("1")
+            share.press("Enter")
+        page.wait_for_timeout(500)
+    _stop_and_wait(page)
+    (change,) = recorded()
+    assert change.before["max_unfitted"] == 0.1 and change.after["max_unfitted"] == 1.0

@@ -55,7 +55,13 @@ def steer_panel(entry_now: RegistryEntry) -> None:
         int(snap0.budget),
         int(snap0.descriptor.get("patch_size", DescriptorSpec().patch_size)),
     )
-    steer_keys = ("campaign.beta", acquisition_key, "campaign.new_patch", "campaign.new_budget")
+    steer_keys = (
+        "campaign.beta",
+        acquisition_key,
+        "campaign.new_patch",
+        "campaign.new_budget",
+        "campaign.max_unfitted",
+    )
     if state.get_value("steer_synced") != synced or any(
         state.widget_value(key) is None for key in steer_keys
     ):
@@ -67,6 +73,8 @@ def steer_panel(entry_now: RegistryEntry) -> None:
             state.set_widget_value(f"campaign.policy.{name}", float(value))
         state.set_widget_value("campaign.new_patch", synced[3])
         state.set_widget_value("campaign.new_budget", synced[2])
+        unfitted = snap0.policy.get("max_unfitted", PolicyConfig().max_unfitted)
+        state.set_widget_value("campaign.max_unfitted", float(unfitted))
         state.set_value("steer_synced", synced)
     i1, i2, i3 = st.columns(3)
     i1.number_input(
@@ -123,6 +131,18 @@ def steer_panel(entry_now: RegistryEntry) -> None:
         key="campaign.apply_target",
     ):
         post(lambda: SetScalarizer(spec=dict(saved_spec or {})))
+    i3.number_input(
+        "Share not yet fitted (max)",
+        **campaign_tools.input_bounds(PolicyConfig, "max_unfitted"),
+        step=0.1,
+        key="campaign.max_unfitted",
+        on_change=post,
+        args=(lambda: SetPolicy(max_unfitted=float(state.widget_value("campaign.max_unfitted"))),),
+        help="While the model retrains, the beam goes on with choices of the last fit, updated "
+        "with each new spectrum, as long as at most this share of the spectra were never seen "
+        "by a fit; beyond it the beam waits for the refit. 0: always wait (the best choices); "
+        "1: never wait (the busiest beam, at fast dwells choices from older fits). Logged.",
+    )
     if multi_objective and snap0.objectives is not None:
         labels = list(snap0.objective_labels) or [
             f"objective {j + 1}" for j in range(snap0.objectives.shape[1])
