@@ -119,3 +119,30 @@ def test_the_simulated_operator_votes_the_best_good_and_the_worst_bad() -> None:
     assert honest.votes(spectra[:1]) == []
     with pytest.raises(ConfigError, match="error_rate"):
         SimulatedOperator(hidden, axis, error_rate=0.7)
+
+
+def test_the_simulated_operator_cannot_tell_apart_what_lies_within_its_indifference() -> None:
+    from steerscope.testing.simulated_operator import SimulatedOperator
+    from steerscope.types import EnergyAxis
+
+    axis = EnergyAxis(size=4, offset=0.0, scale=1.0, units="eV")
+    hidden = {"kind": "window_sum", "window": [0.5, 1.5]}  # channel 1 alone
+
+    def spectra(*targets: float) -> np.ndarray:
+        return np.array([[0.0, t, 0.0, 0.0] for t in targets])
+
+    # 0 and 1 are bad, 8 and 9 good; 1 is as bright as 2 within a tenth of the range
+    near = spectra(0, 1.0, 1.5, 4, 5, 6, 7, 7.5, 8.0, 9)
+    fussy = SimulatedOperator(hidden, axis, error_rate=0.0, share=0.2, indifference=0.1)
+    assert fussy.votes(near) == [(0, "bad"), (9, "good")]
+    sharp = SimulatedOperator(hidden, axis, error_rate=0.0, share=0.2)
+    assert sharp.votes(near) == [(0, "bad"), (1, "bad"), (8, "good"), (9, "good")]
+    # pairs: by the hidden target, "none" within the band, flips at the error rate
+    a, b, c = spectra(5.0, 5.4, 9.0)
+    assert fussy.prefer(a, c, scale=9) == "second" and fussy.prefer(c, a, scale=9) == "first"
+    assert fussy.prefer(a, b, scale=9) == "none" and sharp.prefer(a, b, scale=9) == "second"
+    noisy = SimulatedOperator(hidden, axis, error_rate=0.25, seed=2)
+    wrong = sum(noisy.prefer(a, c) == "first" for _ in range(400))
+    assert 0.18 < wrong / 400 < 0.32
+    with pytest.raises(ConfigError, match="indifference"):
+        SimulatedOperator(hidden, axis, indifference=1.5)
