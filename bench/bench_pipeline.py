@@ -5,10 +5,11 @@ the same campaign (the plasmonic example: DKL, UCB, 16×16 patches, 16k
 candidates) runs with :meth:`Campaign.run` (ask → acquire → tell, one point a
 step) and with :func:`run_pipelined` under three values of ``policy.max_unfitted``
 (see ``MODES``). Beam idle is measured over the model-driven phase (every spectrum
-from the first model-chosen one on) from the record's own acquisition start/end times. Discovery (fraction of the
-top-1 % ground-truth pixels within 2 px of a measured point) is compared at the
-same number of spectra; ``jeol_fes`` (real EDX) was kept out of every choice of
-the pipeline's defaults and is reported as the held-out dataset.
+from the first model-chosen one on) from the record's own acquisition start/end
+times. Discovery (fraction of the top-1 % ground-truth pixels within 2 px of a
+measured point) is compared at the same number of spectra; ``jeol_fes`` (real EDX)
+was kept out of every choice of the pipeline's defaults and is reported as the
+held-out dataset.
 
 Writes ``results/pipeline.json``.
 """
