@@ -22,16 +22,18 @@ Rules that keep the record honest:
 - an intervention makes every proposal made before it *superseded*: it is
   logged and never measured, and the next proposal is computed under the new
   settings;
-- a refit slower than the beam never stops it: while one runs, the next
-  points come from the last fit updated with every spectrum since, without
-  training (:meth:`Campaign.update_proposal`, a few milliseconds; the
-  decision records how many spectra the fit saw), computed ahead while the
-  beam works when the refits take longer than a spectrum;
-- a model that cannot be updated that way (several objectives) falls back,
-  after a refit has run long past its usual time, to the next points of the
-  last model's ranking (source ``queue``, kept away from what was measured
-  since), then waits as long again before the next such choice; the event
-  log says so.
+- while a refit runs, the next points come from the last fit updated with
+  every spectrum since, without training (:meth:`Campaign.update_proposal`, a
+  few milliseconds; the decision records how many spectra the fit saw),
+  computed ahead while the beam works when refits take longer than a
+  spectrum, as long as ``policy.max_unfitted`` allows; beyond it the beam
+  waits for the refit;
+- a refit that runs long past its usual time never stops the beam: the
+  updated fit chooses whatever ``max_unfitted`` says, or, for a model that
+  cannot be updated (several objectives), the next points of the last
+  model's ranking (source ``queue``, kept away from what was measured
+  since); then it waits as long again before the next such choice; the
+  event log says so.
 """
 
 from __future__ import annotations
@@ -122,11 +124,12 @@ class Pipeline:
         Puts an event (:class:`BeamDone`, :class:`ProposalDone`) into the
         owner's queue; called from the worker threads.
     stall_factor, min_stall_s : float
-        When the beam is free, the model cannot be updated without a refit and
-        the proposal for it has been computing longer than ``max(stall_factor *
-        median recent compute, min_stall_s)``, the beam takes the next points of
-        the last ranking instead. ``stall_factor = inf`` always waits for the
-        refit, with no updates in between either (deterministic runs).
+        When the beam is free and the proposal for it has been computing longer
+        than ``max(stall_factor * median recent compute, min_stall_s)``, the
+        beam takes the updated last fit's choice whatever ``max_unfitted`` says
+        (or, for a model that cannot be updated, the next points of the last
+        ranking). ``stall_factor = inf`` always waits for the refit, with no
+        updates in between either (deterministic runs).
     """
 
     def __init__(
