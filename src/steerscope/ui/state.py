@@ -53,6 +53,7 @@ __all__ = [
     "clear_picked_pixels",
     "figure_cache",
     "get_value",
+    "hide_form",
     "init",
     "is_mine",
     "learning_enabled",
@@ -103,6 +104,7 @@ _DEFAULTS: dict[str, Any] = {
     "fork_follows": None,  # (record, viewed step) the Review page's fork step was set from
     "notice": None,  # a one-time message for the next page drawn (pop_notice)
     "setup_form": None,  # the New-campaign form's last values, widget key -> value
+    "hidden_forms": [],  # forms hidden since last drawn (hide_form), restored when drawn
     "sweep_dir": None,  # sweep folder open on the Sweep page
     "visitor": None,  # teaching mode: this tab's visitor id (also in the address)
 }
@@ -162,17 +164,34 @@ def preset_widgets(defaults: Mapping[str, Any], *, remembered: str | None = None
     value back, and the values kept by :func:`remember_widgets` under ``remembered``
     bring back the user's own.
 
+    A form marked hidden (:func:`hide_form`) gets every remembered value back, even
+    where Streamlit still reports the key: after a campaign's live view had replaced
+    the New-campaign form, a half-forgotten budget input came back at its minimum, 1,
+    on a loaded machine (issue B6).
+
     Parameters
     ----------
     defaults : mapping
         Widget key → the value the widget starts with in a new session.
     remembered : str, optional
-        Name of the per-tab value (see ``_DEFAULTS``) holding the last values.
+        Name of the per-tab value (see ``_DEFAULTS``) holding the last values, and
+        the form's name for :func:`hide_form`.
     """
     kept = (get_value(remembered) if remembered else None) or {}
+    hidden = list(get_value("hidden_forms"))
+    restore = remembered in hidden
     for key, default in defaults.items():
-        if key not in st.session_state:
+        if key not in st.session_state or (restore and key in kept):
             st.session_state[key] = kept.get(key, default)
+    if restore:
+        set_value("hidden_forms", [name for name in hidden if name != remembered])
+
+
+def hide_form(name: str) -> None:
+    """Note that the form remembered under ``name`` is not drawn now (see preset_widgets)."""
+    hidden = list(get_value("hidden_forms"))
+    if name not in hidden:
+        set_value("hidden_forms", [*hidden, name])
 
 
 def remember_widgets(keys: Iterable[str], *, into: str) -> None:

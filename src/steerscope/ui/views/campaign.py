@@ -68,6 +68,8 @@ running = snapshot_now is not None and snapshot_now.status in ("idle", "running"
 with st.container():
     if not running:
         setup_form(watched, snapshot_now)
+    else:
+        state.hide_form("setup_form")  # its values come back when it does (B6)
 
 # -- live view ---------------------------------------------------------------------------
 live_view(running)
