@@ -301,13 +301,24 @@ class GPHead(torch.nn.Module):
 
     def predict(self, cache: PosteriorCache, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Latent mean and variance (diagonal only) at ``z (b, k)``, standardised units."""
+        mean, var, _ = self.predict_with_factor(cache, z)
+        return mean, var
+
+    def predict_with_factor(
+        self, cache: PosteriorCache, z: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`predict`, and ``V = L⁻¹ K(Z_train, z)`` ``(n, b)`` that it computes on the way.
+
+        ``V`` is what conditioning on more points later needs
+        (:class:`~steerscope.models.updating.CandidatePosterior`).
+        """
         with torch.no_grad():
             cross = self.covar_module(z, cache.z_train).to_dense()  # (b, n)
             mean = self.mean_constant + (cross @ cache.alpha).squeeze(-1)
             v = torch.linalg.solve_triangular(cache.cholesky, cross.T, upper=False)  # (n, b)
             prior = self.covar_module(z, z, diag=True)
             var = prior - (v * v).sum(dim=0)
-        return mean, var
+        return mean, var, v
 
 
 @dataclass(frozen=True)
