@@ -227,7 +227,7 @@ class DKLSurrogate(GPSurrogateBase):
         self.noise_floor = noise_floor
         self.n_threads = n_threads
         self.seed = seed
-        self.pretrain_encoder = pretrain
+        self.pretrained_start = pretrain
 
     # -- public -------------------------------------------------------------------------
 
@@ -296,7 +296,7 @@ class DKLSurrogate(GPSurrogateBase):
     @property
     def needs_pretraining(self) -> bool:
         """Whether it was asked to pre-train and :meth:`pretrain` has not run yet."""
-        return bool(self.pretrain_encoder) and not hasattr(self, "pretrained_")
+        return bool(self.pretrained_start) and not hasattr(self, "pretrained_")
 
     def pretrain(self, X: ArrayLike) -> Self:
         """Pre-train the MLP extractor as an autoencoder of every candidate ``X (M, d)``.
@@ -321,14 +321,10 @@ class DKLSurrogate(GPSurrogateBase):
         scale = float(X_arr.std()) or 1.0
         with torch_threads(self.n_threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(derived_seed(self.seed, 7919))
-            encoder = make_extractor("mlp", X_arr.shape[1], self.hidden, self.latent_dim)
-            loss = pretrain_encoder(
-                encoder,
-                (X_arr - center) / scale,
-                [int(h) for h in self.hidden],
-                self.latent_dim,
-                seed=self.seed,
-            )
+            hidden = [int(h) for h in self.hidden]
+            encoder = make_extractor("mlp", X_arr.shape[1], hidden, self.latent_dim)
+            decoder = _mlp(self.latent_dim, hidden[::-1], X_arr.shape[1]).double()
+            loss = pretrain_encoder(encoder, decoder, (X_arr - center) / scale, seed=self.seed)
         self.pretrained_ = {
             "n_features": X_arr.shape[1],
             "center": center,

@@ -10,8 +10,6 @@ the patches' main variations rather than a random projection of them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import torch
 from numpy.typing import ArrayLike
@@ -26,31 +24,28 @@ PRETRAIN_STEPS = 300
 
 def pretrain_encoder(
     encoder: torch.nn.Module,
+    decoder: torch.nn.Module,
     X: ArrayLike,
-    hidden: Sequence[int],
-    latent_dim: int,
     *,
     steps: int = PRETRAIN_STEPS,
     batch: int = 256,
     learning_rate: float = 1e-3,
     seed: int = 0,
 ) -> float:
-    """Train ``encoder`` in place as the first half of an autoencoder of ``X``.
+    """Train ``encoder`` and ``decoder`` in place as an autoencoder of ``X``.
 
     Parameters
     ----------
     encoder : torch.nn.Module
         Maps ``(b, d)`` scaled patches to ``(b, latent_dim)``, float64.
+    decoder : torch.nn.Module
+        Maps ``(b, latent_dim)`` back to ``(b, d)``, float64; discarded afterwards.
     X : array_like of shape (M, d)
         Every candidate's descriptors, already scaled as the encoder expects.
-    hidden : sequence of int
-        The encoder's hidden widths; the decoder mirrors them.
-    latent_dim : int
-        The encoder's output width.
     steps, batch, learning_rate : int, int, float
         Adam steps on random minibatches, their size, the step size.
     seed : int
-        Seed of the decoder's initialisation and of the minibatches.
+        Seed of the minibatches.
 
     Returns
     -------
@@ -68,16 +63,7 @@ def pretrain_encoder(
             "pre-training needs every candidate's descriptors as a finite (M, d) array with "
             f"M >= 2; got shape {tuple(X_t.shape)}"
         )
-    layers: list[torch.nn.Module] = []
-    width = latent_dim
-    for size in reversed(list(hidden)):
-        layers += [torch.nn.Linear(width, int(size)), torch.nn.SiLU()]
-        width = int(size)
-    layers.append(torch.nn.Linear(width, X_t.shape[1]))
     generator = torch.Generator().manual_seed(int(seed))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        decoder = torch.nn.Sequential(*layers).double()
     optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=learning_rate)
     encoder.train()
     loss_value = float("nan")
