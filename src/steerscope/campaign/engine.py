@@ -224,8 +224,6 @@ class Campaign:
         self.pipelined = False  # a Pipeline drives it (batch_size auto batches only then)
         self.compute_seconds: list[float] = []
         self.update_seconds: list[float] = []
-        self.record_seconds: list[float] = []  # writing a decision and one spectrum
-        self._decision_s = 0.0
         self._ranked_at = 0
         # the last fit's posterior over every candidate, kept up to date without refitting
         # (see update_proposal): (model version, history rows its fit saw, rows it has
@@ -690,7 +688,7 @@ class Campaign:
         choose = float(np.median(self.compute_seconds[-3:]))
         if self.update_seconds and self._updater is not None:
             waits = [t["beam_wait_s"] for t in self.step_timings[-5:] if "beam_wait_s" in t]
-            wait = float(np.median(waits)) if waits else float(np.median(self.record_seconds))
+            wait = float(np.median(waits)) if waits else 0.0
             choose = max(float(np.median(self.update_seconds)), AUTO_BUSY / (1 - AUTO_BUSY) * wait)
         return int(min(AUTO_BATCH_MAX, max(1, math.ceil(choose / per_point))))
 
@@ -874,10 +872,10 @@ class Campaign:
         planned = self.plan(in_flight=in_flight)
         if isinstance(planned, Proposal):
             return None if planned.source == "pending" else planned
-        updater = self._synced_updater()
-        if updater is None or not acquisition_info(planned.policy.acquisition).needs_model:
+        synced = self._synced_updater()
+        if synced is None or not acquisition_info(planned.policy.acquisition).needs_model:
             return None
-        fit_n = self._updater[1] if self._updater else 0
+        fit_n, updater = synced
         flying = planned.pending_index.shape[0]
         share = self.config.policy.max_unfitted if max_unfitted is None else max_unfitted
         if self.n_measured + flying - fit_n > share * (self.n_measured + flying):
@@ -898,8 +896,8 @@ class Campaign:
         self.update_seconds = [*self.update_seconds[-4:], time.perf_counter() - start]
         return proposal
 
-    def _synced_updater(self) -> CandidatePosterior | None:
-        """The candidate posterior told every finite target measured since its fit, or None."""
+    def _synced_updater(self) -> tuple[int, CandidatePosterior] | None:
+        """(spectra the last fit saw, its candidate posterior told every target since), or None."""
         if self._updater is None:
             return None
         version, fit_n, seen, updater = self._updater
@@ -918,7 +916,7 @@ class Campaign:
                 self._updater = None  # out of room: wait for the next fit
                 return None
             self._updater = (version, fit_n, n, updater)
-        return updater
+        return fit_n, updater
 
     def is_current(self, proposal: Proposal) -> bool:
         """Whether a proposal made ahead may still be measured (see :meth:`why_stale`)."""
@@ -1042,7 +1040,6 @@ class Campaign:
 
     def record_decision(self, proposal: Proposal) -> int:
         """Write ``proposal`` to the record as the decision of this step; returns its id."""
-        start = time.perf_counter()
         ctx = self._decision_context(proposal)
         self._step_phases[self._step] = phase_label(proposal.source, ctx["policy"])
         decision_id = self.record.add_decision(
@@ -1060,7 +1057,6 @@ class Campaign:
         self._remember_predictions(
             proposal.source, proposal.points, proposal.predicted_mean, self.versions["scalarizer"]
         )
-        self._decision_s = time.perf_counter() - start
         return decision_id
 
     def _remember_predictions(
@@ -1125,10 +1121,7 @@ class Campaign:
             decision_id, step, points = self._pending
         else:
             decision_id, step, points = None, self._step, np.zeros((0, 2), np.int64)
-        start = time.perf_counter()
         ids = self.record.add_measurement(measurement, step=step, decision_id=decision_id)
-        spent = (time.perf_counter() - start) / max(1, len(ids)) + self._decision_s
-        self.record_seconds = [*self.record_seconds[-4:], spent]
         first = self.n_measured == 0
         if self.history.append_measurement(ids, measurement, step) and first:
             self._started_at = float(np.min(measurement.acquired_at))
