@@ -252,7 +252,7 @@ def _live_body(running: bool) -> None:
     if entry is None:
         return
     snap = entry.runner.snapshot()
-    if running and snap.status not in ("idle", "running", "paused"):
+    if running and snap.status not in campaign_tools.ACTIVE_STATUSES:
         # The run ended: bring back the New-campaign form without a page change (issue
         # B4). The form has its own container, so the Steer inputs do not move.
         st.rerun(scope="app")

@@ -62,7 +62,7 @@ with st.container():
 
 
 snapshot_now = watched.runner.snapshot() if watched is not None else None
-running = snapshot_now is not None and snapshot_now.status in ("idle", "running", "paused")
+running = snapshot_now is not None and snapshot_now.status in campaign_tools.ACTIVE_STATUSES
 
 # -- set-up form (only while no campaign is active in this tab) ---------------------------
 with st.container():
