@@ -50,6 +50,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "expression": "a / (a + b)",
     },
     "similarity": {"kind": "similarity", "reference": [0.0, 1.0, 2.0, 3.0], "n_votes": 2},
+    "preference": {"kind": "preference", "window": [1.0, 4.0], "components": 3},
     "multi": {
         "kind": "multi",
         "targets": [

@@ -33,6 +33,7 @@ from steerscope.campaign.engine import (
 from steerscope.campaign.interventions import (
     AddNoGoRegion,
     AddPoints,
+    Compare,
     Intervention,
     Pause,
     Resume,
@@ -60,6 +61,7 @@ __all__ = [
     "CampaignConfig",
     "CampaignRunner",
     "CampaignSnapshot",
+    "Compare",
     "DatasetSource",
     "EventView",
     "FileSource",

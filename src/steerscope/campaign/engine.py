@@ -48,6 +48,7 @@ from steerscope.campaign.interventions import (
     CONTROLS,
     AddNoGoRegion,
     AddPoints,
+    Compare,
     Intervention,
     SetBudget,
     SetDescriptor,
@@ -90,6 +91,7 @@ from steerscope.models.spec import check_buildable
 from steerscope.models.updating import CandidatePosterior
 from steerscope.records import CampaignRecord
 from steerscope.records.schema import json_plain
+from steerscope.scalarizers import PreferenceSpec
 from steerscope.types import EnergyAxis, Measurement, Overview
 
 __all__ = ["Campaign", "Proposal", "StepResult", "build_instrument", "default_record_path"]
@@ -781,7 +783,7 @@ class Campaign:
         pending_index = nearest(pending) if pending.shape[0] else np.zeros(0, np.int64)
         key = (
             self.versions["model"],
-            self.versions["scalarizer"],
+            self._targets.key,
             self.n_measured,
             tuple(map(tuple, pending.tolist())),
         )
@@ -1270,6 +1272,7 @@ class Campaign:
             VetoPoints: self._veto_points,
             AddNoGoRegion: self._add_no_go,
             Vote: self._vote,
+            Compare: self._compare,
         }
         handler = handlers.get(type(intervention))
         if handler is None:
@@ -1281,7 +1284,7 @@ class Campaign:
         before, after = handler(intervention)
         if before == after and not self._followups:
             return  # nothing changed (a repeated post): nothing to record or supersede
-        if not isinstance(intervention, Vote):  # a vote changes no setting
+        if not isinstance(intervention, Vote | Compare):  # judgements change no setting
             self.revision += 1  # a proposal made before this one is superseded
         changes = [(type(intervention).__name__, before, after), *self._followups]
         self._followups = []
@@ -1323,7 +1326,12 @@ class Campaign:
         spectra, energy = self.history.spectra, self.history.energy
         if spectra is not None and energy is not None and spectra.shape[0]:
             ok = np.all(np.isfinite(spectra), axis=1)
-            new_config.scalarizer.apply(spectra[ok][:1], energy)  # fails early on a bad window
+            # fails early on a bad window
+            spec = new_config.scalarizer
+            if isinstance(spec, PreferenceSpec):
+                spec.features(spectra[ok][:1], energy, basis_rows=1)
+            else:
+                spec.apply(spectra[ok][:1], energy)
         old_spec, old_policy = self._scalarizer_json(), self.config.policy
         self.config = new_config
         self._targets.set(new_config.scalarizer)
@@ -1416,6 +1424,59 @@ class Campaign:
         else:
             self.votes[vote.measurement] = vote.verdict
         return {**before, "verdict": before["verdict"] or "none"}, vote.to_dict()
+
+    def _compare(self, judgement: Compare) -> tuple[dict[str, Any], dict[str, Any]]:
+        # the record's count, not the history's: a resume replays judgements before spectra
+        measured = len(self.record.measurement_steps())
+        if max(judgement.first, judgement.second) >= measured:
+            raise ConfigError(
+                f"Compare refused: spectrum #{max(judgement.first, judgement.second) + 1} has "
+                f"not been measured ({measured} so far)"
+            )
+        self._targets.add_comparison(judgement.first, judgement.second, judgement.answer)
+        return {"comparisons": len(self._targets.comparisons) - 1}, judgement.to_dict()
+
+    @property
+    def comparisons(self) -> list[tuple[int, int, str]]:
+        """The operator's judgements so far: ``(first, second, answer)``, in order."""
+        return list(self._targets.comparisons)
+
+    @property
+    def learned_target(self) -> bool:
+        """Whether the target in force is learned from the operator's comparisons."""
+        return self._targets.learned
+
+    def next_comparison(self) -> tuple[int, int] | None:
+        """The two measured spectra the operator should compare next, or None.
+
+        The newest spectrum no judgement has named yet (the newest of all once every
+        one has been, or the next newest when every pair with it was asked), with the
+        partner of highest expected utility of the best option
+        under the comparisons so far
+        (:meth:`~steerscope.models.preference.PreferenceModel.best_partner`). At most
+        one question per spectrum measured: None once there have been as many
+        judgements as spectra, and before two spectra.
+
+        Returns
+        -------
+        (int, int) or None
+            Measurement indices ``(first, second)``, the one to judge first.
+        """
+        n = self.n_measured
+        judged = self._targets.comparisons
+        if n < 2 or len(judged) >= n:
+            return None
+        named = {i for a, b, _ in judged for i in (a, b)}
+        finite = [int(i) for i in np.flatnonzero(np.all(np.isfinite(self.measured_spectra), 1))]
+        order = [i for i in reversed(finite) if i not in named]
+        order += [i for i in reversed(finite) if i in named]
+        asked = {(a, b) for a, b, _ in judged}
+        model = self._targets.preference_model(self.history)
+        for first in order:
+            partner = model.best_partner(first, asked)
+            if partner is not None:
+                return first, partner
+        return None
 
     def _veto_points(self, change: VetoPoints) -> tuple[dict[str, Any], dict[str, Any]]:
         self.candidates.check_points(change.points, "VetoPoints")

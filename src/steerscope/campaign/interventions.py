@@ -24,11 +24,13 @@ from numpy.typing import ArrayLike, NDArray
 from steerscope.errors import ConfigError, SteerscopeError
 
 __all__ = [
+    "ANSWERS",
     "CONTROLS",
     "CONTROL_KINDS",
     "VERDICTS",
     "AddNoGoRegion",
     "AddPoints",
+    "Compare",
     "Intervention",
     "Pause",
     "Resume",
@@ -334,6 +336,9 @@ class RunSteps:
         return {"n": int(self.n)}
 
 
+ANSWERS = ("first", "second", "none")
+"""What an operator may answer to "which of these two spectra is more interesting?"."""
+
 VERDICTS = ("good", "bad", "none")
 """What an operator may say of a measured spectrum (``none`` withdraws a vote)."""
 
@@ -373,6 +378,51 @@ class Vote:
         return {"measurement": self.measurement, "verdict": self.verdict}
 
 
+@dataclass(frozen=True)
+class Compare:
+    """The operator's answer to "which of these two measured spectra is more interesting?".
+
+    Under a ``preference`` target the answers are the target: each one relabels the
+    measured spectra with the utility all answers so far give them. Under a formula
+    target they are kept for a later switch to one. Like votes, they change no
+    setting and supersede no proposal.
+
+    Parameters
+    ----------
+    first, second : int
+        Indices of the two measured spectra (0-based: ``first`` is spectrum number
+        ``first + 1``), as shown: ``first`` on the left.
+    answer : {"first", "second", "none"}
+        Which is more interesting; ``"none"``: no preference (recorded; it carries no
+        weight in the utility, whose probit likelihood has no tie).
+    """
+
+    first: int
+    second: int
+    answer: str
+
+    def __post_init__(self) -> None:
+        for name in ("first", "second"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise ConfigError(f"Compare: {name} must be an integer; got {value!r}")
+            if value < 0:
+                raise ConfigError(f"Compare: {name} must be >= 0; got {value}")
+            object.__setattr__(self, name, int(value))
+        if self.first == self.second:
+            raise ConfigError(
+                f"Compare: a comparison needs two different spectra; got #{self.first + 1} twice"
+            )
+        if self.answer not in ANSWERS:
+            raise ConfigError(
+                f"Compare: answer must be one of {', '.join(ANSWERS)}; got {self.answer!r}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able payload."""
+        return {"first": self.first, "second": self.second, "answer": self.answer}
+
+
 Intervention = (
     SetPolicy
     | SetScalarizer
@@ -386,6 +436,7 @@ Intervention = (
     | Stop
     | RunSteps
     | Vote
+    | Compare
 )
 """Any operator message the runner accepts."""
 
@@ -410,6 +461,7 @@ _KINDS: dict[str, type] = {
         Stop,
         RunSteps,
         Vote,
+        Compare,
     )
 }
 
@@ -498,7 +550,17 @@ def describe_intervention(intervention: Intervention, policy: dict[str, Any] | N
         if intervention.verdict == "none":
             return f"vote on spectrum #{intervention.measurement + 1} withdrawn"
         return f"spectrum #{intervention.measurement + 1} marked {intervention.verdict}"
+    if isinstance(intervention, Compare):
+        return _comparison_text(intervention.first, intervention.second, intervention.answer)
     return type(intervention).__name__
+
+
+def _comparison_text(first: int, second: int, answer: str) -> str:
+    """``"#12 over #7"`` or ``"no preference between #12 and #7"``."""
+    if answer == "none":
+        return f"no preference between #{first + 1} and #{second + 1}"
+    won, lost = (first, second) if answer == "first" else (second, first)
+    return f"spectrum #{won + 1} preferred to #{lost + 1}"
 
 
 def describe_change(kind: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> str:

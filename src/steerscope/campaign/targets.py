@@ -4,17 +4,25 @@ Raw spectra are the source of truth: :meth:`Targets.objectives` recomputes the
 targets of every stored spectrum with the scalarizer in force (cached per
 scalarizer version and history length), so a new scalarizer relabels the
 whole history instead of mixing two scales.
+
+A ``preference`` target has no formula: each spectrum's target is the utility that
+the operator's comparisons so far give it (:class:`~steerscope.models.preference.
+PreferenceModel`), so every judgement relabels the history too. The comparisons are
+kept here, whatever the target in force, so a campaign can switch to its operator's
+judgement mid-run (mixed mode) with all of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from steerscope.campaign.history import MeasuredHistory
-from steerscope.scalarizers import ScalarizerBase
+from steerscope.models.preference import PreferenceModel, hyperparameter_count
+from steerscope.scalarizers import PreferenceSpec, ScalarizerBase
 
 __all__ = ["Targets"]
 
@@ -35,13 +43,30 @@ class Targets:
         self.spec = spec
         self.version = 0
         self._log = log
-        self._cache: tuple[tuple[int, int], NDArray[np.float64]] | None = None
+        self._cache: tuple[tuple[int, int, int], NDArray[np.float64]] | None = None
         self._reported: set[tuple[int, int]] = set()
+        self.comparisons: list[tuple[int, int, str]] = []  # (first, second, answer)
+        self._preference: tuple[tuple[Any, ...], PreferenceModel] | None = None
+        self._hyperparameters: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def set(self, spec: ScalarizerBase) -> None:
         """Use ``spec`` from now on (bumps the version; the history is relabelled)."""
         self.spec = spec
         self.version += 1
+
+    @property
+    def learned(self) -> bool:
+        """Whether the target is learned from the operator's comparisons (no formula)."""
+        return isinstance(self.spec, PreferenceSpec)
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """Changes whenever the measured spectra's targets may: new scalarizer or judgement."""
+        return (self.version, len(self.comparisons) if self.learned else 0)
+
+    def add_comparison(self, first: int, second: int, answer: str) -> None:
+        """Keep one judgement: ``answer`` says which of spectra ``first``, ``second`` won."""
+        self.comparisons.append((int(first), int(second), answer))
 
     @property
     def n_outputs(self) -> int:
@@ -66,13 +91,16 @@ class Targets:
         left out of the model and logged once as ``skipped_target``.
         """
         n = len(history)
-        key = (self.version, n)
+        key = (*self.key, n)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         Y = np.full((n, self.n_outputs), np.nan, dtype=np.float64)
         if n and history.spectra is not None and history.energy is not None:
             ok = np.all(np.isfinite(history.spectra), axis=1)
-            if ok.any():
+            if ok.any() and self.learned:
+                mean, _ = self.preference_model(history).utility()
+                Y[ok, 0] = mean[ok]
+            elif ok.any():
                 values = np.asarray(
                     self.spec.apply(history.spectra[ok], history.energy), dtype=np.float64
                 )
@@ -90,3 +118,53 @@ class Targets:
                     )
         self._cache = (key, Y)
         return Y
+
+    def decisive(self, n: int) -> list[tuple[int, int]]:
+        """The judgements with a winner among the first ``n`` spectra, as (winner, loser)."""
+        return [
+            (a, b) if answer == "first" else (b, a)
+            for a, b, answer in self.comparisons
+            if answer != "none" and max(a, b) < n
+        ]
+
+    def preference_model(self, history: MeasuredHistory) -> PreferenceModel:
+        """The utility model the comparisons give the measured spectra.
+
+        A function of the comparisons and the spectra they name only, so a replay of
+        the record gives the same utility: the descriptors' basis is the spectra up
+        to the last one named by the comparisons the hyperparameters are fitted on
+        (all spectra before the first judgement), and those hyperparameters are
+        fitted afresh on that schedule's comparisons
+        (:func:`~steerscope.models.preference.hyperparameter_count`), then kept.
+
+        Parameters
+        ----------
+        history : MeasuredHistory
+            The measured spectra (non-finite ones are described as zero counts).
+
+        Returns
+        -------
+        PreferenceModel
+            Over every measured spectrum, in measurement order.
+        """
+        assert history.spectra is not None and history.energy is not None
+        spec = self.spec if isinstance(self.spec, PreferenceSpec) else PreferenceSpec()
+        n = len(history)
+        pairs = self.decisive(n)
+        h = hyperparameter_count(len(pairs))
+        key = (spec, n, tuple(pairs))
+        if self._preference is not None and self._preference[0] == key:
+            return self._preference[1]
+        basis = 1 + max(max(pair) for pair in pairs[:h]) if h else n
+        spectra = np.where(np.isfinite(history.spectra), history.spectra, 0.0)
+        features = spec.features(spectra, history.energy, basis)
+        hyper_key = (spec, tuple(pairs[:h]))
+        if hyper_key not in self._hyperparameters and h:
+            fitted = PreferenceModel(features[: max(basis, 2)], pairs[:h])
+            assert fitted.hyperparameters is not None
+            self._hyperparameters[hyper_key] = fitted.hyperparameters
+        model = PreferenceModel(
+            features, pairs, hyperparameters=self._hyperparameters.get(hyper_key)
+        )
+        self._preference = (key, model)
+        return model

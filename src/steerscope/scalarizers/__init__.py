@@ -8,6 +8,7 @@ from steerscope.scalarizers.base import ScalarizerBase, Window, WindowScalarizer
 from steerscope.scalarizers.edx import EdxLineSpec, xray_line_energy_kev, xray_line_fwhm_kev
 from steerscope.scalarizers.formula import FORMULA_FUNCTIONS, FormulaSpec
 from steerscope.scalarizers.maps import target_map, target_maps
+from steerscope.scalarizers.preference import PreferenceSpec
 from steerscope.scalarizers.similarity import SimilaritySpec, reference_from_spectra
 from steerscope.scalarizers.spec import (
     SCALARIZER_KINDS,
@@ -35,6 +36,7 @@ __all__ = [
     "MultiSpec",
     "PeakPositionSpec",
     "PeakProminenceSpec",
+    "PreferenceSpec",
     "ScalarSpec",
     "ScalarizerBase",
     "ScalarizerSpec",

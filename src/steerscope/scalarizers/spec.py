@@ -19,6 +19,7 @@ from steerscope.errors import ScalarizerError
 from steerscope.scalarizers.base import ScalarizerBase, check_spectra
 from steerscope.scalarizers.edx import EdxLineSpec
 from steerscope.scalarizers.formula import FormulaSpec
+from steerscope.scalarizers.preference import PreferenceSpec
 from steerscope.scalarizers.similarity import SimilaritySpec
 from steerscope.scalarizers.window import (
     BackgroundSubtractedAreaSpec,
@@ -128,6 +129,7 @@ ScalarizerSpec = Annotated[
     | EdxLineSpec
     | FormulaSpec
     | SimilaritySpec
+    | PreferenceSpec
     | MultiSpec,
     Field(discriminator="kind"),
 ]
@@ -135,7 +137,7 @@ ScalarizerSpec = Annotated[
 
 _CLASSES: dict[str, type[ScalarizerBase]] = {
     str(cls.model_fields["kind"].default): cls
-    for cls in cast(tuple[type[ScalarizerBase], ...], (*_SCALAR_CLASSES, MultiSpec))
+    for cls in cast(tuple[type[ScalarizerBase], ...], (*_SCALAR_CLASSES, PreferenceSpec, MultiSpec))
 }
 SCALARIZER_KINDS: tuple[str, ...] = tuple(_CLASSES)
 """The names of every kind, in documentation order."""
