@@ -878,3 +878,35 @@ def test_the_operator_lets_the_beam_go_on_without_waiting_for_refits(
     _stop_and_wait(page)
     (change,) = recorded()
     assert change.before["max_unfitted"] == 0.1 and change.after["max_unfitted"] == 1.0
+
+
+def test_the_operator_switches_to_judging_pairs_and_answers_with_a_key(
+    server: tuple[str, Path], page: Any
+) -> None:
+    """A real click switches the running campaign to a preference target; the question
+    "which is more interesting?" comes, and the key 2 answers it: a recorded Compare."""
+    from playwright.sync_api import expect
+
+    _, records = server
+    _start_exact_gp_campaign(page, budget=200)
+    _wait_measured(page, at_least=3, timeout_s=60)
+    _click_settled(page.get_by_role("button", name="Judge spectra myself"))
+    question = page.get_by_text("Which spectrum is more interesting?")
+    expect(question).to_be_visible(timeout=60_000)
+    answer = page.get_by_role("button", name=re.compile(r"^2 is \(#\d+\)"))
+    expect(answer).to_be_visible()
+    pair = re.search(r"#(\d+)", answer.inner_text())
+    assert pair is not None
+    question.click()  # focus on the page, not on an input
+    page.keyboard.press("2")
+    deadline = time.monotonic() + 60
+    while not any(i.kind == "Compare" for i in _interventions(records)):
+        assert time.monotonic() < deadline, "the key's answer never reached the record"
+        page.wait_for_timeout(250)
+    _stop_and_wait(page)
+    done = _interventions(records)
+    switched = [i for i in done if i.kind == "SetScalarizer"]
+    assert switched and switched[0].after["spec"]["kind"] == "preference"
+    (judged, *_) = [i for i in done if i.kind == "Compare"]
+    assert judged.after["answer"] == "second"
+    assert judged.after["second"] == int(pair.group(1)) - 1

@@ -181,6 +181,8 @@ def test_a_snapshot_crosses_the_wire_whole(tmp_path: Path) -> None:
             assert ours == pytest.approx(theirs, nan_ok=True)
         else:
             assert ours == theirs, spec.name
+    paired = dataclasses.replace(snap, comparison=(3, 1), n_comparisons=2)
+    assert snapshot_from_wire(snapshot_to_wire(paired)).comparison == (3, 1)
     # without the static arrays, the client supplies the ones it keeps
     light = snapshot_to_wire(snap, with_static=False)
     assert "overview" not in light

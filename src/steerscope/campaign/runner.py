@@ -626,6 +626,8 @@ class CampaignRunner:
             descriptor=settings["descriptor"],
             record_path=str(c.record.path),
             votes=tuple(sorted(c.votes.items())),
+            comparison=c.next_comparison() if c.learned_target else None,
+            n_comparisons=len(c.comparisons),
             beam_idle=self.pipeline.summary().beam_idle,
             **mo,
         )

@@ -137,6 +137,11 @@ class CampaignSnapshot:
     votes : tuple of (int, str)
         The operator's verdicts on measured spectra, ``(measurement index, "good" or
         "bad")`` in index order (:class:`~steerscope.campaign.interventions.Vote`).
+    comparison : (int, int) or None
+        Under a preference target, the two measured spectra (indices) the operator is
+        asked to compare next (:meth:`~steerscope.campaign.Campaign.next_comparison`).
+    n_comparisons : int
+        The operator's judgements so far (:class:`~steerscope.campaign.interventions.Compare`).
     """
 
     status: SnapshotStatus
@@ -175,6 +180,8 @@ class CampaignSnapshot:
     objective_labels: tuple[str, ...] = ()
     proposals: tuple[dict[str, Any], ...] = ()
     votes: tuple[tuple[int, str], ...] = ()
+    comparison: tuple[int, int] | None = None
+    n_comparisons: int = 0
 
     @property
     def is_multi_objective(self) -> bool:

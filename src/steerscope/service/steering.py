@@ -125,6 +125,8 @@ def snapshot_from_wire(
             values[name] = tuple(value)
         elif name == "votes":
             values[name] = tuple((int(i), str(v)) for i, v in value)
+        elif name == "comparison":
+            values[name] = None if value is None else (int(value[0]), int(value[1]))
         else:
             values[name] = value
     if "overview" not in values:  # ground_truth may be None; the overview never is

@@ -30,6 +30,7 @@ from steerscope.errors import SteerscopeError
 from steerscope.ui import campaign_tools, figures, state, widgets
 from steerscope.ui.inplace_chart import inplace_chart
 from steerscope.ui.learning import lesson_progress, steps_for_page
+from steerscope.ui.panels.comparison import comparison_panel
 from steerscope.ui.panels.pareto_view import pareto_view
 from steerscope.ui.panels.posting import post
 from steerscope.ui.sources import source_key
@@ -387,6 +388,8 @@ def _live_body(running: bool) -> None:
         with st.container():  # one slot: the votes so far, and the target they make
             if snap.votes:
                 _votes_row(snap)
+        with st.container():  # one slot: "which is more interesting?" (preference targets)
+            comparison_panel(snap)
     with right:
         maps = {
             "Predicted mean": (drawn.mean_map, "Viridis"),

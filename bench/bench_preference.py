@@ -1,0 +1,109 @@
+"""Discovery when the target is the operator's pairwise judgement, against the formula and random.
+
+The scenario of the preference issue (DKPL): the microscopist cannot write the target
+down, but can say which of two spectra is more interesting. A campaign's target is
+``{"kind": "preference"}``; after each spectrum a simulated operator
+(:class:`~steerscope.testing.simulated_operator.SimulatedOperator`, who has the
+dataset's own target in mind and errs at a given rate) answers every question the
+campaign asks (:meth:`~steerscope.campaign.Campaign.next_comparison`: at most one per
+spectrum). Judged by the hidden target's top-1 % pixels found (within 2 px, as
+``bench_discovery.py``) at the budget, per spectrum measured and per judgement asked,
+beside a campaign that knows the formula and random sampling.
+
+Exact GP (for speed); ``usim_gold_eels`` stays held out of every choice
+(common.HELD_OUT). Results are merged into ``results/preference.json`` per dataset, so
+datasets may run in separate processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from common import HELD_OUT, RESULTS, discovered_fraction, machine, top_pixels
+
+from steerscope.campaign import Campaign, Compare
+from steerscope.datasets import get_dataset
+from steerscope.testing.simulated_operator import SimulatedOperator
+
+
+def _run(dataset: str, method: str, seed: int, budget: int, error_rate: float) -> dict[str, Any]:
+    data = get_dataset(dataset)
+    hidden = dict(data.default_scalarizer)
+    preference = method.startswith("preference")
+    config = {
+        "name": f"preference-{dataset}",
+        "source": {"dataset": dataset},
+        "scalarizer": {"kind": "preference"} if preference else hidden,
+        "model": {"kind": "exact_gp"},
+        "policy": {"acquisition": "random" if method == "random" else "ucb"},
+        "budget": {"measurements": budget},
+        "seed": seed,
+    }
+    operator = SimulatedOperator(hidden, data.image.energy, error_rate=error_rate, seed=seed)
+    truth = np.asarray(data.ground_truth, np.float64)
+    scale = float(np.nanmax(truth) - np.nanmin(truth))
+    judgements = 0
+    t0 = time.perf_counter()
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        Campaign.create(config, Path(folder) / "r.sqlite") as campaign,
+    ):
+        while not campaign.done:
+            campaign.step()
+            pair = campaign.next_comparison() if preference else None
+            while pair is not None:
+                spectra = campaign.measured_spectra
+                answer = operator.prefer(spectra[pair[0]], spectra[pair[1]], scale=scale)
+                campaign.apply(Compare(pair[0], pair[1], answer))
+                judgements += 1
+                pair = campaign.next_comparison()
+        measured = campaign.measured_points
+    top = top_pixels(truth)
+    return {
+        "found": discovered_fraction(top, measured),
+        "exact": discovered_fraction(top, measured, radius=0.0),
+        "judgements": judgements,
+        "spectra": int(measured.shape[0]),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        default=["plasmonic_nanoparticles", "core_loss_two_phase", "usim_gold_eels"],
+    )
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--budget", type=int, default=100)
+    parser.add_argument("--error-rates", type=float, nargs="+", default=[0.0, 0.1, 0.25])
+    args = parser.parse_args()
+    methods = ["true target", "random", *(f"preference e={e:g}" for e in args.error_rates)]
+    path = RESULTS / "preference.json"
+    for dataset in args.datasets:
+        runs: dict[str, Any] = {}
+        for method in methods:
+            rate = float(method.split("=")[1]) if method.startswith("preference") else 0.0
+            runs[method] = [_run(dataset, method, s, args.budget, rate) for s in range(args.seeds)]
+            found = statistics.median(r["found"] for r in runs[method])
+            asked = statistics.median(r["judgements"] for r in runs[method])
+            held = " (held out)" if dataset in HELD_OUT else ""
+            print(f"{dataset}{held} {method}: found {found:.3f}, judgements {asked:g}", flush=True)
+        RESULTS.mkdir(exist_ok=True)
+        saved = json.loads(path.read_text()) if path.exists() else {"runs": {}}
+        saved["runs"][dataset] = runs
+        saved["machine"], saved["args"] = machine(), vars(args)
+        path.write_text(json.dumps(saved, indent=1))
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()

@@ -1,0 +1,101 @@
+"""Which is more interesting? The operator's judgement of two measured spectra.
+
+Under a preference target the campaign asks about one pair at a time
+(:attr:`~steerscope.campaign.CampaignSnapshot.comparison`); the panel overlays the two
+spectra, says where each was measured, and posts the answer as a
+:class:`~steerscope.campaign.Compare` from a button or its key (1, 2, 0). Under a
+formula target it offers the switch to the operator's judgement instead (mixed mode).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from steerscope.campaign import Compare, SetScalarizer
+from steerscope.errors import SteerscopeError
+from steerscope.ui import campaign_tools, figures, state
+from steerscope.ui.panels.posting import post
+
+__all__ = ["ANSWER_KEYS", "comparison_panel"]
+
+ANSWER_KEYS = {"first": "1", "second": "2", "none": "0"}
+"""The keyboard shortcut of each answer."""
+
+
+def _answer(pair: tuple[int, int], answer: str) -> None:
+    """Post the answer (a widget callback) and remember the pair as answered."""
+    state.set_value("answered_pair", pair)
+    post(lambda: Compare(pair[0], pair[1], answer))
+
+
+def comparison_panel(snap: Any) -> None:
+    """Draw the question of the watched campaign, or the switch to a preference target.
+
+    Parameters
+    ----------
+    snap : CampaignSnapshot
+        The campaign's latest snapshot.
+    """
+    if snap.scalarizer.get("spec", {}).get("kind") != "preference":
+        if not snap.is_multi_objective and snap.n_measured >= 2:
+            st.button(
+                "Judge spectra myself: compare pairs as the target",
+                key="campaign.to_preference",
+                help="Post SetScalarizer {kind: preference}: the target becomes the utility "
+                "your answers to 'which of two spectra is more interesting?' give each "
+                "spectrum; every measured spectrum is relabelled at each answer. Switch back "
+                "by choosing a formula target again.",
+                on_click=post,
+                args=(lambda: SetScalarizer(spec={"kind": "preference"}),),
+            )
+        return
+    pair = snap.comparison
+    judged = f"{snap.n_comparisons} judgement" + ("s" if snap.n_comparisons != 1 else "")
+    if pair is None or state.get_value("answered_pair") == tuple(pair):
+        st.caption(
+            f"Which is more interesting? No question now ({judged} so far): at most one per "
+            "spectrum measured, the next comes with the next spectrum."
+        )
+        return
+    first, second = (int(i) for i in pair)
+    try:
+        a = campaign_tools.measured_point(snap.record_path, first)
+        b = campaign_tools.measured_point(snap.record_path, second)
+    except SteerscopeError as exc:
+        st.caption(str(exc))
+        return
+    units = snap.pixel_units
+
+    def where(point: Any) -> str:
+        r, c = point.point
+        return (
+            f"#{point.index + 1} at ({c * snap.pixel_size:.3g}, {r * snap.pixel_size:.3g}) {units}"
+        )
+
+    st.markdown(f"**Which spectrum is more interesting?** ({judged} so far)")
+    st.plotly_chart(
+        figures.spectrum_figure(
+            a.energy,
+            {f"1: {where(a)}": a.spectrum, f"2: {where(b)}": b.spectrum},
+            units=a.units,
+            title="Compare",
+            height=260,
+        ),
+        key="campaign.comparison_spectra",
+    )
+    labels = {
+        "first": f"1 is (#{first + 1})",
+        "second": f"2 is (#{second + 1})",
+        "none": "No preference",
+    }
+    for column, answer in zip(st.columns(3), ("first", "second", "none"), strict=True):
+        column.button(
+            labels[answer],
+            key=f"campaign.compare_{answer}",
+            shortcut=ANSWER_KEYS[answer],
+            help="Recorded as a Compare; the target of every measured spectrum is relearnt.",
+            on_click=_answer,
+            args=((first, second), answer),
+        )
