@@ -11,8 +11,9 @@ spectrum). Judged by the hidden target's top-1 % pixels found (within 2 px, as
 beside a campaign that knows the formula and random sampling.
 
 Exact GP (for speed); ``usim_gold_eels`` stays held out of every choice
-(common.HELD_OUT). Results are merged into ``results/preference.json`` per dataset, so
-datasets may run in separate processes.
+(common.HELD_OUT). Results are merged into ``results/preference.json`` per dataset and
+method as each finishes, so datasets may run in separate processes and a rerun skips
+what is done.
 """
 
 from __future__ import annotations
@@ -89,19 +90,22 @@ def main() -> None:
     methods = ["true target", "random", *(f"preference e={e:g}" for e in args.error_rates)]
     path = RESULTS / "preference.json"
     for dataset in args.datasets:
-        runs: dict[str, Any] = {}
         for method in methods:
-            rate = float(method.split("=")[1]) if method.startswith("preference") else 0.0
-            runs[method] = [_run(dataset, method, s, args.budget, rate) for s in range(args.seeds)]
+            saved = json.loads(path.read_text()) if path.exists() else {"runs": {}}
+            runs = saved["runs"].setdefault(dataset, {})
+            if len(runs.get(method, [])) < args.seeds:  # resumable: done methods are kept
+                rate = float(method.split("=")[1]) if method.startswith("preference") else 0.0
+                results = [_run(dataset, method, s, args.budget, rate) for s in range(args.seeds)]
+                saved = json.loads(path.read_text()) if path.exists() else {"runs": {}}
+                saved["runs"].setdefault(dataset, {})[method] = results
+                saved["machine"], saved["args"] = machine(), vars(args)
+                RESULTS.mkdir(exist_ok=True)
+                path.write_text(json.dumps(saved, indent=1))
+                runs[method] = results
             found = statistics.median(r["found"] for r in runs[method])
             asked = statistics.median(r["judgements"] for r in runs[method])
             held = " (held out)" if dataset in HELD_OUT else ""
             print(f"{dataset}{held} {method}: found {found:.3f}, judgements {asked:g}", flush=True)
-        RESULTS.mkdir(exist_ok=True)
-        saved = json.loads(path.read_text()) if path.exists() else {"runs": {}}
-        saved["runs"][dataset] = runs
-        saved["machine"], saved["args"] = machine(), vars(args)
-        path.write_text(json.dumps(saved, indent=1))
 
 
 if __name__ == "__main__":

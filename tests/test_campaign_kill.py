@@ -171,3 +171,56 @@ def test_sigkill_with_a_batch_half_acquired_and_a_proposal_in_flight(tmp_path: P
         of_cut = sorted(measured.points[measured.decision_ids == cut.id].tolist())
         assert of_cut == sorted(cut.points.tolist())  # the cut batch completed, nothing twice
         assert record.pending_points().shape == (0, 2)
+
+
+_JUDGING_CHILD = """
+import sys, time
+import numpy as np
+from steerscope.campaign import Campaign, Compare
+config = {
+    "name": "judged", "source": {"dataset": "plasmonic_nanoparticles"},
+    "scalarizer": {"kind": "preference"}, "descriptor": {"patch_size": 4},
+    "model": {"kind": "exact_gp", "exact_iterations": 5},
+    "seed_points": {"kind": "grid", "n": 4}, "budget": {"measurements": 12},
+}
+campaign = Campaign.create(config, sys.argv[1])
+campaign.run(n_steps=6)
+answers = ["first", "second", "none", "first", "second", "first"]
+for answer in answers:
+    pair = campaign.next_comparison()
+    campaign.apply(Compare(pair[0], pair[1], answer))
+np.save(sys.argv[2], campaign.targets())
+print("judged", flush=True)
+time.sleep(120)  # killed here, the record never closed
+"""
+
+
+def test_sigkill_after_judgements_loses_none_and_the_resume_relearns_the_same_utility(
+    tmp_path: Path,
+) -> None:
+    record_path, targets_path = tmp_path / "judged.sqlite", tmp_path / "targets.npy"
+    process = subprocess.Popen(
+        [sys.executable, "-c", _JUDGING_CHILD, str(record_path), str(targets_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().decode()
+        assert line.strip() == "judged", process.stderr.read().decode() if process.stderr else ""
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+        for stream in (process.stdout, process.stderr):
+            if stream:
+                stream.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RecordWarning)  # the -wal of a killed writer
+        with Campaign.resume(record_path) as campaign:
+            answers = [answer for _, _, answer in campaign.comparisons]
+            assert answers == ["first", "second", "none", "first", "second", "first"]
+            np.testing.assert_allclose(campaign.targets(), np.load(targets_path), atol=1e-9)

@@ -204,4 +204,4 @@ def test_a_campaign_switches_to_its_operators_judgement_and_back(tmp_path: Path)
         campaign.apply(SetScalarizer(spec=formula))
         np.testing.assert_allclose(campaign.targets()[:6], by_formula)
         kinds = [e.text for e in campaign.events if e.kind == "intervention"]
-    assert any("operator's preference" in text for text in kinds)
+    assert any("utility from the operator's comparisons" in text for text in kinds)

@@ -151,20 +151,21 @@ class Targets:
         spec = self.spec if isinstance(self.spec, PreferenceSpec) else PreferenceSpec()
         n = len(history)
         pairs = self.decisive(n)
-        h = hyperparameter_count(len(pairs))
-        key = (spec, n, tuple(pairs))
-        if self._preference is not None and self._preference[0] == key:
+        if self._preference is not None and self._preference[0] == (spec, n, tuple(pairs)):
             return self._preference[1]
+        h = hyperparameter_count(len(pairs))
         basis = 1 + max(max(pair) for pair in pairs[:h]) if h else n
         spectra = np.where(np.isfinite(history.spectra), history.spectra, 0.0)
         features = spec.features(spectra, history.energy, basis)
-        hyper_key = (spec, tuple(pairs[:h]))
-        if hyper_key not in self._hyperparameters and h:
-            fitted = PreferenceModel(features[: max(basis, 2)], pairs[:h])
-            assert fitted.hyperparameters is not None
-            self._hyperparameters[hyper_key] = fitted.hyperparameters
-        model = PreferenceModel(
-            features, pairs, hyperparameters=self._hyperparameters.get(hyper_key)
-        )
-        self._preference = (key, model)
+        if self._preference is not None and self._preference[0][::2] == (spec, tuple(pairs)) and h:
+            model = self._preference[1].described(features)  # new spectra, no new judgement
+        else:
+            hyper_key = (spec, tuple(pairs[:h]))
+            if hyper_key not in self._hyperparameters and h:
+                fitted = PreferenceModel(features[:basis], pairs[:h])
+                assert fitted.hyperparameters is not None
+                self._hyperparameters[hyper_key] = fitted.hyperparameters
+            hyperparameters = self._hyperparameters.get(hyper_key)
+            model = PreferenceModel(features, pairs, hyperparameters=hyperparameters)
+        self._preference = ((spec, n, tuple(pairs)), model)
         return model

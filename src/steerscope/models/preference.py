@@ -17,6 +17,7 @@ takes about 0.3 s and a Laplace update with fixed hyperparameters a few ms.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,11 +79,39 @@ def _seeded_laplace() -> Iterator[None]:
         np.random.set_state(state)  # noqa: NPY002
 
 
-def _pairwise_gp(features: NDArray[np.float64], pairs: NDArray[np.int64]) -> Any:
+def _pairwise_gp(features: NDArray[np.float64], pairs: NDArray[np.int64], **kwargs: Any) -> Any:
     from botorch.models import PairwiseGP
 
     with _seeded_laplace():
-        return PairwiseGP(torch.as_tensor(features), torch.as_tensor(pairs))
+        return PairwiseGP(torch.as_tensor(features), torch.as_tensor(pairs), **kwargs)
+
+
+_KERNELS: dict[int, Any] = {}
+"""BoTorch's default preference kernel for each descriptor dimension (a template)."""
+
+
+def _default_kernel(features: NDArray[np.float64], pairs: NDArray[np.int64]) -> Any:
+    """A fresh copy of BoTorch's default ``PairwiseGP`` kernel for these descriptors."""
+    k = features.shape[1]
+    if k not in _KERNELS:
+        _KERNELS[k] = _pairwise_gp(features, pairs).covar_module
+    return copy.deepcopy(_KERNELS[k])
+
+
+def _fit_hyperparameters(features: NDArray[np.float64], pairs: NDArray[np.int64]) -> dict[str, Any]:
+    """Kernel hyperparameters by the Laplace marginal likelihood, from BoTorch's defaults."""
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import PairwiseLaplaceMarginalLogLikelihood
+
+    torch.manual_seed(0)  # a fit is a function of the comparisons only
+    gp = _pairwise_gp(features, pairs, covar_module=_default_kernel(features, pairs))
+    mll = PairwiseLaplaceMarginalLogLikelihood(gp.likelihood, gp)
+    with _seeded_laplace():
+        try:
+            fit_gpytorch_mll(mll)
+        except Exception as exc:
+            warnings.warn(f"preference hyperparameters not fitted: {exc}", stacklevel=3)
+    return {k: v.detach().clone() for k, v in gp.covar_module.state_dict().items()}
 
 
 class PreferenceModel:
@@ -122,32 +151,31 @@ class PreferenceModel:
         self._own: tuple[NDArray[Any], NDArray[Any]] | None = None
         if self.comparisons.shape[0] == 0:
             return
+        # the GP holds the judged spectra only; the others' utility is its prediction
+        # (the same marginal: a spectrum no comparison names adds nothing to the fit)
+        named, compact = np.unique(self.comparisons, return_inverse=True)
+        judged, pairs = self.features[named], compact.reshape(-1, 2)
         if self.hyperparameters is None:
-            self.hyperparameters = self._fit_hyperparameters()
-        self._gp = _pairwise_gp(self.features, self.comparisons)
-        with _seeded_laplace():
-            self._gp.covar_module.load_state_dict(self.hyperparameters)
+            self.hyperparameters = _fit_hyperparameters(judged, pairs)
+        kernel = _default_kernel(judged, pairs)
+        kernel.load_state_dict(self.hyperparameters)
+        with _seeded_laplace():  # the Laplace mode under those hyperparameters
+            self._gp = _pairwise_gp(judged, pairs, covar_module=kernel)
             self._gp.eval()
-            # the Laplace mode under them
-            self._gp.set_train_data(
-                torch.as_tensor(self.features),
-                torch.as_tensor(self.comparisons),
-                update_model=True,
-            )
 
-    def _fit_hyperparameters(self) -> dict[str, Any]:
-        from botorch.fit import fit_gpytorch_mll
-        from botorch.models import PairwiseLaplaceMarginalLogLikelihood
+    def described(self, features: ArrayLike) -> PreferenceModel:
+        """The same utility over ``features`` (n', k), n' >= n: more spectra, no refit.
 
-        torch.manual_seed(0)  # a fit is a function of the comparisons only
-        gp = _pairwise_gp(self.features, self.comparisons)
-        mll = PairwiseLaplaceMarginalLogLikelihood(gp.likelihood, gp)
-        with _seeded_laplace():
-            try:
-                fit_gpytorch_mll(mll)
-            except Exception as exc:
-                warnings.warn(f"preference hyperparameters not fitted: {exc}", stacklevel=3)
-        return {k: v.detach().clone() for k, v in gp.covar_module.state_dict().items()}
+        The first n rows must describe the model's own spectra as before (a
+        :meth:`PreferenceSpec.features` basis fixed by the comparisons keeps them so).
+        """
+        extended = np.asarray(features, dtype=np.float64)
+        n = self.features.shape[0]
+        if extended.shape[0] < n or not np.allclose(extended[:n], self.features, atol=1e-9):
+            raise ModelError("described: the model's own spectra must come first, unchanged")
+        model = copy.copy(self)
+        model.features, model._own = extended, None
+        return model
 
     def utility(self, features: ArrayLike | None = None) -> tuple[NDArray[Any], NDArray[Any]]:
         """Posterior mean and variance of the utility.

@@ -105,4 +105,4 @@ class PreferenceSpec(WindowScalarizerBase):
 
     def _auto_label(self) -> str:
         where = f" in {self._window_text(self.window)}" if self.window else ""
-        return f"operator's preference{where}"
+        return f"utility from the operator's comparisons{where}"

@@ -193,7 +193,28 @@ WALKTHROUGH: tuple[LessonStep, ...] = (
         widget="campaign.vote_good",
     ),
     LessonStep(
-        title="8. Steer, then review what happened",
+        title="8. Compare pairs: your judgement as the target",
+        page="campaign",
+        explain=(
+            "Votes need you to find the spectra; comparisons let the agent ask. Switch the "
+            "target to your judgement and the agent shows you two measured spectra at a "
+            "time: which is more interesting? A preference model turns your answers into a "
+            "utility for every spectrum, so one answer teaches it about all spectra alike."
+        ),
+        try_this=(
+            "Press 'Judge spectra myself', then answer each pair with 1, 2 or 0 (no "
+            "preference) on the keyboard. It asks at most once per spectrum measured."
+        ),
+        watch=(
+            "The predicted-utility map and the target plot change with each answer; the "
+            "agent goes looking for more of what you preferred. A wrong answer now and then "
+            "does little: the utility weighs all of them."
+        ),
+        recorded="Compare:",
+        widget="campaign.to_preference",
+    ),
+    LessonStep(
+        title="9. Steer, then review what happened",
         page="review",
         explain=(
             "Every decision, measurement and intervention is in the campaign record. The "
