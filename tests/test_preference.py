@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from steerscope.campaign import Campaign, Compare, SetScalarizer, describe_intervention
+from steerscope.campaign import Campaign, Compare, SetScalarizer, Vote, describe_intervention
+from steerscope.campaign.targets import MAX_VOTE_PAIRS, Targets
 from steerscope.datasets import get_dataset
 from steerscope.errors import ConfigError, ModelError, ScalarizerError
 from steerscope.models.preference import PreferenceModel, hyperparameter_count
@@ -205,3 +206,31 @@ def test_a_campaign_switches_to_its_operators_judgement_and_back(tmp_path: Path)
         np.testing.assert_allclose(campaign.targets()[:6], by_formula)
         kinds = [e.text for e in campaign.events if e.kind == "intervention"]
     assert any("utility from the operator's comparisons" in text for text in kinds)
+
+
+def test_votes_and_scores_are_learnt_as_a_ranking_under_a_preference_target(
+    tmp_path: Path,
+) -> None:
+    with Campaign.create(small_config(), tmp_path / "v.sqlite") as campaign:
+        campaign.run(n_steps=6)
+        campaign.apply(Vote(0, "good"))
+        campaign.apply(Vote(1, 4))  # a score, as an integer
+        campaign.apply(Vote(2, "2"))
+        campaign.apply(Vote(3, "bad"))
+        utility = campaign.targets()
+        assert utility[0] > utility[1] > utility[2] > utility[3]
+        campaign.apply(Vote(0, "none"))  # withdrawn: no longer above the others
+        assert campaign.votes == {1: "4", 2: "2", 3: "bad"}
+        assert not np.allclose(campaign.targets(), utility)
+    assert describe_intervention(Vote(1, 4)) == "spectrum #2 scored 4/5"
+    with pytest.raises(ConfigError, match="good, bad, none, 1, 2, 3, 4, 5"):
+        Vote(1, 6)
+
+
+def test_many_votes_imply_at_most_a_bounded_number_of_comparisons() -> None:
+    targets = Targets(PreferenceSpec(), lambda kind, text: None)
+    for i in range(120):
+        targets.set_vote(i, str(1 + i % 5))
+    pairs = targets.decisive(120)
+    assert 0 < len(pairs) <= MAX_VOTE_PAIRS
+    assert all(int(targets.votes[a]) > int(targets.votes[b]) for a, b in pairs)

@@ -220,7 +220,6 @@ class Campaign:
         self._followups: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
         self._memo = PosteriorMemo()
         self.revision = 0
-        self.votes: dict[int, str] = {}  # the operator's verdicts by measurement index
         self.last_ranking: NDArray[np.float64] | None = None
         self.in_flight = False
         self.pipelined = False  # a Pipeline drives it (batch_size auto batches only then)
@@ -1419,10 +1418,7 @@ class Campaign:
                 f"({measured} so far)"
             )
         before = {"measurement": vote.measurement, "verdict": self.votes.get(vote.measurement)}
-        if vote.verdict == "none":
-            self.votes.pop(vote.measurement, None)
-        else:
-            self.votes[vote.measurement] = vote.verdict
+        self._targets.set_vote(vote.measurement, vote.verdict)
         return {**before, "verdict": before["verdict"] or "none"}, vote.to_dict()
 
     def _compare(self, judgement: Compare) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -1435,6 +1431,11 @@ class Campaign:
             )
         self._targets.add_comparison(judgement.first, judgement.second, judgement.answer)
         return {"comparisons": len(self._targets.comparisons) - 1}, judgement.to_dict()
+
+    @property
+    def votes(self) -> dict[int, str]:
+        """The operator's verdicts by measurement index (good, bad or a score 1 to 5)."""
+        return dict(self._targets.votes)
 
     @property
     def comparisons(self) -> list[tuple[int, int, str]]:

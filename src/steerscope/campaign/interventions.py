@@ -339,30 +339,38 @@ class RunSteps:
 ANSWERS = ("first", "second", "none")
 """What an operator may answer to "which of these two spectra is more interesting?"."""
 
-VERDICTS = ("good", "bad", "none")
-"""What an operator may say of a measured spectrum (``none`` withdraws a vote)."""
+VERDICTS = ("good", "bad", "none", "1", "2", "3", "4", "5")
+"""What an operator may say of a measured spectrum: good, bad, a score from 1 (least
+interesting) to 5, or ``none`` to withdraw a vote."""
 
 
 @dataclass(frozen=True)
 class Vote:
-    """The operator's judgement of a measured spectrum: good, bad, or withdrawn.
+    """The operator's judgement of a measured spectrum: good, bad, a score 1–5, or withdrawn.
 
     Votes change no setting and supersede no proposal; they are recorded like any other
-    intervention and become a target only when the operator turns them into one
-    (a ``similarity`` scalarizer made from the voted spectra, posted as SetScalarizer).
+    intervention. They become a target when the operator turns the good and bad ones
+    into a ``similarity`` scalarizer (posted as SetScalarizer), and under a
+    ``preference`` target they are learnt with the comparisons: each voted spectrum is
+    preferred to every one voted lower (bad < 1 < … < 5 < good), so the target is a
+    learned score.
 
     Parameters
     ----------
     measurement : int
         Index of the measured spectrum (0-based: the one numbered ``measurement + 1``).
-    verdict : {"good", "bad", "none"}
-        The judgement; ``"none"`` withdraws an earlier one.
+    verdict : {"good", "bad", "1", "2", "3", "4", "5", "none"}
+        The judgement (an integer score 1–5 is taken as its string); ``"none"``
+        withdraws an earlier one.
     """
 
     measurement: int
     verdict: str
 
     def __post_init__(self) -> None:
+        score = self.verdict
+        if isinstance(score, int | np.integer) and not isinstance(score, bool):
+            object.__setattr__(self, "verdict", str(int(score)))
         if isinstance(self.measurement, bool) or not isinstance(self.measurement, int | np.integer):
             raise ConfigError(f"Vote: measurement must be an integer; got {self.measurement!r}")
         if self.measurement < 0:
@@ -549,6 +557,8 @@ def describe_intervention(intervention: Intervention, policy: dict[str, Any] | N
     if isinstance(intervention, Vote):
         if intervention.verdict == "none":
             return f"vote on spectrum #{intervention.measurement + 1} withdrawn"
+        if intervention.verdict.isdigit():
+            return f"spectrum #{intervention.measurement + 1} scored {intervention.verdict}/5"
         return f"spectrum #{intervention.measurement + 1} marked {intervention.verdict}"
     if isinstance(intervention, Compare):
         return _comparison_text(intervention.first, intervention.second, intervention.answer)

@@ -24,7 +24,13 @@ from steerscope.campaign.history import MeasuredHistory
 from steerscope.models.preference import PreferenceModel, hyperparameter_count
 from steerscope.scalarizers import PreferenceSpec, ScalarizerBase
 
-__all__ = ["Targets"]
+__all__ = ["MAX_VOTE_PAIRS", "VOTE_LEVELS", "Targets"]
+
+VOTE_LEVELS = {"bad": 0, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "good": 6}
+"""How votes rank spectra for a learned target: a score 1–5 between bad and good."""
+
+MAX_VOTE_PAIRS = 2000
+"""Most comparisons the votes imply (every pair of different levels, thinned evenly)."""
 
 
 class Targets:
@@ -43,9 +49,11 @@ class Targets:
         self.spec = spec
         self.version = 0
         self._log = log
-        self._cache: tuple[tuple[int, int, int], NDArray[np.float64]] | None = None
+        self._cache: tuple[tuple[int, ...], NDArray[np.float64]] | None = None
         self._reported: set[tuple[int, int]] = set()
         self.comparisons: list[tuple[int, int, str]] = []  # (first, second, answer)
+        self.votes: dict[int, str] = {}  # verdict by measurement index
+        self._vote_changes = 0
         self._preference: tuple[tuple[Any, ...], PreferenceModel] | None = None
         self._hyperparameters: dict[tuple[Any, ...], dict[str, Any]] = {}
 
@@ -60,13 +68,23 @@ class Targets:
         return isinstance(self.spec, PreferenceSpec)
 
     @property
-    def key(self) -> tuple[int, int]:
+    def key(self) -> tuple[int, int, int]:
         """Changes whenever the measured spectra's targets may: new scalarizer or judgement."""
-        return (self.version, len(self.comparisons) if self.learned else 0)
+        if not self.learned:
+            return (self.version, 0, 0)
+        return (self.version, len(self.comparisons), self._vote_changes)
 
     def add_comparison(self, first: int, second: int, answer: str) -> None:
         """Keep one judgement: ``answer`` says which of spectra ``first``, ``second`` won."""
         self.comparisons.append((int(first), int(second), answer))
+
+    def set_vote(self, measurement: int, verdict: str) -> None:
+        """Keep (or, with ``"none"``, withdraw) the verdict on one measured spectrum."""
+        if verdict == "none":
+            self.votes.pop(int(measurement), None)
+        else:
+            self.votes[int(measurement)] = verdict
+        self._vote_changes += 1
 
     @property
     def n_outputs(self) -> int:
@@ -120,12 +138,26 @@ class Targets:
         return Y
 
     def decisive(self, n: int) -> list[tuple[int, int]]:
-        """The judgements with a winner among the first ``n`` spectra, as (winner, loser)."""
-        return [
+        """What the judgements on the first ``n`` spectra say, as (winner, loser) pairs.
+
+        The comparisons with a winner, in order, then those the votes imply: every
+        voted spectrum is preferred to each voted lower (bad < 1 < 2 < … < 5 < good;
+        ordinal ratings as comparisons), at most :data:`MAX_VOTE_PAIRS` of them.
+        """
+        pairs = [
             (a, b) if answer == "first" else (b, a)
             for a, b, answer in self.comparisons
             if answer != "none" and max(a, b) < n
         ]
+        levels = sorted((VOTE_LEVELS[v], i) for i, v in self.votes.items() if i < n)
+        implied = [
+            (hi, lo)
+            for j, (level_hi, hi) in enumerate(levels)
+            for level_lo, lo in levels[:j]
+            if level_lo < level_hi
+        ]
+        stride = -(-len(implied) // MAX_VOTE_PAIRS)  # ceil: an even thinning when too many
+        return pairs + implied[::stride] if implied else pairs
 
     def preference_model(self, history: MeasuredHistory) -> PreferenceModel:
         """The utility model the comparisons give the measured spectra.
