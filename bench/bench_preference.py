@@ -62,7 +62,9 @@ def _run(dataset: str, method: str, seed: int, budget: int, error_rate: float) -
             while pair is not None:
                 spectra = campaign.measured_spectra
                 answer = operator.prefer(spectra[pair[0]], spectra[pair[1]], scale=scale)
-                campaign.apply(Compare(pair[0], pair[1], answer))
+                campaign.apply(
+                    Compare(pair[0], pair[1], answer, by=f"simulated operator e={error_rate:g}")
+                )
                 judgements += 1
                 pair = campaign.next_comparison()
         measured = campaign.measured_points

@@ -908,5 +908,5 @@ def test_the_operator_switches_to_judging_pairs_and_answers_with_a_key(
     switched = [i for i in done if i.kind == "SetScalarizer"]
     assert switched and switched[0].after["spec"]["kind"] == "preference"
     (judged, *_) = [i for i in done if i.kind == "Compare"]
-    assert judged.after["answer"] == "second"
+    assert judged.after["answer"] == "second" and judged.after["by"] == "web UI"
     assert judged.after["second"] == int(pair.group(1)) - 1

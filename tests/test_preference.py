@@ -167,7 +167,7 @@ def test_each_judgement_relabels_the_spectra_and_a_resume_gives_the_same_utility
         pair = campaign.next_comparison()
         assert pair is not None and pair[0] == campaign.n_measured - 1  # the newest first
         ahead = campaign.queue_proposal()
-        campaign.apply(Compare(pair[0], pair[1], "first"))
+        campaign.apply(Compare(pair[0], pair[1], "first", by="Ada"))
         judged = campaign.targets()
         assert judged[pair[0]] > judged[pair[1]]
         assert ahead is None or campaign.is_current(ahead)  # a judgement supersedes nothing
@@ -185,7 +185,8 @@ def test_each_judgement_relabels_the_spectra_and_a_resume_gives_the_same_utility
         np.testing.assert_allclose(resumed.targets(), targets, atol=1e-9)
     with CampaignRecord.open(path, read_only=True) as record:
         recorded = [i.after for i in record.interventions() if i.kind == "Compare"]
-    assert recorded[0] == {"first": pair[0], "second": pair[1], "answer": "first"}
+    assert recorded[0] == {"first": pair[0], "second": pair[1], "answer": "first", "by": "Ada"}
+    assert "by" not in recorded[1]  # nobody named
     assert len(recorded) == asked
 
 

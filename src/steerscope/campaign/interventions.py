@@ -403,11 +403,15 @@ class Compare:
     answer : {"first", "second", "none"}
         Which is more interesting; ``"none"``: no preference (recorded; it carries no
         weight in the utility, whose probit likelihood has no tie).
+    by : str
+        Who judged (e.g. ``"web UI"``, an operator's name, ``"simulated operator"``):
+        recorded with the answer when given.
     """
 
     first: int
     second: int
     answer: str
+    by: str = ""
 
     def __post_init__(self) -> None:
         for name in ("first", "second"):
@@ -425,10 +429,15 @@ class Compare:
             raise ConfigError(
                 f"Compare: answer must be one of {', '.join(ANSWERS)}; got {self.answer!r}"
             )
+        if not isinstance(self.by, str) or len(self.by) > 80:
+            raise ConfigError(
+                f"Compare: by must be a name of at most 80 characters; got {self.by!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able payload."""
-        return {"first": self.first, "second": self.second, "answer": self.answer}
+        payload = {"first": self.first, "second": self.second, "answer": self.answer}
+        return {**payload, "by": self.by} if self.by else payload
 
 
 Intervention = (

@@ -27,7 +27,7 @@ ANSWER_KEYS = {"first": "1", "second": "2", "none": "0"}
 def _answer(pair: tuple[int, int], answer: str) -> None:
     """Post the answer (a widget callback) and remember the pair as answered."""
     state.set_value("answered_pair", pair)
-    post(lambda: Compare(pair[0], pair[1], answer))
+    post(lambda: Compare(pair[0], pair[1], answer, by="web UI"))
 
 
 def comparison_panel(snap: Any) -> None:
