@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import HELD_OUT, RESULTS, discovered_fraction, machine, top_pixels
+from common import HELD_OUT, JUDGEMENT_DATASETS, RESULTS, discovered_fraction, machine, top_pixels
 
 from steerscope.campaign import Campaign, Compare
 from steerscope.datasets import get_dataset
@@ -80,11 +80,7 @@ def _run(dataset: str, method: str, seed: int, budget: int, error_rate: float) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--datasets",
-        nargs="+",
-        default=["plasmonic_nanoparticles", "core_loss_two_phase", "usim_gold_eels"],
-    )
+    parser.add_argument("--datasets", nargs="+", default=JUDGEMENT_DATASETS)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=100)
     parser.add_argument("--error-rates", type=float, nargs="+", default=[0.0, 0.1, 0.25])

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import HELD_OUT, discovered_fraction, machine, save, top_pixels
+from common import HELD_OUT, JUDGEMENT_DATASETS, discovered_fraction, machine, save, top_pixels
 
 from steerscope.campaign import Campaign, SetScalarizer, Vote
 from steerscope.datasets import get_dataset
@@ -85,11 +85,7 @@ def _run(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--datasets",
-        nargs="+",
-        default=["plasmonic_nanoparticles", "core_loss_two_phase", "usim_gold_eels"],
-    )
+    parser.add_argument("--datasets", nargs="+", default=JUDGEMENT_DATASETS)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--budget", type=int, default=100)
     parser.add_argument("--every", type=int, default=20, help="spectra between two votings")

@@ -148,4 +148,8 @@ DISCOVERY_DATASETS = (
 )
 """Datasets of the discovery benchmark, in the order the report shows them."""
 HELD_OUT = ("usim_gold_eels",)
+
+JUDGEMENT_DATASETS = ["plasmonic_nanoparticles", "core_loss_two_phase", "usim_gold_eels"]
+"""Where the operator-judgement benches run by default (votes, comparisons): two tuned on,
+one held out."""
 """Datasets kept out of every choice of defaults, reported apart."""

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,23 @@ from steerscope.errors import RecordError, RecordWarning
 from steerscope.records import CampaignRecord
 
 BUDGET = 10
+
+
+@contextmanager
+def _killed_at_the_end(process: subprocess.Popen[bytes]) -> Iterator[None]:
+    """Run the body with ``process`` alive, then SIGKILL it (however the body ended),
+    reap it and close its pipes."""
+    try:
+        yield
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+        for stream in (process.stdout, process.stderr):
+            if stream:
+                stream.close()
 
 
 def _count(path: Path) -> int:
@@ -60,20 +79,12 @@ def test_sigkill_then_resume_keeps_every_spectrum_exactly_once(tmp_path: Path) -
         stderr=subprocess.PIPE,
         cwd=tmp_path,
     )
-    try:
+    with _killed_at_the_end(process):
         deadline = time.monotonic() + 90
         while _count(record_path) < 3:
             assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
             assert time.monotonic() < deadline, "the run never measured 3 spectra"
             time.sleep(0.05)
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
-        if process.stderr:
-            process.stderr.close()
     killed_at = _count(record_path)
     assert 3 <= killed_at < BUDGET
 
@@ -132,20 +143,12 @@ def test_sigkill_with_a_batch_half_acquired_and_a_proposal_in_flight(tmp_path: P
         stderr=subprocess.PIPE,
         cwd=tmp_path,
     )
-    try:
+    with _killed_at_the_end(process):
         deadline = time.monotonic() + 120
         while not _partial_model_batch(record_path):
             assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
             assert time.monotonic() < deadline, "never saw a model batch half acquired"
             time.sleep(0.02)
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
-        if process.stderr:
-            process.stderr.close()
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RecordWarning)  # the killed writer's -wal: expected
@@ -205,19 +208,10 @@ def test_sigkill_after_judgements_loses_none_and_the_resume_relearns_the_same_ut
         stderr=subprocess.PIPE,
         cwd=tmp_path,
     )
-    try:
+    with _killed_at_the_end(process):
         assert process.stdout is not None
         line = process.stdout.readline().decode()
         assert line.strip() == "judged", process.stderr.read().decode() if process.stderr else ""
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
-        for stream in (process.stdout, process.stderr):
-            if stream:
-                stream.close()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RecordWarning)  # the -wal of a killed writer
         with Campaign.resume(record_path) as campaign:
