@@ -475,3 +475,17 @@ def test_model_skill_figure_clips_a_lost_model_but_hovers_its_true_skill() -> No
 def test_model_skill_figure_says_when_there_is_no_verdict_yet() -> None:
     fig = figures.model_skill_figure(np.full(3, np.nan))
     assert any("no verdict" in (a.text or "") for a in fig.layout.annotations)
+
+
+def test_the_pair_to_compare_is_marked_1_and_2_on_the_overview() -> None:
+    from types import SimpleNamespace
+
+    compared_points = campaign_tools.compared_points
+    snap = SimpleNamespace(comparison=(2, 0), measured_points=np.array([[1, 2], [3, 4], [5, 6]]))
+    pair = compared_points(snap)
+    assert pair is not None and pair.tolist() == [[5, 6], [1, 2]]
+    assert compared_points(SimpleNamespace(comparison=None, measured_points=pair)) is None
+    fig = figures.overview_figure(np.zeros((8, 8)), compared=pair)
+    (marked,) = [t for t in fig.data if t.name == "which is more interesting?"]
+    assert list(marked.text) == ["1", "2"]
+    assert list(marked.x) == [6, 2] and list(marked.y) == [5, 1]  # columns across, rows down

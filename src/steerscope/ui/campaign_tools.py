@@ -32,6 +32,7 @@ __all__ = [
     "acquisition_choices",
     "build_config_dict",
     "campaigns_in_processes",
+    "compared_points",
     "count_active",
     "describe_target",
     "field_bounds",
@@ -758,6 +759,14 @@ def pixel_report(snapshot: Any, point: tuple[int, int]) -> tuple[str, int | None
     mean = float(snapshot.mean_map[row, col])
     std = float(snapshot.std_map[row, col])
     return f"{where}: not measured; predicted {label} = {mean:.4g} ± {std:.2g}", None
+
+
+def compared_points(snapshot: Any) -> NDArray[np.int64] | None:
+    """The two measured pixels ``(2, 2)`` the campaign asks the operator to compare, or None."""
+    pair = getattr(snapshot, "comparison", None)
+    if pair is None or max(pair) >= snapshot.measured_points.shape[0]:
+        return None
+    return np.asarray(snapshot.measured_points[list(pair)], dtype=np.int64)
 
 
 def map_quantity(name: str, target_label: str) -> str:

@@ -399,6 +399,7 @@ def overview_figure(
     no_go: ArrayLike | None = None,
     patch: tuple[tuple[int, int], int] | None = None,
     highlight: tuple[int, int] | None = None,
+    compared: ArrayLike | None = None,
     phases: Sequence[str] | None = None,
     vetoed: ArrayLike | None = None,
     title: str = "Overview",
@@ -429,6 +430,9 @@ def overview_figure(
         Draw the descriptor patch of ``size`` around ``(row, col)``.
     highlight : (row, col), optional
         One pixel to point out (the point picked on the Pareto plot): a large open star.
+    compared : array_like of shape (2, 2), optional
+        The two measured pixels the operator is asked to compare: open circles
+        labelled 1 and 2, as in the comparison panel.
     phases : sequence of str, optional
         What chose each measured point, shape ``(n,)`` (the snapshot's
         ``measured_phases``): the points are coloured and shaped by it, one legend
@@ -503,6 +507,26 @@ def overview_figure(
                 },
                 name="picked on the Pareto plot",
                 hovertemplate="picked: row %{y}, col %{x}<extra></extra>",
+            )
+        )
+    if compared is not None:
+        pair = _as_points(compared)
+        fig.add_trace(
+            go.Scatter(
+                x=pair[:, 1],
+                y=pair[:, 0],
+                mode="markers+text",
+                text=["1", "2"][: pair.shape[0]],
+                textposition="top center",
+                textfont={"color": "#ffd166", "size": 16},
+                marker={
+                    "size": 18,
+                    "symbol": "circle-open",
+                    "color": "#ffd166",
+                    "line": {"width": 3},
+                },
+                name="which is more interesting?",
+                hovertemplate="compare %{text}: row %{y}, col %{x}<extra></extra>",
             )
         )
     bar_px, bar_label = nice_scale_bar(shape[1], pixel_size, pixel_units)

@@ -340,6 +340,7 @@ def _live_body(running: bool) -> None:
                 ahead_points=shown.ahead_points,
                 selected=added,
                 highlight=pick_point,
+                compared=campaign_tools.compared_points(shown),
                 no_go=campaign_tools.no_go_mask(shape, draft) if draft else None,
                 drag=drag,
                 title="Measured (numbered in order) and next"
