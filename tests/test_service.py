@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from steerscope.campaign import Campaign, CampaignRunner, SetPolicy
 from steerscope.cli import app
-from steerscope.errors import InstrumentError
+from steerscope.errors import ConfigError, InstrumentError
 from steerscope.records import CampaignRecord
 from steerscope.service import SteeringClient, SteeringServer
 
@@ -113,6 +113,12 @@ def test_run_serve_prints_a_uri_that_steer_uses_until_stop(tmp_path: Path) -> No
         assert "queued: beta 0.25 → 3" in result.output
         result = cli.invoke(app, ["steer", uri, "--set", "colour=red"])
         assert result.exit_code != 0 and "cannot change 'colour'" in result.output
+        deadline = time.monotonic() + WAIT_S
+        while SteeringClient(uri).status()["n_measured"] < 2:  # an answer needs two spectra
+            assert time.monotonic() < deadline, "two spectra never measured"
+            time.sleep(0.2)
+        result = cli.invoke(app, ["steer", uri, "--compare", "2>1"])
+        assert "queued: spectrum #2 preferred to #1" in result.output, result.output
         result = cli.invoke(app, ["steer", uri, "--action", "stop"])
         assert result.exit_code == 0 and "queued: stop" in result.output
         out, _ = process.communicate(timeout=WAIT_S)
@@ -125,4 +131,28 @@ def test_run_serve_prints_a_uri_that_steer_uses_until_stop(tmp_path: Path) -> No
     with CampaignRecord.open(record, read_only=True) as rec:
         kinds = [i.kind for i in rec.interventions()]
         assert "SetPolicy" in kinds and "Stop" in kinds
+        (judged,) = [i.after for i in rec.interventions() if i.kind == "Compare"]
+        assert judged == {"first": 1, "second": 0, "answer": "first", "by": "terminal"}
         assert rec.status().status == "stopped"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("12>7", (11, 6, "first")), (" #3 < #1 ", (2, 0, "second")), ("4=5", (3, 4, "none"))],
+)
+def test_steer_reads_a_comparison_as_the_page_numbers_spectra(
+    text: str, expected: tuple[int, int, str]
+) -> None:
+    from steerscope.cli import parse_comparison
+
+    judged = parse_comparison(text)
+    assert (judged.first, judged.second, judged.answer) == expected
+    assert judged.by == "terminal"
+
+
+@pytest.mark.parametrize("text", ["12>", "0>3", "3>>4", "a>b", "3>3"])
+def test_a_malformed_comparison_on_the_command_line_says_how_to_write_it(text: str) -> None:
+    from steerscope.cli import parse_comparison
+
+    with pytest.raises(ConfigError, match=r"e\.g\. '12>7'|two different spectra"):
+        parse_comparison(text)

@@ -12,6 +12,7 @@ import functools
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -246,6 +247,13 @@ def steer(
     action: Annotated[
         str | None, typer.Option(help="pause, resume or stop (after the spectrum in flight).")
     ] = None,
+    compare: Annotated[
+        str | None,
+        typer.Option(
+            help="Answer which of two measured spectra is more interesting, by their numbers: "
+            "'12>7' (#12 is), '12<7' (#7 is) or '12=7' (no preference).",
+        ),
+    ] = None,
     token: Annotated[
         str | None,
         typer.Option(help="The server's token, if it has one (default: $STEERSCOPE_TOKEN)."),
@@ -279,6 +287,8 @@ def steer(
         if action not in controls:
             raise ConfigError(f"--action must be pause, resume or stop; got {action!r}")
         messages.append(controls[action]())
+    if compare is not None:
+        messages.append(parse_comparison(compare))
     for message in messages:
         typer.echo(f"queued: {client.post(message)}")
     state = client.status()
@@ -286,6 +296,31 @@ def steer(
         f"{state['status']}: step {state['step']}, {state['n_measured']}/{state['budget']} "
         f"spectra, record {state['record_path']}"
     )
+    if state.get("comparison"):
+        a, b = (int(i) + 1 for i in state["comparison"])
+        typer.echo(
+            f"asks: which is more interesting, #{a} or #{b}? Answer with --compare "
+            f"'{a}>{b}', '{a}<{b}' or '{a}={b}'."
+        )
+
+
+def parse_comparison(text: str) -> Any:
+    """``"12>7"`` as ``Compare(11, 6, "first")``: spectrum numbers as shown (from 1).
+
+    ``>``: the first is more interesting; ``<``: the second; ``=``: no preference.
+    """
+    from steerscope.campaign import Compare
+    from steerscope.errors import ConfigError
+
+    found = re.fullmatch(r"\s*#?(\d+)\s*([<>=])\s*#?(\d+)\s*", text)
+    if found is None or min(int(found.group(1)), int(found.group(3))) < 1:
+        raise ConfigError(
+            f"--compare takes two spectrum numbers (from 1) and >, < or =, e.g. '12>7' "
+            f"(#12 is more interesting); got {text!r}"
+        )
+    answer = {">": "first", "<": "second", "=": "none"}[found.group(2)]
+    first, second = int(found.group(1)) - 1, int(found.group(3)) - 1
+    return Compare(first, second, answer, by="terminal")
 
 
 @app.command()

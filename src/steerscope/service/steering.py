@@ -180,6 +180,7 @@ class _SteeringObject:
                 "scalarizer": snap.scalarizer,
                 "descriptor": snap.descriptor,
                 "record_path": snap.record_path,
+                "comparison": None if snap.comparison is None else list(snap.comparison),
                 "events": [
                     {"step": e.step, "time": e.time, "kind": e.kind, "text": e.text}
                     for e in snap.events[-EVENTS_SHOWN:]
@@ -316,7 +317,9 @@ class SteeringClient:
             ``status``, ``reason``, ``step``, ``n_measured``, ``budget``,
             ``best_target``, ``beam_idle``, ``queued`` (list of str), ``next_points``,
             ``policy``, ``scalarizer``, ``descriptor``, ``record_path`` (read the
-            spectra from it), ``events`` (the latest 50 as dicts).
+            spectra from it), ``comparison`` (the two measured spectra, 0-based, a
+            preference target asks about next, or None), ``events`` (the latest 50 as
+            dicts).
         """
         result: dict[str, Any] = self._call("status")
         return result
