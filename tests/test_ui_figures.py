@@ -273,10 +273,11 @@ def test_sources_describe_key_and_refuse_unknown_kinds() -> None:
 
 def test_walkthrough_covers_every_idea_and_page() -> None:
     text = " ".join(s.explain + s.try_this for s in learning.WALKTHROUGH).lower()
-    for idea in ("patch", "scalarizer", "uncertainty", "beta", "explor", "seed", "votes"):
+    ideas = ("patch", "scalarizer", "uncertainty", "beta", "explor", "seed", "votes", "which is")
+    for idea in ideas:
         assert idea in text
     assert {s.page for s in learning.WALKTHROUGH} == set(learning.PAGES)
-    assert [i for i, _ in learning.steps_for_page("campaign")] == [2, 3, 4, 5, 6]
+    assert [i for i, _ in learning.steps_for_page("campaign")] == [2, 3, 4, 5, 6, 7]
     with pytest.raises(ValueError, match="page must be one of"):
         learning.steps_for_page("nope")
 
@@ -446,16 +447,22 @@ def test_learning_mode_points_at_the_beta_input_until_beta_is_changed() -> None:
     from steerscope.ui.learning import widgets_to_highlight
     from steerscope.ui.widgets import highlight_css
 
-    assert widgets_to_highlight("campaign", []) == ["campaign.beta", "campaign.vote_good"]
+    lessons = ["campaign.beta", "campaign.vote_good", "campaign.to_preference"]
+    assert widgets_to_highlight("campaign", []) == lessons
     css = highlight_css(widgets_to_highlight("campaign", []))
     assert ".st-key-campaign-beta" in css and "outline" in css  # Streamlit's class for the key
     done = [SimpleNamespace(kind="intervention", text="SetPolicy: beta 1 → 2", step=4)]
-    assert widgets_to_highlight("campaign", done) == ["campaign.vote_good"]
+    assert widgets_to_highlight("campaign", done) == lessons[1:]
     voted = [
         *done,
         SimpleNamespace(kind="intervention", text="Vote: spectrum #2 marked bad", step=5),
     ]
-    assert widgets_to_highlight("campaign", voted) == []
+    assert widgets_to_highlight("campaign", voted) == lessons[2:]
+    judged = [
+        *voted,
+        SimpleNamespace(kind="intervention", text="Compare: spectrum #3 preferred to #1", step=6),
+    ]
+    assert widgets_to_highlight("campaign", judged) == []
     assert highlight_css([]) == ""
 
 

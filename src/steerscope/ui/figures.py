@@ -387,6 +387,32 @@ def patch_outline(center: tuple[int, int], patch_size: int) -> dict[str, float]:
     }
 
 
+_ROW_COL = "row %{y}, col %{x}<extra></extra>"
+
+
+def _pointed_out(
+    points: NDArray[np.int64],
+    symbol: str,
+    colour: str,
+    size: int,
+    labels: list[str] | None = None,
+) -> go.Scatter:
+    """Large open markers on pixels ``(k, 2)`` to point them out, labelled if given."""
+    trace = go.Scatter(
+        x=points[:, 1],
+        y=points[:, 0],
+        mode="markers+text" if labels else "markers",
+        marker={"size": size, "symbol": symbol, "color": colour, "line": {"width": 3}},
+    )
+    if labels:
+        trace.update(
+            text=labels[: points.shape[0]],
+            textposition="top center",
+            textfont={"color": colour, "size": 16},
+        )
+    return trace
+
+
 def overview_figure(
     image: ArrayLike,
     *,
@@ -494,39 +520,16 @@ def overview_figure(
         outline = patch_outline(center, size)
         fig.add_shape(type="rect", line={"color": "#118ab2", "width": 2}, **outline)
     if highlight is not None:
+        star = _pointed_out(np.asarray([highlight]), "star-open", "#00e5ff", 20)
         fig.add_trace(
-            go.Scatter(
-                x=[int(highlight[1])],
-                y=[int(highlight[0])],
-                mode="markers",
-                marker={
-                    "size": 20,
-                    "symbol": "star-open",
-                    "color": "#00e5ff",
-                    "line": {"width": 3},
-                },
-                name="picked on the Pareto plot",
-                hovertemplate="picked: row %{y}, col %{x}<extra></extra>",
-            )
+            star.update(name="picked on the Pareto plot", hovertemplate="picked: " + _ROW_COL)
         )
     if compared is not None:
         pair = _as_points(compared)
+        circles = _pointed_out(pair, "circle-open", "#ffd166", 18, labels=["1", "2"])
         fig.add_trace(
-            go.Scatter(
-                x=pair[:, 1],
-                y=pair[:, 0],
-                mode="markers+text",
-                text=["1", "2"][: pair.shape[0]],
-                textposition="top center",
-                textfont={"color": "#ffd166", "size": 16},
-                marker={
-                    "size": 18,
-                    "symbol": "circle-open",
-                    "color": "#ffd166",
-                    "line": {"width": 3},
-                },
-                name="which is more interesting?",
-                hovertemplate="compare %{text}: row %{y}, col %{x}<extra></extra>",
+            circles.update(
+                name="which is more interesting?", hovertemplate="compare %{text}: " + _ROW_COL
             )
         )
     bar_px, bar_label = nice_scale_bar(shape[1], pixel_size, pixel_units)
