@@ -84,8 +84,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=100)
     parser.add_argument("--error-rates", type=float, nargs="+", default=[0.0, 0.1, 0.25])
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        choices=["baselines", "preference"],
+        default=["baselines", "preference"],
+        help="the true-target and random campaigns, the preference campaigns, or both",
+    )
     args = parser.parse_args()
-    methods = ["true target", "random", *(f"preference e={e:g}" for e in args.error_rates)]
+    methods = ["true target", "random"] if "baselines" in args.runs else []
+    if "preference" in args.runs:
+        methods += [f"preference e={e:g}" for e in args.error_rates]
     path = RESULTS / "preference.json"
     for dataset in args.datasets:
         for method in methods:

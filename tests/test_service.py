@@ -113,10 +113,9 @@ def test_run_serve_prints_a_uri_that_steer_uses_until_stop(tmp_path: Path) -> No
         assert "queued: beta 0.25 → 3" in result.output
         result = cli.invoke(app, ["steer", uri, "--set", "colour=red"])
         assert result.exit_code != 0 and "cannot change 'colour'" in result.output
-        deadline = time.monotonic() + WAIT_S
-        while SteeringClient(uri).status()["n_measured"] < 2:  # an answer needs two spectra
-            assert time.monotonic() < deadline, "two spectra never measured"
-            time.sleep(0.2)
+        while not line.startswith("2/"):  # an answer needs two spectra: the run prints them
+            line = process.stdout.readline()
+            assert line, "the run ended before measuring two spectra"
         result = cli.invoke(app, ["steer", uri, "--compare", "2>1"])
         assert "queued: spectrum #2 preferred to #1" in result.output, result.output
         result = cli.invoke(app, ["steer", uri, "--action", "stop"])
@@ -128,6 +127,8 @@ def test_run_serve_prints_a_uri_that_steer_uses_until_stop(tmp_path: Path) -> No
         if process.poll() is None:
             process.kill()
             process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()  # a failure above must not leak the pipe into later tests
     with CampaignRecord.open(record, read_only=True) as rec:
         kinds = [i.kind for i in rec.interventions()]
         assert "SetPolicy" in kinds and "Stop" in kinds
