@@ -91,7 +91,6 @@ from steerscope.models.spec import check_buildable
 from steerscope.models.updating import CandidatePosterior
 from steerscope.records import CampaignRecord
 from steerscope.records.schema import json_plain
-from steerscope.scalarizers import PreferenceSpec
 from steerscope.types import EnergyAxis, Measurement, Overview
 
 __all__ = ["Campaign", "Proposal", "StepResult", "build_instrument", "default_record_path"]
@@ -1325,12 +1324,7 @@ class Campaign:
         spectra, energy = self.history.spectra, self.history.energy
         if spectra is not None and energy is not None and spectra.shape[0]:
             ok = np.all(np.isfinite(spectra), axis=1)
-            # fails early on a bad window
-            spec = new_config.scalarizer
-            if isinstance(spec, PreferenceSpec):
-                spec.features(spectra[ok][:1], energy, basis_rows=1)
-            else:
-                spec.apply(spectra[ok][:1], energy)
+            new_config.scalarizer.check_fits(spectra[ok][:1], energy)  # e.g. a bad window
         old_spec, old_policy = self._scalarizer_json(), self.config.policy
         self.config = new_config
         self._targets.set(new_config.scalarizer)
@@ -1410,25 +1404,22 @@ class Campaign:
         return {"queued": before}, change.to_dict()
 
     def _vote(self, vote: Vote) -> tuple[dict[str, Any], dict[str, Any]]:
-        # the record's count, not the history's: a resume replays votes before the spectra
-        measured = len(self.record.measurement_steps())
-        if vote.measurement >= measured:
-            raise ConfigError(
-                f"Vote refused: spectrum #{vote.measurement + 1} has not been measured "
-                f"({measured} so far)"
-            )
+        self._check_measured("Vote", vote.measurement)
         before = {"measurement": vote.measurement, "verdict": self.votes.get(vote.measurement)}
         self._targets.set_vote(vote.measurement, vote.verdict)
         return {**before, "verdict": before["verdict"] or "none"}, vote.to_dict()
 
-    def _compare(self, judgement: Compare) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _check_measured(self, kind: str, index: int) -> None:
+        """Refuse a judgement of spectrum ``index`` before it is measured."""
         # the record's count, not the history's: a resume replays judgements before spectra
         measured = len(self.record.measurement_steps())
-        if max(judgement.first, judgement.second) >= measured:
+        if index >= measured:
             raise ConfigError(
-                f"Compare refused: spectrum #{max(judgement.first, judgement.second) + 1} has "
-                f"not been measured ({measured} so far)"
+                f"{kind} refused: spectrum #{index + 1} has not been measured ({measured} so far)"
             )
+
+    def _compare(self, judgement: Compare) -> tuple[dict[str, Any], dict[str, Any]]:
+        self._check_measured("Compare", max(judgement.first, judgement.second))
         self._targets.add_comparison(judgement.first, judgement.second, judgement.answer)
         return {"comparisons": len(self._targets.comparisons) - 1}, judgement.to_dict()
 

@@ -336,6 +336,19 @@ class RunSteps:
         return {"n": int(self.n)}
 
 
+def _spectrum_index(kind: str, name: str, message: Any) -> int:
+    """Field ``name`` of ``message`` as a measured spectrum's index, an int >= 0.
+
+    A ConfigError names the message kind and says what was expected.
+    """
+    value = getattr(message, name)
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ConfigError(f"{kind}: {name} must be an integer; got {value!r}")
+    if value < 0:
+        raise ConfigError(f"{kind}: {name} must be >= 0; got {value}")
+    return int(value)
+
+
 ANSWERS = ("first", "second", "none")
 """What an operator may answer to "which of these two spectra is more interesting?"."""
 
@@ -371,15 +384,11 @@ class Vote:
         score = self.verdict
         if isinstance(score, int | np.integer) and not isinstance(score, bool):
             object.__setattr__(self, "verdict", str(int(score)))
-        if isinstance(self.measurement, bool) or not isinstance(self.measurement, int | np.integer):
-            raise ConfigError(f"Vote: measurement must be an integer; got {self.measurement!r}")
-        if self.measurement < 0:
-            raise ConfigError(f"Vote: measurement must be >= 0; got {self.measurement}")
+        object.__setattr__(self, "measurement", _spectrum_index("Vote", "measurement", self))
         if self.verdict not in VERDICTS:
             raise ConfigError(
                 f"Vote: verdict must be one of {', '.join(VERDICTS)}; got {self.verdict!r}"
             )
-        object.__setattr__(self, "measurement", int(self.measurement))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able payload."""
@@ -415,12 +424,7 @@ class Compare:
 
     def __post_init__(self) -> None:
         for name in ("first", "second"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer):
-                raise ConfigError(f"Compare: {name} must be an integer; got {value!r}")
-            if value < 0:
-                raise ConfigError(f"Compare: {name} must be >= 0; got {value}")
-            object.__setattr__(self, name, int(value))
+            object.__setattr__(self, name, _spectrum_index("Compare", name, self))
         if self.first == self.second:
             raise ConfigError(
                 f"Compare: a comparison needs two different spectra; got #{self.first + 1} twice"
@@ -575,7 +579,7 @@ def describe_intervention(intervention: Intervention, policy: dict[str, Any] | N
 
 
 def _comparison_text(first: int, second: int, answer: str) -> str:
-    """``"#12 over #7"`` or ``"no preference between #12 and #7"``."""
+    """``"spectrum #12 preferred to #7"`` or ``"no preference between #12 and #7"``."""
     if answer == "none":
         return f"no preference between #{first + 1} and #{second + 1}"
     won, lost = (first, second) if answer == "first" else (second, first)

@@ -54,7 +54,8 @@ class Targets:
         self.comparisons: list[tuple[int, int, str]] = []  # (first, second, answer)
         self.votes: dict[int, str] = {}  # verdict by measurement index
         self._vote_changes = 0
-        self._preference: tuple[tuple[Any, ...], PreferenceModel] | None = None
+        # (spec and judgements, spectra described, the model they give)
+        self._preference: tuple[tuple[Any, ...], int, PreferenceModel] | None = None
         self._hyperparameters: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def set(self, spec: ScalarizerBase) -> None:
@@ -183,14 +184,15 @@ class Targets:
         spec = self.spec if isinstance(self.spec, PreferenceSpec) else PreferenceSpec()
         n = len(history)
         pairs = self.decisive(n)
-        if self._preference is not None and self._preference[0] == (spec, n, tuple(pairs)):
-            return self._preference[1]
+        key = (spec, tuple(pairs))
+        if self._preference is not None and self._preference[:2] == (key, n):
+            return self._preference[2]
         h = hyperparameter_count(len(pairs))
         basis = 1 + max(max(pair) for pair in pairs[:h]) if h else n
         spectra = np.where(np.isfinite(history.spectra), history.spectra, 0.0)
         features = spec.features(spectra, history.energy, basis)
-        if self._preference is not None and self._preference[0][::2] == (spec, tuple(pairs)) and h:
-            model = self._preference[1].described(features)  # new spectra, no new judgement
+        if self._preference is not None and self._preference[0] == key and h:
+            model = self._preference[2].described(features)  # new spectra, no new judgement
         else:
             hyper_key = (spec, tuple(pairs[:h]))
             if hyper_key not in self._hyperparameters and h:
@@ -199,5 +201,5 @@ class Targets:
                 self._hyperparameters[hyper_key] = fitted.hyperparameters
             hyperparameters = self._hyperparameters.get(hyper_key)
             model = PreferenceModel(features, pairs, hyperparameters=hyperparameters)
-        self._preference = ((spec, n, tuple(pairs)), model)
+        self._preference = (key, n, model)
         return model

@@ -103,10 +103,11 @@ def _fit_hyperparameters(features: NDArray[np.float64], pairs: NDArray[np.int64]
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import PairwiseLaplaceMarginalLogLikelihood
 
-    torch.manual_seed(0)  # a fit is a function of the comparisons only
     gp = _pairwise_gp(features, pairs, covar_module=_default_kernel(features, pairs))
     mll = PairwiseLaplaceMarginalLogLikelihood(gp.likelihood, gp)
-    with _seeded_laplace():
+    # a fit is a function of the comparisons only; the caller's torch generator is kept
+    with _seeded_laplace(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
         try:
             fit_gpytorch_mll(mll)
         except Exception as exc:
@@ -201,10 +202,10 @@ class PreferenceModel:
             # spectra is singular and only its diagonal is wanted)
             post = self._gp.posterior(torch.as_tensor(x)[:, None, :])
             mean = post.mean.reshape(-1).numpy().astype(np.float64)
-            var = post.variance.reshape(-1).numpy().astype(np.float64)
+            var = np.clip(post.variance.reshape(-1).numpy().astype(np.float64), 0.0, None)
         if features is None:
-            self._own = (mean, np.clip(var, 0.0, None))
-        return mean, np.clip(var, 0.0, None)
+            self._own = (mean, var)
+        return mean, var
 
     def best_partner(self, first: int, asked: set[tuple[int, int]] | None = None) -> int | None:
         """The spectrum most worth comparing with spectrum ``first`` next (highest EUBO).

@@ -312,6 +312,14 @@ class ScalarizerBase(BaseModel):
             )
         return result
 
+    def check_fits(self, spectra: ArrayLike, energy: EnergyAxis) -> None:
+        """Raise :class:`ScalarizerError` if the spec cannot be used on spectra like these.
+
+        E.g. a window off the axis, or a reference of another length: checked before a
+        new spec replaces the target in force.
+        """
+        self.apply(spectra, energy)
+
     @abstractmethod
     def _compute(self, spectra: NDArray[np.float64], energy: EnergyAxis) -> NDArray[Any]:
         """Targets ``(n,)`` of finite float64 spectra ``(n, C)``; NaN/inf where undefined."""

@@ -60,6 +60,10 @@ class PreferenceSpec(WindowScalarizerBase):
             "formula kind such as window_sum to preview a map."
         )
 
+    def check_fits(self, spectra: ArrayLike, energy: EnergyAxis) -> None:
+        """Raise :class:`ScalarizerError` if the spectra cannot be described (the window)."""
+        self.features(spectra, energy, basis_rows=1)
+
     def features(
         self, spectra: ArrayLike, energy: EnergyAxis, basis_rows: int
     ) -> NDArray[np.float64]:

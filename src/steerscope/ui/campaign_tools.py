@@ -763,7 +763,7 @@ def pixel_report(snapshot: Any, point: tuple[int, int]) -> tuple[str, int | None
 
 def compared_points(snapshot: Any) -> NDArray[np.int64] | None:
     """The two measured pixels ``(2, 2)`` the campaign asks the operator to compare, or None."""
-    pair = getattr(snapshot, "comparison", None)
+    pair = snapshot.comparison
     if pair is None or max(pair) >= snapshot.measured_points.shape[0]:
         return None
     return np.asarray(snapshot.measured_points[list(pair)], dtype=np.int64)

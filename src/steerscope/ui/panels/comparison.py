@@ -18,10 +18,20 @@ from steerscope.errors import SteerscopeError
 from steerscope.ui import campaign_tools, figures, state
 from steerscope.ui.panels.posting import post
 
-__all__ = ["ANSWER_KEYS", "comparison_panel"]
+__all__ = ["ANSWER_KEYS", "comparison_panel", "measured_point"]
 
 ANSWER_KEYS = {"first": "1", "second": "2", "none": "0"}
 """The keyboard shortcut of each answer."""
+
+
+def measured_point(snap: Any, index: int) -> campaign_tools.MeasuredPoint:
+    """Measured spectrum ``index`` of the watched campaign, read once per snapshot.
+
+    Kept in the page's figure cache, so a live refresh does not read the record again.
+    """
+    return state.figure_cache().get(
+        snap, ("measured", index), lambda: campaign_tools.measured_point(snap.record_path, index)
+    )
 
 
 def _answer(pair: tuple[int, int], answer: str) -> None:
@@ -61,8 +71,7 @@ def comparison_panel(snap: Any) -> None:
         return
     first, second = (int(i) for i in pair)
     try:
-        a = campaign_tools.measured_point(snap.record_path, first)
-        b = campaign_tools.measured_point(snap.record_path, second)
+        a, b = measured_point(snap, first), measured_point(snap, second)
     except SteerscopeError as exc:
         st.caption(str(exc))
         return

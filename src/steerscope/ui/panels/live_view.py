@@ -30,7 +30,7 @@ from steerscope.errors import SteerscopeError
 from steerscope.ui import campaign_tools, figures, state, widgets
 from steerscope.ui.inplace_chart import inplace_chart
 from steerscope.ui.learning import lesson_progress, steps_for_page
-from steerscope.ui.panels.comparison import comparison_panel
+from steerscope.ui.panels.comparison import comparison_panel, measured_point
 from steerscope.ui.panels.pareto_view import pareto_view
 from steerscope.ui.panels.posting import post
 from steerscope.ui.sources import source_key
@@ -85,14 +85,9 @@ def _pixel_panel(snap: Any, point: tuple[int, int]) -> None:
     st.caption(text)
     if index is not None:
         _vote_buttons(snap, index)
-    figure_cache = state.figure_cache()
     try:
         if index is not None:
-            picked = figure_cache.get(
-                snap,
-                ("measured", index),
-                lambda: campaign_tools.measured_point(snap.record_path, index),
-            )
+            picked = measured_point(snap, index)
             energy, units, spectrum = picked.energy, picked.units, picked.spectrum
             name = f"measured #{index + 1}"
         else:
