@@ -120,6 +120,64 @@ def _run_campaign(campaign: Any, steps: int | None) -> None:
     typer.echo(summary.line())
 
 
+def _tunable(config: Any) -> Any:
+    """The instrument a tuning config names, as a context manager."""
+    from contextlib import closing
+
+    instrument = config.instrument
+    options = {"binning": instrument.binning, "exposure_ms": instrument.exposure_ms}
+    if instrument.driver == "nion":
+        from steerscope.instruments.drivers.nion import NionRonchigram
+
+        return closing(NionRonchigram.from_registry(**options))
+    try:
+        from steerscope.testing.usim import usim_ronchigram
+    except ImportError:  # pragma: no cover - the [nion] extra is part of make setup
+        raise _fail("driver usim needs nionswift-usim: pip install 'steerscope[nion]'") from None
+    si = {s.name: s.si for s in config.settings}
+    mistuning = {k: v * si[k] for k, v in instrument.mistuning.items()}
+    return usim_ronchigram(mistuning, **options)
+
+
+def _run_tuning(config_path: Path | None, record: Path | None, steps: int | None) -> None:
+    """Run (``config_path``) or resume (``config_path`` None, ``record``) a tuning campaign."""
+    import time
+
+    from steerscope.records.tuning_record import TuningRecord
+    from steerscope.tuning import TuningCampaign, load_tuning_config
+
+    if config_path is not None:
+        config = load_tuning_config(config_path)
+    else:
+        assert record is not None
+        with TuningRecord.open(record, read_only=True) as existing:
+            config = load_tuning_config(existing.config)
+    units = {s.name: s.unit for s in config.settings}
+
+    def show(trial: Any) -> None:
+        where = ", ".join(f"{k} {v:.1f} {units[k]}" for k, v in trial.settings.items())
+        typer.echo(f"frame {trial.index:3d}  {trial.how:13s}  {where}  flatness {trial.merit:.3f}")
+
+    with _tunable(config) as tunable:
+        if config_path is not None:
+            path = (
+                record or Path("records") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}.sqlite"
+            )
+            campaign = TuningCampaign.create(config, tunable, path)
+        else:
+            assert record is not None
+            campaign = TuningCampaign.resume(record, tunable)
+            typer.echo(f"resuming {record} after frame {len(campaign.trials) - 1}")
+        typer.echo(f"record: {campaign.record.path}")
+        try:
+            limit = None if steps is None else len(campaign.trials) + steps
+            while not campaign.done and (limit is None or len(campaign.trials) < limit):
+                show(campaign.step())
+        finally:
+            campaign.finish(settle=campaign.done)
+    typer.echo(("finished " if campaign.done else "paused ") + campaign.summary())
+
+
 def _warn_token_on_command_line(token: str | None) -> None:
     """A ``--token`` is visible to every local user (``ps``); say how to keep it private."""
     if token is not None:
@@ -194,9 +252,21 @@ def run(
         typer.Option(help="With --serve: token clients must present (needed off loopback)."),
     ] = None,
 ) -> None:
-    """Run a campaign headless from a config file, writing its record."""
-    from steerscope.campaign import Campaign
+    """Run a campaign headless from a config file, writing its record.
 
+    A config with ``kind: tuning`` runs a tuning campaign (instrument settings, not
+    positions; see docs/tuning.md).
+    """
+    from steerscope.campaign import Campaign
+    from steerscope.tuning.config import is_tuning_config
+
+    if is_tuning_config(config):
+        if serve:
+            raise _fail(
+                "--serve is for spectrum campaigns; a tuning campaign runs in the foreground"
+            )
+        _run_tuning(config, record, steps)
+        return
     with Campaign.create(config, record) as campaign:
         typer.echo(f"record: {campaign.record.path}")
         for event in campaign.events:
@@ -331,6 +401,11 @@ def resume(
 ) -> None:
     """Resume a stopped or killed campaign from its record and run it to its budget."""
     from steerscope.campaign import Campaign
+    from steerscope.records.tuning_record import is_tuning_record
+
+    if is_tuning_record(record):
+        _run_tuning(None, record, steps)
+        return
 
     with Campaign.resume(record) as campaign:
         typer.echo(

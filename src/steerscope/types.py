@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["EnergyAxis", "Measurement", "Overview", "Pixel", "Points", "SignalKind"]
+__all__ = ["CameraFrame", "EnergyAxis", "Measurement", "Overview", "Pixel", "Points", "SignalKind"]
 
 Pixel = tuple[int, int]
 """One overview pixel as ``(row, col)``."""
@@ -149,3 +149,29 @@ class Measurement:
     dwell_time_s: float
     metadata: dict[str, Any] = field(default_factory=dict)
     started_at: NDArray[np.float64] | None = None
+
+
+@dataclass(frozen=True)
+class CameraFrame:
+    """One camera image in angle space, e.g. a Ronchigram, and the settings it was taken at.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W)
+        Counts; the optical axis at the centre.
+    pixel_mrad : float
+        Angle per pixel, milliradians.
+    settings : dict of str to float
+        The tunable controls' values when it was recorded (SI units: m, rad).
+    """
+
+    image: NDArray[np.float32]
+    pixel_mrad: float
+    settings: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.image.ndim != 2 or not self.pixel_mrad > 0:
+            raise ValueError(
+                f"a camera frame is a 2-D image with a positive angle per pixel; got shape "
+                f"{self.image.shape} and {self.pixel_mrad} mrad per pixel"
+            )

@@ -11,13 +11,14 @@ its vendor frame at its own boundary.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from numpy.typing import ArrayLike
 
-from steerscope.types import Measurement, Overview
+from steerscope.types import CameraFrame, Measurement, Overview
 
-__all__ = ["Measurement", "Microscope", "Overview"]
+__all__ = ["CameraFrame", "Measurement", "Microscope", "Overview", "Tunable"]
 
 
 @runtime_checkable
@@ -44,4 +45,39 @@ class Microscope(Protocol):
 
     def close(self) -> None:
         """Release the instrument (blank the beam, disconnect). Idempotent."""
+        ...
+
+
+@runtime_checkable
+class Tunable(Protocol):
+    """What a tuning campaign needs of an instrument: settings to move, a frame to judge.
+
+    Settings are named controls in SI units (m for aberration coefficients, rad for
+    angles); the driver maps the names to its vendor's controls.
+    """
+
+    def settings(self) -> dict[str, float]:
+        """The current value of every tunable control."""
+        ...
+
+    def apply(self, values: Mapping[str, float]) -> None:
+        """Set the named controls and wait until the instrument has them.
+
+        Raises
+        ------
+        InstrumentError
+            If a name is not one of :meth:`settings` or the instrument refuses.
+        """
+        ...
+
+    def frame(self) -> CameraFrame:
+        """Record one camera frame taken after the last :meth:`apply` took effect."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-serialisable description: driver, camera, controls."""
+        ...
+
+    def close(self) -> None:
+        """Stop the camera. Idempotent."""
         ...

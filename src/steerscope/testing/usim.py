@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["record_eels_spectrum_image", "usim_session"]
+__all__ = ["record_eels_spectrum_image", "usim_ronchigram", "usim_session"]
 
 
 @contextmanager
@@ -140,3 +140,40 @@ def record_eels_spectrum_image(
         }
     finally:
         scope.close()
+
+
+USIM_SPHERICAL_ABERRATION_M = 5e-6
+"""The residual C30 a usim tuning session starts with (usim's own default is 0, and
+a Ronchigram with no aberration at all is blank in usim)."""
+
+
+@contextmanager
+def usim_ronchigram(
+    mistuning: dict[str, float] | None = None, *, sample_index: int = 1, **options: Any
+) -> Iterator[Any]:
+    """A :class:`~steerscope.instruments.drivers.nion.NionRonchigram` over a headless usim.
+
+    The sample is amorphous carbon (the film one tunes on), the probe has a residual
+    spherical aberration (:data:`USIM_SPHERICAL_ABERRATION_M`), and ``mistuning``
+    sets the tunable settings (SI) to where the operator found them.
+
+    Parameters
+    ----------
+    mistuning : dict of str to float, optional
+        Starting values, e.g. ``{"C10": 200e-9, "C12.a": -30e-9}``; unnamed ones are 0.
+    sample_index : int
+        usim's sample (1: amorphous carbon).
+    **options
+        Passed to :class:`NionRonchigram` (``binning``, ``exposure_ms``).
+    """
+    from steerscope.instruments.drivers.nion import NionRonchigram
+
+    with usim_session(sample_index) as stem:
+        stem.SetVal("C30Control", USIM_SPHERICAL_ABERRATION_M)
+        stem.SetVal("C10Control", 0.0)  # usim starts 500 nm out of focus
+        tunable = NionRonchigram(stem, **options)
+        try:
+            tunable.apply({name: 0.0 for name in tunable.controls} | dict(mistuning or {}))
+            yield tunable
+        finally:
+            tunable.close()

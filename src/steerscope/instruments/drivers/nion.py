@@ -27,7 +27,7 @@ pixels are square with size ``fov_nm / max(H, W)``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from typing import Any
 
@@ -42,7 +42,7 @@ from steerscope.instruments.drivers._acquire import (
 )
 from steerscope.instruments.drivers.frames import ScanFrame
 from steerscope.instruments.registry import DriverInfo, register_driver
-from steerscope.types import EnergyAxis, Measurement, Overview, SignalKind
+from steerscope.types import CameraFrame, EnergyAxis, Measurement, Overview, SignalKind
 
 __all__ = ["NionMicroscope", "nion_scan_frame"]
 
@@ -293,6 +293,123 @@ class NionMicroscope:
         if getattr(self.eels, "is_playing", False):
             self.eels.stop_playing(sync_timeout=self.timeout_s)
         self._stop_scan()
+
+
+USIM_ABERRATIONS = {"C10": "C10Control", "C12.a": "C12Control.x", "C12.b": "C12Control.y"}
+"""Tunable settings (Krivanek notation) and the nionswift-usim controls that hold them."""
+
+
+class NionRonchigram:
+    """A :class:`~steerscope.instruments.base.Tunable` over Nion's aberration controls.
+
+    Sets probe aberration coefficients through the STEM controller
+    (``SetValAndConfirm``) and records Ronchigrams with its Ronchigram camera. Tried
+    on nionswift-usim only; on an instrument, ``controls`` names its controls.
+
+    Parameters
+    ----------
+    stem : STEMController
+        ``Registry.get_component("stem_controller")`` (or the usim instrument).
+    controls : mapping of str to str
+        Setting name → the controller's control (``"name.x"`` for one axis of a
+        2-D control). Default: defocus and two-fold astigmatism on usim.
+    binning : int
+        Camera binning (usim's 2048² sensor binned by 8 gives 256² frames).
+    exposure_ms : float
+        Exposure per Ronchigram.
+    timeout_s : float
+        Longest wait for a control to settle or a frame to come.
+    """
+
+    def __init__(
+        self,
+        stem: Any,
+        *,
+        controls: Mapping[str, str] = USIM_ABERRATIONS,
+        binning: int = 8,
+        exposure_ms: float = 100.0,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.stem = stem
+        camera = getattr(stem, "ronchigram_camera", None)
+        if camera is None:
+            raise InstrumentError(
+                "the Nion STEM controller has no Ronchigram camera; check that it is "
+                "registered in Nion Swift"
+            )
+        self.camera: Any = camera
+        self.controls = dict(controls)
+        self.timeout_s = float(timeout_s)
+        self._closed = False
+        parameters = self.camera.get_current_frame_parameters()
+        parameters.binning = int(binning)
+        parameters.exposure_ms = float(exposure_ms)
+        self.camera.set_current_frame_parameters(parameters)
+        self.binning, self.exposure_ms = int(binning), float(exposure_ms)
+
+    @classmethod
+    def from_registry(cls, **options: Any) -> NionRonchigram:
+        """Build from the ``stem_controller`` Nion Swift registered."""
+        return cls(NionMicroscope.from_registry().stem, **options)
+
+    def _check(self, names: Any) -> None:
+        if self._closed:
+            raise InstrumentError("the Nion Ronchigram is closed; create a new one")
+        unknown = sorted(set(names) - set(self.controls))
+        if unknown:
+            raise InstrumentError(
+                f"no tunable setting {', '.join(unknown)}; this instrument tunes "
+                f"{', '.join(self.controls)}"
+            )
+
+    def settings(self) -> dict[str, float]:
+        """The current value of every tunable control, SI units."""
+        self._check(())
+        return {name: float(self.stem.GetVal(c)) for name, c in self.controls.items()}
+
+    def apply(self, values: Mapping[str, float]) -> None:
+        """Set the named controls (SI units) and wait until they are confirmed."""
+        self._check(values)
+        for name, value in values.items():
+            if not self.stem.SetValAndConfirm(
+                self.controls[name], float(value), 1.0, int(self.timeout_s * 1000)
+            ):
+                raise InstrumentError(f"the instrument did not confirm {name} = {value:g}")
+
+    def frame(self) -> CameraFrame:
+        """Record one Ronchigram begun after the last :meth:`apply`."""
+        self._check(())
+        if not self.camera.is_playing:
+            self.camera.start_playing()
+        xdata = self.camera.grab_next_to_start(timeout=self.timeout_s)[0]
+        calibration = xdata.dimensional_calibrations[0]
+        scale = {"rad": 1e3, "mrad": 1.0}.get(str(calibration.units))
+        if scale is None:
+            raise InstrumentError(
+                f"the Ronchigram camera is calibrated in {calibration.units!r}, not in an angle"
+            )
+        return CameraFrame(
+            np.asarray(xdata.data, dtype=np.float32),
+            float(calibration.scale) * scale,
+            self.settings(),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """Driver, camera binning and exposure, and the controls tuned."""
+        return {
+            "driver": "nion-ronchigram",
+            "controls": dict(self.controls),
+            "binning": self.binning,
+            "exposure_ms": self.exposure_ms,
+        }
+
+    def close(self) -> None:
+        """Stop the Ronchigram camera. Idempotent; the settings stay where they are."""
+        if self._closed:
+            return
+        self._closed = True
+        if getattr(self.camera, "is_playing", False):
+            self.camera.stop_playing(sync_timeout=self.timeout_s)
 
 
 @contextmanager

@@ -1,0 +1,19 @@
+"""Tuning campaigns: Bayesian optimisation of instrument settings from a figure of merit."""
+
+from steerscope.tuning.campaign import TuningCampaign
+from steerscope.tuning.config import FlatnessMerit, Setting, TuningConfig, load_tuning_config
+from steerscope.tuning.interventions import SetBeta, SetBounds, SetBudget, TrySettings
+from steerscope.tuning.merit import ronchigram_flatness
+
+__all__ = [
+    "FlatnessMerit",
+    "SetBeta",
+    "SetBounds",
+    "SetBudget",
+    "Setting",
+    "TrySettings",
+    "TuningCampaign",
+    "TuningConfig",
+    "load_tuning_config",
+    "ronchigram_flatness",
+]

@@ -1,0 +1,86 @@
+"""What the operator may change while a tuning campaign runs; each is recorded.
+
+Values are in the units of the config's settings (nm for aberrations). Every
+intervention is checked before it is recorded, so a refused one leaves no trace
+but its error message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+from steerscope.errors import ConfigError
+
+__all__ = [
+    "SetBeta",
+    "SetBounds",
+    "SetBudget",
+    "TrySettings",
+    "TuningIntervention",
+    "parse_intervention",
+]
+
+
+@dataclass(frozen=True)
+class SetBudget:
+    """Frames in all (the trials already made count)."""
+
+    kind: ClassVar[str] = "set_budget"
+    frames: int
+
+
+@dataclass(frozen=True)
+class SetBounds:
+    """Move one setting's search range (inside its safe range)."""
+
+    kind: ClassVar[str] = "set_bounds"
+    name: str
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class TrySettings:
+    """Measure these settings next; unnamed settings keep the best trial's values."""
+
+    kind: ClassVar[str] = "try_settings"
+    values: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SetBeta:
+    """UCB's exploration weight from the next proposal on."""
+
+    kind: ClassVar[str] = "set_beta"
+    beta: float
+
+
+TuningIntervention = SetBudget | SetBounds | TrySettings | SetBeta
+
+_KINDS: dict[str, type[Any]] = {c.kind: c for c in (SetBudget, SetBounds, TrySettings, SetBeta)}
+
+
+def to_dict(change: TuningIntervention) -> dict[str, Any]:
+    """``{"kind": ..., **fields}``, as the record keeps it."""
+    return {"kind": change.kind, **asdict(change)}
+
+
+def parse_intervention(data: dict[str, Any]) -> TuningIntervention:
+    """The intervention a :func:`to_dict` mapping describes.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown kind or wrong fields, saying which kinds exist.
+    """
+    fields = dict(data)
+    kind = fields.pop("kind", None)
+    cls = _KINDS.get(str(kind))
+    if cls is None:
+        raise ConfigError(f"unknown tuning intervention {kind!r}; expected one of {sorted(_KINDS)}")
+    try:
+        change: TuningIntervention = cls(**fields)
+    except TypeError as exc:
+        raise ConfigError(f"{kind}: {exc}") from None
+    return change
