@@ -254,11 +254,54 @@ def test_steerscope_run_and_resume_tune_usim_from_the_example(tmp_path: Path) ->
     first = cli.invoke(app, ["run", str(example), "--record", str(record), "--steps", "3"])
     assert first.exit_code == 0, first.output
     assert "frame   0  start          C10 250.0 nm, C12.a -40.0 nm, C12.b 30.0 nm" in first.output
-    assert "paused usim-ronchigram: 3 frames" in first.output
+    assert "stopped usim-ronchigram: 3 frames" in first.output
     again = cli.invoke(app, ["resume", str(record), "--steps", "2"])
     assert again.exit_code == 0, again.output
     assert "resuming" in again.output and "frame   4  space-filling" in again.output
     with TuningRecord.open(record, read_only=True) as written:
         assert len(written.trials()) == 5
-    served = cli.invoke(app, ["run", str(example), "--serve"])
-    assert served.exit_code == 2 and "foreground" in served.output
+
+
+def test_a_served_tuning_campaign_acknowledges_changes_at_once_and_applies_them_next(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    from steerscope.service import TuningClient, TuningSteeringServer
+    from steerscope.tuning import SetPaused, TuningRunner
+
+    campaign = TuningCampaign.create(_config(budget=200), FakeRonchigram(), tmp_path / "t.sqlite")
+    runner = TuningRunner(campaign)
+    with TuningSteeringServer(runner) as server:
+        client = TuningClient(server.uri)
+        assert client.post(SetPaused(True)) == (
+            "queued: pause after the frame in flight, applies to the next frame"
+        )
+        thread = threading.Thread(target=runner.run, daemon=True)
+        thread.start()
+        for _ in range(200):  # paused before its first frame, it waits
+            if client.status()["state"] == "paused":
+                break
+            threading.Event().wait(0.05)
+        status = client.status()
+        assert status["state"] == "paused" and status["trials"] == [] and status["queued"] == []
+        assert client.post(SetBeta(0.25)) == "queued: beta 1 → 0.25, applies to the next frame"
+        with pytest.raises(SafetyLimitError, match="inside its safe range"):
+            client.post(SetBounds("C10", -900, 0))
+        client.post(SetPaused(False))
+        for _ in range(400):
+            if len(client.status()["trials"]) >= 3:
+                break
+            threading.Event().wait(0.05)
+        assert client.stop() == "stop after the frame in flight"
+        thread.join(30)
+        status = client.status()
+    assert status["state"] == "stopped" and status["beta"] == 0.25
+    assert [e["text"] for e in status["events"]] == [
+        "pause after the frame in flight",
+        "beta 1 → 0.25",
+        "go on",
+    ]
+    kinds = [c["kind"] for _, _, c in campaign.record.interventions()]
+    assert kinds == ["set_paused", "set_beta", "set_paused"]
+    campaign.finish()

@@ -139,12 +139,21 @@ def _tunable(config: Any) -> Any:
     return usim_ronchigram(mistuning, **options)
 
 
-def _run_tuning(config_path: Path | None, record: Path | None, steps: int | None) -> None:
-    """Run (``config_path``) or resume (``config_path`` None, ``record``) a tuning campaign."""
+def _run_tuning(
+    config_path: Path | None,
+    record: Path | None,
+    steps: int | None,
+    serve: tuple[str, int, str | None] | None = None,
+) -> None:
+    """Run (``config_path``) or resume (``config_path`` None, ``record``) a tuning campaign.
+
+    With ``serve`` ``(host, port, token)``, other processes (the web UI, a notebook)
+    watch it and post changes through a :class:`~steerscope.service.TuningSteeringServer`.
+    """
     import time
 
     from steerscope.records.tuning_record import TuningRecord
-    from steerscope.tuning import TuningCampaign, load_tuning_config
+    from steerscope.tuning import SetPaused, TuningCampaign, TuningRunner, load_tuning_config
 
     if config_path is not None:
         config = load_tuning_config(config_path)
@@ -169,13 +178,23 @@ def _run_tuning(config_path: Path | None, record: Path | None, steps: int | None
             campaign = TuningCampaign.resume(record, tunable)
             typer.echo(f"resuming {record} after frame {len(campaign.trials) - 1}")
         typer.echo(f"record: {campaign.record.path}")
+        if campaign.paused:  # resumed from a pause: resuming is going on
+            campaign.apply(SetPaused(False))
+        runner = TuningRunner(campaign)
         try:
-            limit = None if steps is None else len(campaign.trials) + steps
-            while not campaign.done and (limit is None or len(campaign.trials) < limit):
-                show(campaign.step())
+            if serve is None:
+                runner.run(show, frames=steps)
+            else:
+                from steerscope.service import TuningSteeringServer
+
+                with TuningSteeringServer(runner, *serve) as server:
+                    typer.echo(f"steering: {server.uri}")
+                    runner.run(show, frames=steps)
         finally:
             campaign.finish(settle=campaign.done)
-    typer.echo(("finished " if campaign.done else "paused ") + campaign.summary())
+        if runner.status()["state"] == "error":
+            raise _fail(runner.status()["error"])
+    typer.echo(("finished " if campaign.done else "stopped ") + campaign.summary())
 
 
 def _warn_token_on_command_line(token: str | None) -> None:
@@ -261,11 +280,8 @@ def run(
     from steerscope.tuning.config import is_tuning_config
 
     if is_tuning_config(config):
-        if serve:
-            raise _fail(
-                "--serve is for spectrum campaigns; a tuning campaign runs in the foreground"
-            )
-        _run_tuning(config, record, steps)
+        _warn_token_on_command_line(token)
+        _run_tuning(config, record, steps, serve=(host, port, token) if serve else None)
         return
     with Campaign.create(config, record) as campaign:
         typer.echo(f"record: {campaign.record.path}")

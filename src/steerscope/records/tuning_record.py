@@ -100,7 +100,8 @@ class TuningRecord:
             )
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = WriterLock(path)
-        db = sqlite3.connect(path)
+        db = sqlite3.connect(path, check_same_thread=False)  # one thread at a time: the runner's
+        db.execute("PRAGMA journal_mode=WAL")  # readers (the web UI) never block the writer
         db.executescript(_SCHEMA)
         meta = {"kind": KIND, "config": config, "instrument": instrument, "created": time.time()}
         db.executemany(
@@ -123,7 +124,11 @@ class TuningRecord:
             raise RecordError(f"no tuning record at {path}")
         lock = None if read_only else WriterLock(path)
         try:
-            db = sqlite3.connect(f"file:{path}?mode=ro" if read_only else path, uri=read_only)
+            db = sqlite3.connect(
+                f"file:{path}?mode=ro" if read_only else path,
+                uri=read_only,
+                check_same_thread=False,
+            )
             kind = db.execute("SELECT value FROM meta WHERE key = 'kind'").fetchone()
         except sqlite3.DatabaseError:
             kind = None

@@ -6,9 +6,24 @@
 - :mod:`~steerscope.service.process`: :class:`CampaignProcess`, a campaign run in a
   child process and watched through that channel; the web UI runs its campaigns so,
   and the Streamlit server never computes a proposal.
+- A tuning campaign is served the same way (:class:`TuningSteeringServer`,
+  :class:`TuningClient`).
 """
 
 from steerscope.service.process import CampaignProcess
-from steerscope.service.steering import STEERING_OBJECT_ID, SteeringClient, SteeringServer
+from steerscope.service.steering import (
+    STEERING_OBJECT_ID,
+    SteeringClient,
+    SteeringServer,
+    TuningClient,
+    TuningSteeringServer,
+)
 
-__all__ = ["STEERING_OBJECT_ID", "CampaignProcess", "SteeringClient", "SteeringServer"]
+__all__ = [
+    "STEERING_OBJECT_ID",
+    "CampaignProcess",
+    "SteeringClient",
+    "SteeringServer",
+    "TuningClient",
+    "TuningSteeringServer",
+]

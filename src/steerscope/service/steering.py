@@ -38,17 +38,24 @@ from steerscope.campaign.snapshot import CampaignSnapshot, EventView, frozen_arr
 from steerscope.errors import ConfigError, InstrumentError, SteerscopeError
 from steerscope.instruments.server import TOKEN_ENV, TOKEN_REJECTED, TokenServer
 from steerscope.records.schema import json_plain
+from steerscope.tuning import TuningRunner
+from steerscope.tuning.interventions import TuningIntervention, to_dict
 
 __all__ = [
     "STEERING_OBJECT_ID",
+    "TUNING_OBJECT_ID",
     "SteeringClient",
     "SteeringServer",
+    "TuningClient",
+    "TuningSteeringServer",
     "snapshot_from_wire",
     "snapshot_to_wire",
 ]
 
 STEERING_OBJECT_ID = "steerscope.campaign"
 """Pyro5 object id; the URI is ``PYRO:steerscope.campaign@host:port``."""
+TUNING_OBJECT_ID = "steerscope.tuning"
+"""Pyro5 object id of a served tuning campaign."""
 EVENTS_SHOWN = 50
 """How many of the latest events :meth:`SteeringClient.status` returns."""
 
@@ -283,30 +290,9 @@ class SteeringClient:
 
     def _call(self, method: str, *args: Any) -> Any:
         with self._lock:
-            try:
-                proxy = Pyro5.api.Proxy(self.uri)
-            except Pyro5.errors.PyroError as exc:
-                raise ConfigError(
-                    f"{self.uri!r} is not a steering URI; expected "
-                    f"PYRO:{STEERING_OBJECT_ID}@host:port as printed by `steerscope run --serve`"
-                ) from exc
-            proxy._pyroSerializer = "serpent"
-            proxy._pyroTimeout = self.timeout_s
-            if self.token is not None:
-                proxy._pyroHandshake = self.token
-            try:
-                with proxy:
-                    return getattr(proxy, method)(*args)
-            except Pyro5.errors.CommunicationError as exc:
-                if TOKEN_REJECTED in str(exc):
-                    raise InstrumentError(
-                        f"the steering server at {self.uri} refused the token; pass the token "
-                        "it was started with"
-                    ) from None
-                raise InstrumentError(
-                    f"cannot reach the campaign at {self.uri}: {exc}; is `steerscope run "
-                    "--serve` still running?"
-                ) from None
+            return _call_served(
+                self.uri, STEERING_OBJECT_ID, self.token, self.timeout_s, method, *args
+            )
 
     def status(self) -> dict[str, Any]:
         """The campaign's state: status, step, spectra, policy, queued changes, recent events.
@@ -374,3 +360,108 @@ class SteeringClient:
 
             raise error_class(str(reply.get("error_type")))(str(reply.get("message")))
         return reply
+
+
+def _call_served(
+    uri: str, object_id: str, token: str | None, timeout_s: float, method: str, *args: Any
+) -> Any:
+    """Call ``method`` on the object a steering server serves at ``uri``; clear errors."""
+    try:
+        proxy = Pyro5.api.Proxy(uri)
+    except Pyro5.errors.PyroError as exc:
+        raise ConfigError(
+            f"{uri!r} is not a steering URI; expected PYRO:{object_id}@host:port as printed "
+            "by `steerscope run --serve`"
+        ) from exc
+    proxy._pyroSerializer = "serpent"
+    proxy._pyroTimeout = timeout_s
+    if token is not None:
+        proxy._pyroHandshake = token
+    try:
+        with proxy:
+            return getattr(proxy, method)(*args)
+    except Pyro5.errors.CommunicationError as exc:
+        if TOKEN_REJECTED in str(exc):
+            raise InstrumentError(
+                f"the steering server at {uri} refused the token; pass the token it was "
+                "started with"
+            ) from None
+        raise InstrumentError(
+            f"cannot reach the campaign at {uri}: {exc}; is `steerscope run --serve` still running?"
+        ) from None
+
+
+class _TuningObject:
+    """What Pyro5 serves for a tuning campaign: plain values in and out."""
+
+    def __init__(self, runner: TuningRunner) -> None:
+        self._runner = runner
+
+    @Pyro5.api.expose
+    def status(self) -> dict[str, Any]:
+        return json_plain(self._runner.status())
+
+    @Pyro5.api.expose
+    def post(self, change: dict[str, Any]) -> dict[str, Any]:
+        return _answer(lambda: {"queued": self._runner.post(dict(change))})
+
+    @Pyro5.api.expose
+    def stop(self) -> dict[str, Any]:
+        return _answer(lambda: {"queued": self._runner.stop()})
+
+
+class TuningSteeringServer(TokenServer):
+    """Serve a :class:`~steerscope.tuning.TuningRunner`'s status and queue over Pyro5.
+
+    Same rules as :class:`SteeringServer`: loopback unless a token is given.
+    """
+
+    def __init__(
+        self, runner: TuningRunner, host: str = "127.0.0.1", port: int = 0, token: str | None = None
+    ) -> None:
+        super().__init__(host, port, token, object_id=TUNING_OBJECT_ID, what="tuning server")
+        self.runner = runner
+
+    def _served(self) -> Any:
+        return _TuningObject(self.runner)
+
+
+class TuningClient:
+    """Watch a served tuning campaign and post changes to it.
+
+    Parameters
+    ----------
+    uri : str
+        ``PYRO:steerscope.tuning@host:port`` as printed by ``steerscope run --serve``.
+    token : str, optional
+        The server's token, if it has one; default ``$STEERSCOPE_TOKEN``.
+    timeout_s : float
+        Seconds to wait for an answer.
+    """
+
+    def __init__(self, uri: str, *, token: str | None = None, timeout_s: float = 10.0) -> None:
+        self.uri = uri
+        self.token = token if token is not None else (os.environ.get(TOKEN_ENV) or None)
+        self.timeout_s = float(timeout_s)
+
+    def _call(self, method: str, *args: Any) -> Any:
+        return _call_served(self.uri, TUNING_OBJECT_ID, self.token, self.timeout_s, method, *args)
+
+    def status(self) -> dict[str, Any]:
+        """The runner's :meth:`~steerscope.tuning.TuningRunner.status`."""
+        result: dict[str, Any] = self._call("status")
+        return result
+
+    def post(self, change: TuningIntervention) -> str:
+        """Post a change; the acknowledgement ("queued: beta 1 → 0.25, …").
+
+        Raises
+        ------
+        ConfigError, SafetyLimitError
+            If the campaign refused it.
+        """
+        return str(SteeringClient._checked(self._call("post", to_dict(change)))["queued"])
+
+    def stop(self) -> str:
+        """Stop the campaign after the frame in flight."""
+        return str(SteeringClient._checked(self._call("stop"))["queued"])

@@ -2,18 +2,21 @@
 
 from steerscope.tuning.campaign import TuningCampaign
 from steerscope.tuning.config import FlatnessMerit, Setting, TuningConfig, load_tuning_config
-from steerscope.tuning.interventions import SetBeta, SetBounds, SetBudget, TrySettings
+from steerscope.tuning.interventions import SetBeta, SetBounds, SetBudget, SetPaused, TrySettings
 from steerscope.tuning.merit import ronchigram_flatness
+from steerscope.tuning.runner import TuningRunner
 
 __all__ = [
     "FlatnessMerit",
     "SetBeta",
     "SetBounds",
     "SetBudget",
+    "SetPaused",
     "Setting",
     "TrySettings",
     "TuningCampaign",
     "TuningConfig",
+    "TuningRunner",
     "load_tuning_config",
     "ronchigram_flatness",
 ]

@@ -29,6 +29,7 @@ from steerscope.tuning.interventions import (
     SetBeta,
     SetBounds,
     SetBudget,
+    SetPaused,
     TrySettings,
     TuningIntervention,
     parse_intervention,
@@ -60,6 +61,7 @@ class TuningCampaign:
         self.budget = config.budget
         self.beta = config.beta
         self.bounds = {s.name: (s.low, s.high) for s in config.settings}
+        self.paused = False
         self._forced: list[dict[str, float]] = []
         self._rng = np.random.default_rng(config.seed)
 
@@ -162,11 +164,15 @@ class TuningCampaign:
         """
         if isinstance(change, dict):
             change = parse_intervention(change)
-        self._change(change, dry_run=True)
+        self.check(change)
         if isinstance(change, TrySettings):  # recorded whole: a replay must not re-derive it
             change = TrySettings(self._completed(change.values))
         self.record.add_intervention(to_dict(change), after=len(self.trials))
         self._change(change)
+
+    def check(self, change: TuningIntervention) -> None:
+        """Raise what :meth:`apply` would raise for ``change``; change nothing."""
+        self._change(change, dry_run=True)
 
     def _change(self, change: TuningIntervention, *, dry_run: bool = False) -> None:
         names = {s.name: s for s in self.config.settings}
@@ -180,6 +186,9 @@ class TuningCampaign:
                 raise ConfigError(f"set_beta: beta must be zero or more; got {change.beta}")
             if not dry_run:
                 self.beta = float(change.beta)
+        elif isinstance(change, SetPaused):
+            if not dry_run:
+                self.paused = bool(change.paused)
         elif isinstance(change, SetBounds):
             setting = names.get(change.name)
             if setting is None:
@@ -205,6 +214,23 @@ class TuningCampaign:
             self._check_safe(settings)
             if not dry_run:
                 self._forced.append(settings)
+
+    def describe(self, change: TuningIntervention) -> str:
+        """What ``change`` does, from the current state: ``"beta 1 → 0.25"``."""
+        units = {s.name: s.unit for s in self.config.settings}
+        if isinstance(change, SetBudget):
+            return f"budget {self.budget} → {change.frames} frames"
+        if isinstance(change, SetBeta):
+            return f"beta {self.beta:g} → {change.beta:g}"
+        if isinstance(change, SetPaused):
+            return "pause after the frame in flight" if change.paused else "go on"
+        if isinstance(change, SetBounds):
+            low, high = self.bounds.get(change.name, (float("nan"), float("nan")))
+            unit = units.get(change.name, "")
+            new = f"[{change.low:g}, {change.high:g}] {unit}"
+            return f"{change.name} range [{low:g}, {high:g}] → {new}"
+        where = ", ".join(f"{k} {v:g} {units.get(k, '')}" for k, v in change.values.items())
+        return f"try {where}"
 
     def _completed(self, values: dict[str, float]) -> dict[str, float]:
         """``values`` with every other setting at the best trial's (or the start's) value."""

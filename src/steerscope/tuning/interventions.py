@@ -56,9 +56,19 @@ class SetBeta:
     beta: float
 
 
-TuningIntervention = SetBudget | SetBounds | TrySettings | SetBeta
+@dataclass(frozen=True)
+class SetPaused:
+    """Pause after the frame in flight (``paused=True``), or go on."""
 
-_KINDS: dict[str, type[Any]] = {c.kind: c for c in (SetBudget, SetBounds, TrySettings, SetBeta)}
+    kind: ClassVar[str] = "set_paused"
+    paused: bool
+
+
+TuningIntervention = SetBudget | SetBounds | TrySettings | SetBeta | SetPaused
+
+_KINDS: dict[str, type[Any]] = {
+    c.kind: c for c in (SetBudget, SetBounds, TrySettings, SetBeta, SetPaused)
+}
 
 
 def to_dict(change: TuningIntervention) -> dict[str, Any]:
