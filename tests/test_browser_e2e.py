@@ -910,3 +910,43 @@ def test_the_operator_switches_to_judging_pairs_and_answers_with_a_key(
     (judged, *_) = [i for i in done if i.kind == "Compare"]
     assert judged.after["answer"] == "second" and judged.after["by"] == "web UI"
     assert judged.after["second"] == int(pair.group(1)) - 1
+
+
+def test_the_operator_tunes_the_simulated_ronchigram_and_changes_beta_while_it_runs(
+    server: tuple[str, Path], page: Any
+) -> None:
+    """Tune page: Enter and a click start one tuning campaign on usim in its own process; a
+    beta typed and applied is acknowledged at once, then applied before a frame and recorded."""
+    pytest.importorskip("nion.usim_device")
+    from playwright.sync_api import expect
+
+    from steerscope.records.tuning_record import TuningRecord
+
+    _, records = server
+    page.get_by_role("link", name="Tune").click()
+    budget = page.get_by_label("Budget (frames)", exact=True)
+    budget.fill("200")
+    budget.press("Enter")  # submits the form; the click while it starts must not start another
+    page.get_by_role("button", name="Start tuning").click()
+    frames = page.get_by_text(re.compile(r"^\d+ / 200$"))
+    deadline = time.monotonic() + 120
+    while True:
+        found = re.match(r"(\d+) / 200", frames.first.inner_text()) if frames.count() else None
+        if found and int(found.group(1)) >= 3:
+            break
+        assert time.monotonic() < deadline, "the tuning campaign made no 3 frames in 120 s"
+        page.wait_for_timeout(300)
+    expect(page.get_by_text("Ronchigram, frame")).to_be_visible()
+    page.get_by_label("New beta", exact=True).fill("0.25")
+    _click_settled(page.get_by_role("button", name="Apply beta"))
+    expect(page.get_by_text("queued: beta 1 → 0.25, applies to the next frame")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"before frame \d+: beta 1 → 0\.25"))).to_be_visible(
+        timeout=60_000
+    )
+    _click_settled(page.get_by_role("button", name="Stop"))
+    expect(page.get_by_text("stopped", exact=True)).to_be_visible(timeout=60_000)
+    (path,) = sorted((records / "tuning").glob("*.sqlite"))
+    with TuningRecord.open(path, read_only=True) as record:
+        changes = [c for _, _, c in record.interventions()]
+        assert changes == [{"kind": "set_beta", "beta": 0.25}]
+        assert len(record.trials()) >= 3

@@ -8,6 +8,7 @@ it never shows a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -189,12 +190,27 @@ def _run_tuning(
 
                 with TuningSteeringServer(runner, *serve) as server:
                     typer.echo(f"steering: {server.uri}")
+                    if os.environ.get("STEERSCOPE_STOP_ON_STDIN_EOF") == "1":
+                        _stop_when_stdin_closes(runner)
                     runner.run(show, frames=steps)
         finally:
             campaign.finish(settle=campaign.done)
         if runner.status()["state"] == "error":
             raise _fail(runner.status()["error"])
     typer.echo(("finished " if campaign.done else "stopped ") + campaign.summary())
+
+
+def _stop_when_stdin_closes(runner: Any) -> None:
+    """Stop ``runner`` after its frame in flight once standard input closes (the parent left)."""
+    import threading
+
+    def watch() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            while sys.stdin.read(4096):
+                pass
+        runner.stop()
+
+    threading.Thread(target=watch, daemon=True, name="stdin-watch").start()
 
 
 def _warn_token_on_command_line(token: str | None) -> None:

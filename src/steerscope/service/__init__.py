@@ -7,7 +7,7 @@
   child process and watched through that channel; the web UI runs its campaigns so,
   and the Streamlit server never computes a proposal.
 - A tuning campaign is served the same way (:class:`TuningSteeringServer`,
-  :class:`TuningClient`).
+  :class:`TuningClient`, :class:`TuningProcess`).
 """
 
 from steerscope.service.process import CampaignProcess
@@ -18,6 +18,7 @@ from steerscope.service.steering import (
     TuningClient,
     TuningSteeringServer,
 )
+from steerscope.service.tuning_process import TuningProcess
 
 __all__ = [
     "STEERING_OBJECT_ID",
@@ -25,5 +26,6 @@ __all__ = [
     "SteeringClient",
     "SteeringServer",
     "TuningClient",
+    "TuningProcess",
     "TuningSteeringServer",
 ]

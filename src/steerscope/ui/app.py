@@ -50,6 +50,7 @@ pages = [
     st.Page(PAGES_DIR / "campaign.py", title="Campaign", icon=":material/play_circle:"),
     st.Page(PAGES_DIR / "review.py", title="Review", icon=":material/history:"),
     st.Page(PAGES_DIR / "sweep.py", title="Sweep", icon=":material/grid_view:"),
+    st.Page(PAGES_DIR / "tune.py", title="Tune", icon=":material/tune:"),
 ]
 navigation = st.navigation(pages)
 
