@@ -10,7 +10,7 @@ one :class:`~steerscope.errors.ConfigError`, each with its field path.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -49,6 +49,7 @@ __all__ = [
     "RandomSeeds",
     "RemoteSource",
     "load_config",
+    "validated",
 ]
 
 DEFAULT_BETA = 1.0
@@ -629,8 +630,26 @@ def load_config(source: str | Path | dict[str, Any] | CampaignConfig) -> Campaig
             f"{where} must be a mapping of fields (name, source, policy, ...); "
             f"got {type(data).__name__}."
         )
+    return validated(CampaignConfig, data, where)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], data: Any, where: str) -> M:
+    """``model`` validated from ``data``, or one :class:`ConfigError` listing every problem.
+
+    Parameters
+    ----------
+    model : type of pydantic model
+        The config class.
+    data : Any
+        The parsed mapping.
+    where : str
+        What the data came from, for the message ("config file 'run.yaml'").
+    """
     try:
-        return CampaignConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         n = exc.error_count()
         raise ConfigError(

@@ -267,7 +267,41 @@ class SteeringServer(TokenServer):
         return _SteeringObject(self.runner)
 
 
-class SteeringClient:
+class _ServedClient:
+    """A client of one object a steering server serves: its URI, token and timeout.
+
+    Parameters
+    ----------
+    uri : str
+        ``PYRO:<object id>@host:port`` as printed by ``steerscope run --serve``.
+    token : str, optional
+        The server's token, if it has one; default ``$STEERSCOPE_TOKEN``.
+    timeout_s : float
+        Seconds to wait for an answer.
+    """
+
+    object_id = STEERING_OBJECT_ID
+
+    def __init__(self, uri: str, *, token: str | None = None, timeout_s: float = 10.0) -> None:
+        self.uri = uri
+        self.token = token if token is not None else (os.environ.get(TOKEN_ENV) or None)
+        self.timeout_s = float(timeout_s)
+        self._lock = threading.Lock()
+
+    def _call(self, method: str, *args: Any) -> Any:
+        with self._lock:
+            return _call_served(self.uri, self.object_id, self.token, self.timeout_s, method, *args)
+
+    @staticmethod
+    def _checked(reply: dict[str, Any]) -> dict[str, Any]:
+        if not reply.get("ok"):
+            from steerscope.instruments.client import error_class
+
+            raise error_class(str(reply.get("error_type")))(str(reply.get("message")))
+        return reply
+
+
+class SteeringClient(_ServedClient):
     """Read a served campaign's state and post interventions to it.
 
     Parameters
@@ -281,18 +315,9 @@ class SteeringClient:
     """
 
     def __init__(self, uri: str, *, token: str | None = None, timeout_s: float = 10.0) -> None:
-        self.uri = uri
-        self.token = token if token is not None else (os.environ.get(TOKEN_ENV) or None)
-        self.timeout_s = float(timeout_s)
-        self._lock = threading.Lock()
+        super().__init__(uri, token=token, timeout_s=timeout_s)
         self._snapshot: CampaignSnapshot | None = None
         self._version = -1
-
-    def _call(self, method: str, *args: Any) -> Any:
-        with self._lock:
-            return _call_served(
-                self.uri, STEERING_OBJECT_ID, self.token, self.timeout_s, method, *args
-            )
 
     def status(self) -> dict[str, Any]:
         """The campaign's state: status, step, spectra, policy, queued changes, recent events.
@@ -352,14 +377,6 @@ class SteeringClient:
     def decide(self, proposal: int, *, approve: bool) -> str:
         """Approve (post as the operator's) or reject proposal number ``proposal``."""
         return str(self._checked(self._call("decide", int(proposal), bool(approve)))["queued"])
-
-    @staticmethod
-    def _checked(reply: dict[str, Any]) -> dict[str, Any]:
-        if not reply.get("ok"):
-            from steerscope.instruments.client import error_class
-
-            raise error_class(str(reply.get("error_type")))(str(reply.get("message")))
-        return reply
 
 
 def _call_served(
@@ -426,7 +443,7 @@ class TuningSteeringServer(TokenServer):
         return _TuningObject(self.runner)
 
 
-class TuningClient:
+class TuningClient(_ServedClient):
     """Watch a served tuning campaign and post changes to it.
 
     Parameters
@@ -439,13 +456,7 @@ class TuningClient:
         Seconds to wait for an answer.
     """
 
-    def __init__(self, uri: str, *, token: str | None = None, timeout_s: float = 10.0) -> None:
-        self.uri = uri
-        self.token = token if token is not None else (os.environ.get(TOKEN_ENV) or None)
-        self.timeout_s = float(timeout_s)
-
-    def _call(self, method: str, *args: Any) -> Any:
-        return _call_served(self.uri, TUNING_OBJECT_ID, self.token, self.timeout_s, method, *args)
+    object_id = TUNING_OBJECT_ID
 
     def status(self) -> dict[str, Any]:
         """The runner's :meth:`~steerscope.tuning.TuningRunner.status`."""
@@ -460,8 +471,8 @@ class TuningClient:
         ConfigError, SafetyLimitError
             If the campaign refused it.
         """
-        return str(SteeringClient._checked(self._call("post", to_dict(change)))["queued"])
+        return str(self._checked(self._call("post", to_dict(change)))["queued"])
 
     def stop(self) -> str:
         """Stop the campaign after the frame in flight."""
-        return str(SteeringClient._checked(self._call("stop"))["queued"])
+        return str(self._checked(self._call("stop"))["queued"])

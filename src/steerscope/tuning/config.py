@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from steerscope.campaign.config import _describe_errors, _parse_yaml, _Strict
+from steerscope.campaign.config import _parse_yaml, _Strict, validated
 from steerscope.errors import ConfigError
 
 __all__ = [
@@ -204,11 +204,4 @@ def load_tuning_config(source: str | Path | dict[str, Any] | TuningConfig) -> Tu
             f"{where} must be a mapping with at least `settings:` (see "
             f"examples/tuning_usim.yaml); got {type(data).__name__}."
         )
-    try:
-        return TuningConfig.model_validate(data)
-    except ValidationError as exc:
-        n = exc.error_count()
-        raise ConfigError(
-            f"{where} has {n} problem{'s' if n != 1 else ''}:\n{_describe_errors(exc)}\n"
-            "Fix each field above (field paths are dotted, list items by index)."
-        ) from None
+    return validated(TuningConfig, data, where)
