@@ -305,3 +305,62 @@ def test_a_served_tuning_campaign_acknowledges_changes_at_once_and_applies_them_
     kinds = [c["kind"] for _, _, c in campaign.record.interventions()]
     assert kinds == ["set_paused", "set_beta", "set_paused"]
     campaign.finish()
+
+
+def test_a_tuning_run_killed_hard_resumes_with_every_frame_it_made(tmp_path: Path) -> None:
+    pytest.importorskip("nion.usim_device")
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    example = Path(__file__).parents[1] / "examples" / "tuning_usim.yaml"
+    config = yaml.safe_load(example.read_text()) | {"budget": 200}
+    config_path = tmp_path / "tune.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    record = tmp_path / "tune.sqlite"
+    command = [sys.executable, "-m", "steerscope.cli", "run", str(config_path)]
+    child = subprocess.Popen(
+        [*command, "--record", str(record)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 120
+        made: list[Any] = []
+        while len(made) < 4:
+            assert time.monotonic() < deadline, "the tuning run made no 4 frames in 120 s"
+            time.sleep(0.3)
+            if record.exists():
+                with TuningRecord.open(record, read_only=True) as written:
+                    made = written.trials()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+    with TuningRecord.open(record, read_only=True) as written:
+        before = written.trials()
+        first_frame = written.frame(0)[0]
+    assert len(before) >= 4
+    from typer.testing import CliRunner
+
+    from steerscope.cli import app
+
+    again = CliRunner().invoke(app, ["resume", str(record), "--steps", "2"])
+    assert again.exit_code == 0, again.output  # the killed writer's lock is gone with it
+    with TuningRecord.open(record, read_only=True) as written:
+        after = written.trials()
+        np.testing.assert_array_equal(written.frame(0)[0], first_frame)
+    assert after[: len(before)] == before and len(after) == len(before) + 2
+
+
+def test_a_bad_tuning_config_on_the_command_line_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from steerscope.cli import app
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: tuning\nsettings:\n  - {name: C10, low: 5, high: -5}\n")
+    result = CliRunner().invoke(app, ["run", str(bad)])
+    assert result.exit_code == 2
+    assert "settings.0: C10: low must be below high" in result.output
+    assert "Traceback" not in result.output
