@@ -34,14 +34,16 @@ from steerscope.datasets import get_dataset
 from steerscope.testing.simulated_operator import SimulatedOperator
 
 
-def _run(dataset: str, method: str, seed: int, budget: int, error_rate: float) -> dict[str, Any]:
+def _run(
+    dataset: str, method: str, seed: int, budget: int, error_rate: float, lapse: float = 0.0
+) -> dict[str, Any]:
     data = get_dataset(dataset)
     hidden = dict(data.default_scalarizer)
     preference = method.startswith("preference")
     config = {
         "name": f"preference-{dataset}",
         "source": {"dataset": dataset},
-        "scalarizer": {"kind": "preference"} if preference else hidden,
+        "scalarizer": {"kind": "preference", "lapse": lapse} if preference else hidden,
         "model": {"kind": "exact_gp"},
         "policy": {"acquisition": "random" if method == "random" else "ucb"},
         "budget": {"measurements": budget},
@@ -85,6 +87,12 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=100)
     parser.add_argument("--error-rates", type=float, nargs="+", default=[0.0, 0.1, 0.25])
     parser.add_argument(
+        "--lapse",
+        type=float,
+        default=0.0,
+        help="the preference target's lapse rate; other than 0, its runs are named '… lapse L'",
+    )
+    parser.add_argument(
         "--runs",
         nargs="+",
         choices=["baselines", "preference"],
@@ -94,15 +102,23 @@ def main() -> None:
     args = parser.parse_args()
     methods = ["true target", "random"] if "baselines" in args.runs else []
     if "preference" in args.runs:
-        methods += [f"preference e={e:g}" for e in args.error_rates]
+        suffix = f" lapse {args.lapse:g}" if args.lapse else ""
+        methods += [f"preference e={e:g}{suffix}" for e in args.error_rates]
     path = RESULTS / "preference.json"
     for dataset in args.datasets:
         for method in methods:
             saved = json.loads(path.read_text()) if path.exists() else {"runs": {}}
             runs = saved["runs"].setdefault(dataset, {})
             if len(runs.get(method, [])) < args.seeds:  # resumable: done methods are kept
-                rate = float(method.split("=")[1]) if method.startswith("preference") else 0.0
-                results = [_run(dataset, method, s, args.budget, rate) for s in range(args.seeds)]
+                rate = (
+                    float(method.split("=")[1].split()[0])
+                    if method.startswith("preference")
+                    else 0.0
+                )
+                results = [
+                    _run(dataset, method, s, args.budget, rate, args.lapse)
+                    for s in range(args.seeds)
+                ]
                 saved = json.loads(path.read_text()) if path.exists() else {"runs": {}}
                 saved["runs"].setdefault(dataset, {})[method] = results
                 saved["machine"], saved["args"] = machine(), vars(args)

@@ -235,3 +235,68 @@ def test_many_votes_imply_at_most_a_bounded_number_of_comparisons() -> None:
     pairs = targets.decisive(120)
     assert 0 < len(pairs) <= MAX_VOTE_PAIRS
     assert all(int(targets.votes[a]) > int(targets.votes[b]) for a, b in pairs)
+
+
+def _comparison_matrix(pairs: list[tuple[int, int]], n: int) -> Any:
+    import torch
+
+    D = torch.zeros(len(pairs), n, dtype=torch.float64)
+    for m, (a, b) in enumerate(pairs):
+        D[m, a], D[m, b] = 1.0, -1.0
+    return D
+
+
+def _autograd_nll(likelihood: Any, utility: Any, D: Any) -> tuple[np.ndarray, np.ndarray]:
+    import torch
+
+    nll = -torch.log(likelihood.p(utility, D)).sum()
+    (grad,) = torch.autograd.grad(nll, utility, create_graph=True)
+    rows = [torch.autograd.grad(g, utility, retain_graph=True)[0] for g in grad]
+    return grad.detach().numpy(), torch.stack(rows).detach().numpy()
+
+
+@pytest.mark.parametrize(
+    ("pairs", "all_agree"),
+    [([(0, 1), (2, 0), (2, 3), (0, 3)], True), ([(0, 1), (1, 2), (3, 2), (2, 0)], False)],
+)
+def test_the_lapse_likelihood_gives_the_laplace_fit_its_gradient_and_a_usable_curvature(
+    pairs: list[tuple[int, int]], all_agree: bool
+) -> None:
+    import torch
+
+    from steerscope.models.preference import lapse_probit_likelihood
+
+    likelihood = lapse_probit_likelihood(0.1)
+    utility = torch.tensor([0.3, -1.2, 2.0, 0.1], dtype=torch.float64, requires_grad=True)
+    D = _comparison_matrix(pairs, 4)
+    grad, hessian = _autograd_nll(likelihood, utility, D)
+    np.testing.assert_allclose(likelihood.negative_log_gradient_sum(utility, D).detach(), grad)
+    ours = likelihood.negative_log_hessian_sum(utility, D).detach().numpy()
+    assert np.linalg.eigvalsh(ours).min() >= -1e-12  # a Laplace covariance exists
+    assert likelihood.p(utility, D).min() > 0.1  # a wrong answer is never impossible
+    if all_agree:  # the curvature is exact where it is positive
+        np.testing.assert_allclose(ours, hessian, atol=1e-12)
+    else:  # (1, 2) is a far violated answer: its curvature is negative, and dropped
+        assert np.linalg.eigvalsh(hessian).min() < 0
+
+
+def test_a_lapse_rate_must_leave_the_answers_some_weight() -> None:
+    from steerscope.models.preference import lapse_probit_likelihood
+
+    with pytest.raises(ModelError, match=r"lapse rate must lie in \[0, 0.5\)"):
+        lapse_probit_likelihood(0.5)
+
+
+def test_with_a_lapse_one_wrong_answer_about_very_different_spectra_pulls_the_utility_less() -> (
+    None
+):
+    features = np.linspace(-2, 2, 9)[:, None]
+    truth = [(j, i) for i in range(9) for j in range(i + 1, 9) if j - i <= 2]  # higher is better
+    flipped = [*truth, (0, 8)]  # one answer says the worst beats the best
+    pull = {}
+    for lapse in (0.0, 0.1):
+        right, _ = PreferenceModel(features, truth, lapse=lapse).utility()
+        wrong, _ = PreferenceModel(features, flipped, lapse=lapse).utility()
+        pull[lapse] = (right[8] - right[0]) / (wrong[8] - wrong[0])  # how much it shrank
+    print(pull)
+    assert pull[0.1] < pull[0.0]

@@ -196,10 +196,12 @@ class Targets:
         else:
             hyper_key = (spec, tuple(pairs[:h]))
             if hyper_key not in self._hyperparameters and h:
-                fitted = PreferenceModel(features[:basis], pairs[:h])
+                fitted = PreferenceModel(features[:basis], pairs[:h], lapse=spec.lapse)
                 assert fitted.hyperparameters is not None
                 self._hyperparameters[hyper_key] = fitted.hyperparameters
             hyperparameters = self._hyperparameters.get(hyper_key)
-            model = PreferenceModel(features, pairs, hyperparameters=hyperparameters)
+            model = PreferenceModel(
+                features, pairs, hyperparameters=hyperparameters, lapse=spec.lapse
+            )
         self._preference = (key, n, model)
         return model

@@ -79,11 +79,66 @@ def _seeded_laplace() -> Iterator[None]:
         np.random.set_state(state)  # noqa: NPY002
 
 
-def _pairwise_gp(features: NDArray[np.float64], pairs: NDArray[np.int64], **kwargs: Any) -> Any:
+def lapse_probit_likelihood(lapse: float) -> Any:
+    """BoTorch's probit preference likelihood with a lapse rate: a wrong answer is allowed.
+
+    ``p(a > b) = lapse + (1 - 2 lapse) Φ((f(a) - f(b)) / √2)``: an operator who
+    sometimes picks the other spectrum whatever the two look like (Wichmann & Hill
+    2001's lapse rate, used in psychophysics for exactly this). Probit alone makes
+    one wrong answer about two very different spectra pull the utility apart; with a
+    lapse, its pull is bounded. ``lapse = 0`` is BoTorch's
+    :class:`~botorch.models.likelihoods.pairwise.PairwiseProbitLikelihood`. The
+    Laplace approximation uses the positive part of the curvature (the likelihood is
+    not log-concave once a lapse is allowed).
+    """
+    import math
+
+    from botorch.models.likelihoods.pairwise import PairwiseProbitLikelihood
+
+    if lapse == 0:
+        return PairwiseProbitLikelihood()
+    if not 0 < lapse < 0.5:
+        raise ModelError(f"the lapse rate must lie in [0, 0.5); got {lapse}")
+
+    class LapseProbitLikelihood(PairwiseProbitLikelihood):
+        _zlim = 6  # the lapse bounds the pull of a far violated answer; no clamp needed
+
+        def _terms(self, utility: torch.Tensor, D: torch.Tensor) -> tuple[Any, Any, Any]:
+            z = self._calc_z(utility, D)
+            pdf = torch.exp(-0.5 * z**2) / math.sqrt(2 * math.pi)
+            p = lapse + (1 - 2 * lapse) * torch.special.ndtr(z)
+            return z, pdf, p
+
+        def p(self, utility: torch.Tensor, D: torch.Tensor, log: bool = False) -> torch.Tensor:
+            return self._terms(utility, D)[2]
+
+        def negative_log_gradient_sum(self, utility: torch.Tensor, D: torch.Tensor) -> Any:
+            _, pdf, p = self._terms(utility, D)
+            factor = (1 - 2 * lapse) * pdf / p / math.sqrt(2)
+            return (factor.unsqueeze(-2) @ (-D)).squeeze(-2)
+
+        def negative_log_hessian_sum(self, utility: torch.Tensor, D: torch.Tensor) -> Any:
+            z, pdf, p = self._terms(utility, D)
+            ratio = (1 - 2 * lapse) * pdf / p
+            curvature = (ratio * (ratio + z) / 2).clamp(min=0.0)
+            DT = D.transpose(-1, -2)
+            return DT * curvature.unsqueeze(-2).expand(*DT.size()) @ D
+
+    return LapseProbitLikelihood()
+
+
+def _pairwise_gp(
+    features: NDArray[np.float64], pairs: NDArray[np.int64], lapse: float = 0.0, **kwargs: Any
+) -> Any:
     from botorch.models import PairwiseGP
 
     with _seeded_laplace():
-        return PairwiseGP(torch.as_tensor(features), torch.as_tensor(pairs), **kwargs)
+        return PairwiseGP(
+            torch.as_tensor(features),
+            torch.as_tensor(pairs),
+            likelihood=lapse_probit_likelihood(lapse),
+            **kwargs,
+        )
 
 
 _KERNELS: dict[int, Any] = {}
@@ -98,12 +153,14 @@ def _default_kernel(features: NDArray[np.float64], pairs: NDArray[np.int64]) -> 
     return copy.deepcopy(_KERNELS[k])
 
 
-def _fit_hyperparameters(features: NDArray[np.float64], pairs: NDArray[np.int64]) -> dict[str, Any]:
+def _fit_hyperparameters(
+    features: NDArray[np.float64], pairs: NDArray[np.int64], lapse: float = 0.0
+) -> dict[str, Any]:
     """Kernel hyperparameters by the Laplace marginal likelihood, from BoTorch's defaults."""
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import PairwiseLaplaceMarginalLogLikelihood
 
-    gp = _pairwise_gp(features, pairs, covar_module=_default_kernel(features, pairs))
+    gp = _pairwise_gp(features, pairs, lapse, covar_module=_default_kernel(features, pairs))
     mll = PairwiseLaplaceMarginalLogLikelihood(gp.likelihood, gp)
     # a fit is a function of the comparisons only; the caller's torch generator is kept
     with _seeded_laplace(), torch.random.fork_rng(devices=[]):
@@ -129,6 +186,9 @@ class PreferenceModel:
     hyperparameters : dict, optional
         Kernel hyperparameters to use instead of fitting them (from
         :attr:`hyperparameters` of a model of the same feature space).
+    lapse : float
+        The rate at which the operator is taken to answer at random
+        (:func:`lapse_probit_likelihood`); 0: BoTorch's probit.
 
     Attributes
     ----------
@@ -142,8 +202,10 @@ class PreferenceModel:
         comparisons: ArrayLike,
         *,
         hyperparameters: dict[str, Any] | None = None,
+        lapse: float = 0.0,
     ) -> None:
         self.features = np.asarray(features, dtype=np.float64)
+        self.lapse = float(lapse)
         if self.features.ndim != 2 or not np.all(np.isfinite(self.features)):
             raise ModelError(f"features must be finite (n, k); got shape {self.features.shape}")
         self.comparisons = _as_comparisons(comparisons, self.features.shape[0])
@@ -157,11 +219,11 @@ class PreferenceModel:
         named, compact = np.unique(self.comparisons, return_inverse=True)
         judged, pairs = self.features[named], compact.reshape(-1, 2)
         if self.hyperparameters is None:
-            self.hyperparameters = _fit_hyperparameters(judged, pairs)
+            self.hyperparameters = _fit_hyperparameters(judged, pairs, self.lapse)
         kernel = _default_kernel(judged, pairs)
         kernel.load_state_dict(self.hyperparameters)
         with _seeded_laplace():  # the Laplace mode under those hyperparameters
-            self._gp = _pairwise_gp(judged, pairs, covar_module=kernel)
+            self._gp = _pairwise_gp(judged, pairs, self.lapse, covar_module=kernel)
             self._gp.eval()
 
     def described(self, features: ArrayLike) -> PreferenceModel:

@@ -44,6 +44,13 @@ class PreferenceSpec(WindowScalarizerBase):
         description="Principal components of the spectra's log counts the utility is a "
         "function of (fewer: smoother, learns from fewer judgements).",
     )
+    lapse: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=0.5,
+        description="How often the operator is taken to answer at random: a wrong answer "
+        "about two very different spectra then pulls the utility less (0: probit only).",
+    )
 
     def apply(self, spectra: ArrayLike, energy: EnergyAxis) -> NDArray[np.float64]:
         """Refused: a preference target is learned from comparisons, not computed.
