@@ -356,6 +356,7 @@ def test_registry_lists_every_built_in_dataset() -> None:
     assert list_datasets() == [
         "plasmonic_nanoparticles",
         "core_loss_two_phase",
+        "sts_dopants",
         "jeol_fes",
         "bruker_tem",
         "velox_aupdcu",

@@ -27,7 +27,7 @@ def test_energy_axis_values_and_index():
     [
         ({"size": 0, "offset": 0, "scale": 1}, "at least 1 channel"),
         ({"size": 3, "offset": 0, "scale": 0}, "positive number"),
-        ({"size": 3, "offset": 0, "scale": 1, "units": "J"}, "'eV' or 'keV'"),
+        ({"size": 3, "offset": 0, "scale": 1, "units": "J"}, "must be one of eV, keV, V"),
     ],
 )
 def test_energy_axis_rejects_bad_calibration(kwargs, match):

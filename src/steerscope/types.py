@@ -13,7 +13,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["CameraFrame", "EnergyAxis", "Measurement", "Overview", "Pixel", "Points", "SignalKind"]
+__all__ = [
+    "AXIS_QUANTITIES",
+    "CameraFrame",
+    "EnergyAxis",
+    "Measurement",
+    "Overview",
+    "Pixel",
+    "Points",
+    "SignalKind",
+]
 
 Pixel = tuple[int, int]
 """One overview pixel as ``(row, col)``."""
@@ -27,22 +36,42 @@ class SignalKind(StrEnum):
 
     EELS = "EELS"
     EDX = "EDX"
+    STS = "STS"
+    """Scanning tunnelling spectroscopy: dI/dV against the sample bias."""
+
+
+AXIS_QUANTITIES = {
+    "eV": "energy",
+    "keV": "energy",
+    "V": "bias",
+    "mV": "bias",
+    "Hz": "frequency",
+    "kHz": "frequency",
+    "s": "time",
+    "ms": "time",
+}
+"""Units a signal axis may have, and the quantity each measures."""
 
 
 @dataclass(frozen=True)
 class EnergyAxis:
-    """A uniform energy axis: ``energy[i] = offset + i * scale``.
+    """A uniform signal axis: ``energy[i] = offset + i * scale``.
+
+    An energy (EELS, EDX) most of the time, hence the name; a scanning-probe spectrum
+    runs over a bias (STS dI/dV), a frequency (band excitation) or a time, and the same
+    axis, windows and targets serve it (:data:`AXIS_QUANTITIES`).
 
     Parameters
     ----------
     size : int
         Number of channels ``C``.
     offset : float
-        Energy of channel 0, in ``units``.
+        Value of channel 0, in ``units``.
     scale : float
         Channel width (dispersion), in ``units`` per channel; must be > 0.
     units : str
-        ``"eV"`` or ``"keV"``.
+        One of :data:`AXIS_QUANTITIES`: ``"eV"``, ``"keV"``, ``"V"``, ``"mV"``, ``"Hz"``,
+        ``"kHz"``, ``"s"``, ``"ms"``.
     """
 
     size: int
@@ -66,8 +95,15 @@ class EnergyAxis:
                 f"the energy axis dispersion must be a positive number of {self.units}/channel; "
                 f"got {self.scale!r}. Check the file's calibration or pass `energy_scale=`."
             )
-        if self.units not in ("eV", "keV"):
-            raise DataError(f"energy units must be 'eV' or 'keV'; got {self.units!r}")
+        if self.units not in AXIS_QUANTITIES:
+            raise DataError(
+                f"signal axis units must be one of {', '.join(AXIS_QUANTITIES)}; got {self.units!r}"
+            )
+
+    @property
+    def quantity(self) -> str:
+        """What the axis measures: ``energy``, ``bias``, ``frequency`` or ``time``."""
+        return AXIS_QUANTITIES[self.units]
 
     @property
     def values(self) -> NDArray[np.float64]:

@@ -115,4 +115,6 @@ def signal_kind_from_text(text: object) -> SignalKind | None:
         return SignalKind.EELS
     if upper.startswith("EDS") or upper.startswith("EDX") or upper == "XEDS":
         return SignalKind.EDX
+    if upper == "STS":
+        return SignalKind.STS
     return None

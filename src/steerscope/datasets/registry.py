@@ -48,6 +48,15 @@ _REGISTRY: dict[str, _Entry] = {
         "550–799.5 eV at 0.5 eV/channel, Mn L2,3 (640/651 eV) and Fe L2,3 (708/721 eV) edges. "
         "Target: Fe L3 / Mn L3 raw window ratio; high in the Fe-rich grains.",
     ),
+    "sts_dopants": _Entry(
+        "steerscope.datasets.sts",
+        "sts_dopants",
+        "synthetic",
+        "Scanning tunnelling spectroscopy (STS) of a doped semiconductor surface: 128×128 "
+        "topography at 0.25 nm/pixel, dI/dV 64×64 × 200 channels over −1…+1 V. Vacancies and "
+        "dopants look nearly alike in the topography; only dopants bind a state in the gap. "
+        "Target: dI/dV in 0.3–0.4 V (the bound state), around the 7 dopants.",
+    ),
     "jeol_fes": _Entry(
         "steerscope.datasets.real",
         "jeol_fes",

@@ -244,7 +244,9 @@ def to_hspy(record: CampaignRecord, path: Path, *, overwrite: bool = False) -> l
             spectra.set_signal_type(measured.signal_kind.value)
         except Exception:  # exspy missing or not registered: keep a plain Signal1D
             spectra.set_signal_type("")
-    signal_axis.name = "Energy loss" if measured.signal_kind == "EELS" else "Energy"
+    signal_axis.name = {"EELS": "Energy loss", "STS": "Bias"}.get(
+        str(measured.signal_kind), "Energy"
+    )
     spectra.metadata.General.title = f"steerscope measurements from {record.path.name}"
     spectra.metadata.set_item("Steerscope.source_record", str(record.path))
     spectra.metadata.set_item("Steerscope.points", measured.points)

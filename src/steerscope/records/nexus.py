@@ -203,8 +203,8 @@ def to_nxem(
             image[name].attrs["units"] = overview.pixel_units
             image[name].attrs["long_name"] = f"{long_name} ({overview.pixel_units})"
 
-        eels = measured.signal_kind is not None and measured.signal_kind.value == "EELS"
-        kind = "Energy loss" if eels else "Energy"
+        signal = measured.signal_kind.value if measured.signal_kind is not None else ""
+        kind = {"EELS": "Energy loss", "STS": "Bias"}.get(signal, "Energy")
         label = measured.signal_kind.value if measured.signal_kind is not None else ""
         for i in range(len(measured)):
             row, col = (int(v) for v in measured.points[i])

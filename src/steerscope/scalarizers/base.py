@@ -116,6 +116,11 @@ def convert_energy(value: float, from_units: EnergyUnits | None, to_units: str) 
     """Convert ``value`` from ``from_units`` (None: already in ``to_units``) to ``to_units``."""
     if from_units is None or from_units == to_units:
         return value
+    if to_units not in ("eV", "keV"):
+        raise ScalarizerError(
+            f"a window in {from_units} does not fit a signal axis in {to_units}; give the "
+            "window in the axis' own units (leave `units` out)"
+        )
     return value * 1000.0 if from_units == "keV" else value / 1000.0
 
 

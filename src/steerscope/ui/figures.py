@@ -24,6 +24,8 @@ import numpy as np
 import plotly.graph_objects as go
 from numpy.typing import ArrayLike, NDArray
 
+from steerscope.types import AXIS_QUANTITIES
+
 __all__ = [
     "CLICK_TRACE_NAME",
     "DRAG_MODES",
@@ -701,7 +703,7 @@ def spectrum_figure(
     fig.update_layout(
         title=_title(title),
         height=height,
-        xaxis_title=f"energy ({units})",
+        xaxis_title=f"{AXIS_QUANTITIES.get(units, 'energy')} ({units})",
         yaxis_title="counts (log)" if log_y else "counts",
         yaxis_type="log" if log_y else "linear",
         # one label per decade: plotly's default also labels 2 and 5 of every decade,
