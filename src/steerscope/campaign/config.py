@@ -49,6 +49,7 @@ __all__ = [
     "RandomSeeds",
     "RemoteSource",
     "load_config",
+    "read_yaml_file",
     "validated",
 ]
 
@@ -600,21 +601,8 @@ def load_config(source: str | Path | dict[str, Any] | CampaignConfig) -> Campaig
         return source
     where = "the config"
     if isinstance(source, str | Path):
-        path = Path(source)
-        if not path.is_file():
-            raise ConfigError(
-                f"config file {str(path)!r} does not exist; expected a YAML campaign config "
-                "(see examples/plasmonic.yaml)."
-            )
-        where = f"config file {str(path)!r}"
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"{where} is not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x}); "
-                "save it as UTF-8 YAML (see examples/plasmonic.yaml)."
-            ) from None
-        data = _parse_yaml(text, where)
+        where = f"config file {str(source)!r}"
+        data = read_yaml_file(source, "a YAML campaign config", "examples/plasmonic.yaml")
         if data is None:
             raise ConfigError(
                 f"{where} is empty; a campaign config needs at least a `source:` "
@@ -631,6 +619,34 @@ def load_config(source: str | Path | dict[str, Any] | CampaignConfig) -> Campaig
             f"got {type(data).__name__}."
         )
     return validated(CampaignConfig, data, where)
+
+
+def read_yaml_file(source: str | Path, expected: str, example: str) -> Any:
+    """The parsed YAML of a config file, or a :class:`ConfigError` that says how to fix it.
+
+    Parameters
+    ----------
+    source : str or Path
+        The file.
+    expected : str
+        What it should hold, for the message ("a YAML campaign config").
+    example : str
+        An example file to point at.
+    """
+    path = Path(source)
+    if not path.is_file():
+        raise ConfigError(
+            f"config file {str(path)!r} does not exist; expected {expected} (see {example})."
+        )
+    where = f"config file {str(path)!r}"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{where} is not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x}); "
+            f"save it as UTF-8 YAML (see {example})."
+        ) from None
+    return _parse_yaml(text, where)
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from steerscope.campaign.config import _parse_yaml, _Strict, validated
+from steerscope.campaign.config import _parse_yaml, _Strict, read_yaml_file, validated
 from steerscope.errors import ConfigError
 
 __all__ = [
@@ -191,14 +191,10 @@ def load_tuning_config(source: str | Path | dict[str, Any] | TuningConfig) -> Tu
     where = "the tuning config"
     data: Any = source
     if isinstance(source, str | Path):
-        path = Path(source)
-        if not path.is_file():
-            raise ConfigError(
-                f"tuning config {str(path)!r} does not exist; expected YAML with `settings:` "
-                "(see examples/tuning_usim.yaml)."
-            )
-        where = f"tuning config {str(path)!r}"
-        data = _parse_yaml(path.read_text(encoding="utf-8"), where)
+        where = f"config file {str(source)!r}"
+        data = read_yaml_file(
+            source, "a YAML tuning config with `settings:`", "examples/tuning_usim.yaml"
+        )
     if not isinstance(data, dict):
         raise ConfigError(
             f"{where} must be a mapping with at least `settings:` (see "
