@@ -397,12 +397,18 @@ def _start_exact_gp_campaign(page, *, budget: int, delay_s: float = 0.5) -> None
     page.get_by_role("button", name="Start").click()
 
 
+def _app_stop(page):
+    """The page's own Stop button: Streamlit's header shows one too while a script runs
+    (on a loaded machine, long enough to be the one a page-wide locator finds)."""
+    return page.get_by_test_id("stMain").get_by_role("button", name="Stop")
+
+
 def _stop_and_wait(page) -> None:
     """Stop the watched campaign and wait until it has ended: stopped, or, on a loaded
     machine where its budget ran out first, finished."""
     from playwright.sync_api import expect
 
-    _click_settled(page.get_by_role("button", name="Stop"))
+    _click_settled(_app_stop(page))
     ended = page.get_by_text(re.compile(r"Status: (stopped|finished)"))
     expect(ended).to_be_visible(timeout=120_000)
 
@@ -500,7 +506,7 @@ def test_clicks_and_boxes_on_the_overview_reach_the_campaign(
     assert live.evaluate("plot => plot.dataset.steerscopeProbe") == "tagged", (
         "a live refresh replaced the overview's element"
     )
-    _click_settled(page.get_by_role("button", name="Stop"))
+    _click_settled(_app_stop(page))
     expect(page.get_by_text("Status: stopped", exact=False)).to_be_visible(timeout=120_000)
 
     # A second campaign with another budget: Steer shows its budget, not the first's
@@ -511,7 +517,7 @@ def test_clicks_and_boxes_on_the_overview_reach_the_campaign(
     _fill_number(page, "Budget (measurements)", "30")
     page.get_by_role("button", name="Start").click()
     expect(page.get_by_label("Budget", exact=True)).to_have_value("30", timeout=60_000)
-    _click_settled(page.get_by_role("button", name="Stop"))
+    _click_settled(_app_stop(page))
     expect(page.get_by_text("Status: stopped", exact=False)).to_be_visible(timeout=120_000)
 
     record_path = min(records.glob("*.sqlite"), key=lambda p: p.stat().st_ctime)
@@ -884,7 +890,8 @@ def test_the_operator_switches_to_judging_pairs_and_answers_with_a_key(
     server: tuple[str, Path], page: Any
 ) -> None:
     """A real click switches the running campaign to a preference target; the question
-    "which is more interesting?" comes, and the key 2 answers it: a recorded Compare."""
+    "which is more interesting?" comes and stays while spectra arrive, and the key 2
+    answers it: a recorded Compare of that pair."""
     from playwright.sync_api import expect
 
     _, records = server
@@ -897,6 +904,10 @@ def test_the_operator_switches_to_judging_pairs_and_answers_with_a_key(
     expect(answer).to_be_visible()
     pair = re.search(r"#(\d+)", answer.inner_text())
     assert pair is not None
+    # the campaign goes on measuring, and its next question moves to newer spectra; the
+    # pair on screen must stay until answered, or the key answers a pair never looked at
+    seen = _wait_measured(page, at_least=1, timeout_s=10)
+    _wait_measured(page, at_least=seen + 2, timeout_s=120)
     question.click()  # focus on the page, not on an input
     page.keyboard.press("2")
     deadline = time.monotonic() + 60
@@ -943,7 +954,7 @@ def test_the_operator_tunes_the_simulated_ronchigram_and_changes_beta_while_it_r
     expect(page.get_by_text(re.compile(r"before frame \d+: beta 1 → 0\.25"))).to_be_visible(
         timeout=60_000
     )
-    _click_settled(page.get_by_role("button", name="Stop"))
+    _click_settled(_app_stop(page))
     expect(page.get_by_text("stopped", exact=True)).to_be_visible(timeout=60_000)
     (path,) = sorted((records / "tuning").glob("*.sqlite"))
     with TuningRecord.open(path, read_only=True) as record:

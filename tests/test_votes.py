@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from steerscope.campaign import Campaign, SetScalarizer, Vote, describe_intervention
+from steerscope.datasets import get_dataset
 from steerscope.errors import ConfigError
 from steerscope.records import CampaignRecord
+from steerscope.scalarizers import parse_scalarizer
 from steerscope.ui.campaign_tools import votes_target
 
 
@@ -68,9 +70,14 @@ def test_a_malformed_vote_says_what_was_expected(args: tuple[Any, str], message:
 
 def test_the_votes_target_ranks_spectra_like_the_good_ones_first(tmp_path: Path) -> None:
     """Marked on the plasmonic sample by what the window target says (the operator's eye),
-    the votes make a target that agrees with it on the spectra not voted on."""
+    the votes make a target that ranks the whole sample's spectra much as the window does.
+
+    The campaign picks its spectra at random (seeded), so which are voted on does not
+    depend on the machine's floating point; the ranking is judged on all 4096 spectra.
+    """
     path = tmp_path / "t.sqlite"
-    with Campaign.create(small_config(budget={"measurements": 24}), path) as campaign:
+    config = small_config(budget={"measurements": 24}, policy={"acquisition": "random"})
+    with Campaign.create(config, path) as campaign:
         campaign.run()
         window = campaign.targets().copy()
         order = np.argsort(window)
@@ -84,10 +91,17 @@ def test_the_votes_target_ranks_spectra_like_the_good_ones_first(tmp_path: Path)
         assert describe_intervention(SetScalarizer(spec=spec)) == "target → similarity"
         campaign.apply(SetScalarizer(spec=spec))
         likeness = campaign.targets()  # every stored spectrum relabelled
-    others = [i for i in range(len(window)) if i not in good + bad]
-    agreement = np.corrcoef(window[others], likeness[others])[0, 1]
-    assert agreement > 0.5, agreement
     assert likeness[good].min() > likeness[bad].max()
+    data = get_dataset("plasmonic_nanoparticles")
+    spectra = data.image.spectra.reshape(-1, data.image.spectra.shape[-1])
+    by_window = parse_scalarizer(data.default_scalarizer).apply(spectra, data.image.energy)
+    by_votes = parse_scalarizer(spec).apply(spectra, data.image.energy)
+    top = by_window >= np.quantile(by_window, 0.9)
+    ranks = np.argsort(np.argsort(by_votes))
+    auc = (ranks[top].mean() - (top.sum() - 1) / 2) / (~top).sum()
+    assert auc > 0.65, auc  # 0.73 here: the window's top 10 % ranked above the rest
+    liked = by_votes >= np.quantile(by_votes, 0.95)
+    assert by_window[liked].mean() > 1.5 * by_window.mean()  # 1.9× here
 
 
 def test_no_good_vote_no_target(tmp_path: Path) -> None:

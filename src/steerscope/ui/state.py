@@ -102,6 +102,7 @@ _DEFAULTS: dict[str, Any] = {
     "overview_hold": None,  # campaign snapshot the live overview keeps while a box is drawn
     "figure_snapshot": None,  # (snapshot, monotonic time) the live figures last drew
     "answered_pair": None,  # (first, second) the operator answered last: not shown again
+    "shown_pair": None,  # (record, (first, second)) on screen: kept until answered
     "fork_follows": None,  # (record, viewed step) the Review page's fork step was set from
     "notice": None,  # a one-time message for the next page drawn (pop_notice)
     "setup_form": None,  # the New-campaign form's last values, widget key -> value

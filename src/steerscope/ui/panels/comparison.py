@@ -37,7 +37,27 @@ def measured_point(snap: Any, index: int) -> campaign_tools.MeasuredPoint:
 def _answer(pair: tuple[int, int], answer: str) -> None:
     """Post the answer (a widget callback) and remember the pair as answered."""
     state.set_value("answered_pair", pair)
+    state.set_value("shown_pair", None)
     post(lambda: Compare(pair[0], pair[1], answer, by="web UI"))
+
+
+def _question(snap: Any) -> tuple[int, int] | None:
+    """The pair to show: the one on screen until it is answered, else the campaign's next.
+
+    The campaign's next question moves on as spectra arrive (it asks about the newest);
+    a pair the operator is looking at must not change under their eyes, or a key
+    pressed for it would answer another.
+    """
+    answered = state.get_value("answered_pair")
+    shown = state.get_value("shown_pair")  # (record, (first, second))
+    if shown is not None and shown[0] == snap.record_path and tuple(shown[1]) != answered:
+        return (int(shown[1][0]), int(shown[1][1]))
+    pair = snap.comparison
+    if pair is None or tuple(pair) == answered:
+        return None
+    question = (int(pair[0]), int(pair[1]))
+    state.set_value("shown_pair", (snap.record_path, question))
+    return question
 
 
 def comparison_panel(snap: Any) -> None:
@@ -61,15 +81,15 @@ def comparison_panel(snap: Any) -> None:
                 args=(lambda: SetScalarizer(spec={"kind": "preference"}),),
             )
         return
-    pair = snap.comparison
+    pair = _question(snap)
     judged = f"{snap.n_comparisons} judgement" + ("s" if snap.n_comparisons != 1 else "")
-    if pair is None or state.get_value("answered_pair") == tuple(pair):
+    if pair is None:
         st.caption(
             f"Which is more interesting? No question now ({judged} so far): at most one per "
             "spectrum measured, the next comes with the next spectrum."
         )
         return
-    first, second = (int(i) for i in pair)
+    first, second = pair
     try:
         a, b = measured_point(snap, first), measured_point(snap, second)
     except SteerscopeError as exc:
