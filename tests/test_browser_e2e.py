@@ -403,12 +403,34 @@ def _app_stop(page):
     return page.get_by_test_id("stMain").get_by_role("button", name="Stop")
 
 
+def _mouse_click(button) -> None:
+    """Press the mouse at the centre of ``button``, as a person does, and go on at once.
+
+    ``Locator.click`` then waits for what the click may start; on a page whose address
+    carries a query (a teaching server's visitor id) Streamlit's rerun after the click
+    kept it waiting past its timeout though the click had landed.
+    """
+    from playwright.sync_api import Error
+
+    for attempt in range(20):  # as _click_settled: a lingering old copy is waited out
+        try:
+            button.scroll_into_view_if_needed(timeout=30_000)
+            box = button.bounding_box(timeout=30_000)
+            break
+        except Error as exc:
+            if "strict mode violation" not in str(exc) or attempt == 19:
+                raise
+            button.page.wait_for_timeout(300)
+    assert box is not None, "the button is not laid out"
+    button.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
 def _stop_and_wait(page) -> None:
     """Stop the watched campaign and wait until it has ended: stopped, or, on a loaded
     machine where its budget ran out first, finished."""
     from playwright.sync_api import expect
 
-    _click_settled(_app_stop(page))
+    _mouse_click(_app_stop(page))
     ended = page.get_by_text(re.compile(r"Status: (stopped|finished)"))
     expect(ended).to_be_visible(timeout=120_000)
 
