@@ -297,6 +297,7 @@ def test_a_served_tuning_campaign_acknowledges_changes_at_once_and_applies_them_
         thread.join(30)
         status = client.status()
     assert status["state"] == "stopped" and status["beta"] == 0.25
+    assert status["merit"]["radius_mrad"] == 20  # the page draws the campaign's own disc
     assert [e["text"] for e in status["events"]] == [
         "pause after the frame in flight",
         "beta 1 → 0.25",

@@ -151,10 +151,16 @@ def _run_tuning(
     With ``serve`` ``(host, port, token)``, other processes (the web UI, a notebook)
     watch it and post changes through a :class:`~steerscope.service.TuningSteeringServer`.
     """
-    import time
-
+    from steerscope.campaign.sources import fresh_record_path
     from steerscope.records.tuning_record import TuningRecord
-    from steerscope.tuning import SetPaused, TuningCampaign, TuningRunner, load_tuning_config
+    from steerscope.service.tuning_process import STOP_ON_STDIN_EOF_ENV
+    from steerscope.tuning import (
+        SetPaused,
+        TuningCampaign,
+        TuningRunner,
+        format_settings,
+        load_tuning_config,
+    )
 
     if config_path is not None:
         config = load_tuning_config(config_path)
@@ -165,14 +171,12 @@ def _run_tuning(
     units = {s.name: s.unit for s in config.settings}
 
     def show(trial: Any) -> None:
-        where = ", ".join(f"{k} {v:.1f} {units[k]}" for k, v in trial.settings.items())
+        where = format_settings(trial.settings, units)
         typer.echo(f"frame {trial.index:3d}  {trial.how:13s}  {where}  flatness {trial.merit:.3f}")
 
     with _tunable(config) as tunable:
         if config_path is not None:
-            path = (
-                record or Path("records") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}.sqlite"
-            )
+            path = record or fresh_record_path("records", config.name)
             campaign = TuningCampaign.create(config, tunable, path)
         else:
             assert record is not None
@@ -184,18 +188,18 @@ def _run_tuning(
         runner = TuningRunner(campaign)
         try:
             if serve is None:
-                runner.run(show, frames=steps)
+                state = runner.run(show, frames=steps)
             else:
                 from steerscope.service import TuningSteeringServer
 
                 with TuningSteeringServer(runner, *serve) as server:
                     typer.echo(f"steering: {server.uri}")
-                    if os.environ.get("STEERSCOPE_STOP_ON_STDIN_EOF") == "1":
+                    if os.environ.get(STOP_ON_STDIN_EOF_ENV) == "1":
                         _stop_when_stdin_closes(runner)
-                    runner.run(show, frames=steps)
+                    state = runner.run(show, frames=steps)
         finally:
             campaign.finish(settle=campaign.done)
-        if runner.status()["state"] == "error":
+        if state == "error":
             raise _fail(runner.status()["error"])
     typer.echo(("finished " if campaign.done else "stopped ") + campaign.summary())
 

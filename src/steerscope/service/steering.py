@@ -289,8 +289,32 @@ class _ServedClient:
         self._lock = threading.Lock()
 
     def _call(self, method: str, *args: Any) -> Any:
+        """Call ``method`` on the served object; clear errors for a bad URI or token."""
         with self._lock:
-            return _call_served(self.uri, self.object_id, self.token, self.timeout_s, method, *args)
+            try:
+                proxy = Pyro5.api.Proxy(self.uri)
+            except Pyro5.errors.PyroError as exc:
+                raise ConfigError(
+                    f"{self.uri!r} is not a steering URI; expected PYRO:{self.object_id}@host:port "
+                    "as printed by `steerscope run --serve`"
+                ) from exc
+            proxy._pyroSerializer = "serpent"
+            proxy._pyroTimeout = self.timeout_s
+            if self.token is not None:
+                proxy._pyroHandshake = self.token
+            try:
+                with proxy:
+                    return getattr(proxy, method)(*args)
+            except Pyro5.errors.CommunicationError as exc:
+                if TOKEN_REJECTED in str(exc):
+                    raise InstrumentError(
+                        f"the steering server at {self.uri} refused the token; pass the token "
+                        "it was started with"
+                    ) from None
+                raise InstrumentError(
+                    f"cannot reach the campaign at {self.uri}: {exc}; is `steerscope run "
+                    "--serve` still running?"
+                ) from None
 
     @staticmethod
     def _checked(reply: dict[str, Any]) -> dict[str, Any]:
@@ -377,35 +401,6 @@ class SteeringClient(_ServedClient):
     def decide(self, proposal: int, *, approve: bool) -> str:
         """Approve (post as the operator's) or reject proposal number ``proposal``."""
         return str(self._checked(self._call("decide", int(proposal), bool(approve)))["queued"])
-
-
-def _call_served(
-    uri: str, object_id: str, token: str | None, timeout_s: float, method: str, *args: Any
-) -> Any:
-    """Call ``method`` on the object a steering server serves at ``uri``; clear errors."""
-    try:
-        proxy = Pyro5.api.Proxy(uri)
-    except Pyro5.errors.PyroError as exc:
-        raise ConfigError(
-            f"{uri!r} is not a steering URI; expected PYRO:{object_id}@host:port as printed "
-            "by `steerscope run --serve`"
-        ) from exc
-    proxy._pyroSerializer = "serpent"
-    proxy._pyroTimeout = timeout_s
-    if token is not None:
-        proxy._pyroHandshake = token
-    try:
-        with proxy:
-            return getattr(proxy, method)(*args)
-    except Pyro5.errors.CommunicationError as exc:
-        if TOKEN_REJECTED in str(exc):
-            raise InstrumentError(
-                f"the steering server at {uri} refused the token; pass the token it was "
-                "started with"
-            ) from None
-        raise InstrumentError(
-            f"cannot reach the campaign at {uri}: {exc}; is `steerscope run --serve` still running?"
-        ) from None
 
 
 class _TuningObject:

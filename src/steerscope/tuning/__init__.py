@@ -1,7 +1,13 @@
 """Tuning campaigns: Bayesian optimisation of instrument settings from a figure of merit."""
 
 from steerscope.tuning.campaign import TuningCampaign
-from steerscope.tuning.config import FlatnessMerit, Setting, TuningConfig, load_tuning_config
+from steerscope.tuning.config import (
+    FlatnessMerit,
+    Setting,
+    TuningConfig,
+    format_settings,
+    load_tuning_config,
+)
 from steerscope.tuning.interventions import SetBeta, SetBounds, SetBudget, SetPaused, TrySettings
 from steerscope.tuning.merit import ronchigram_flatness
 from steerscope.tuning.runner import TuningRunner
@@ -17,6 +23,7 @@ __all__ = [
     "TuningCampaign",
     "TuningConfig",
     "TuningRunner",
+    "format_settings",
     "load_tuning_config",
     "ronchigram_flatness",
 ]

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from steerscope.errors import ConfigError, SafetyLimitError
 from steerscope.instruments.base import Tunable
 from steerscope.records.tuning_record import TrialRow, TuningRecord
-from steerscope.tuning.config import TuningConfig, load_tuning_config
+from steerscope.tuning.config import TuningConfig, format_settings, load_tuning_config
 from steerscope.tuning.interventions import (
     SetBeta,
     SetBounds,
@@ -139,6 +139,11 @@ class TuningCampaign:
         """Where the instrument stands now, in the config's units (to 1e-9 of a unit)."""
         si = self.instrument.settings()
         return {s.name: round(si[s.name] / s.si, 9) for s in self.config.settings}
+
+    def _move_to(self, settings: dict[str, float]) -> None:
+        """Set the instrument to ``settings`` (config units; SI at the instrument)."""
+        si = {s.name: s.si for s in self.config.settings}
+        self.instrument.apply({k: v * si[k] for k, v in settings.items()})
 
     def _check_safe(self, settings: dict[str, float]) -> None:
         for s in self.config.settings:
@@ -264,8 +269,7 @@ class TuningCampaign:
         """Make one trial: set, record a frame, score, commit."""
         settings, how = self.next_settings()
         self._check_safe(settings)
-        by_name = {s.name: s for s in self.config.settings}
-        self.instrument.apply({k: v * by_name[k].si for k, v in settings.items()})
+        self._move_to(settings)
         started = time.time()
         frame = self.instrument.frame()
         ended = time.time()
@@ -290,8 +294,7 @@ class TuningCampaign:
         """Leave the instrument at the best settings found (``settle``), close the record."""
         best = self.best
         if settle and best is not None:
-            by_name = {s.name: s for s in self.config.settings}
-            self.instrument.apply({k: v * by_name[k].si for k, v in best.settings.items()})
+            self._move_to(best.settings)
         self.record.close()
 
     def summary(self) -> str:
@@ -299,8 +302,7 @@ class TuningCampaign:
         best = self.best
         if best is None:
             return f"{self.config.name}: no frame yet"
-        units = {s.name: s.unit for s in self.config.settings}
-        where = ", ".join(f"{k} {v:.1f} {units[k]}" for k, v in best.settings.items())
+        where = format_settings(best.settings, {s.name: s.unit for s in self.config.settings})
         wall = self.trials[-1].ended - self.trials[0].started
         return (
             f"{self.config.name}: {len(self.trials)} frames in {wall:.0f} s; best flatness "

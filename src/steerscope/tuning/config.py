@@ -8,6 +8,7 @@ reads (nm for aberration coefficients) and converted to SI at the instrument.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ __all__ = [
     "Setting",
     "TuningConfig",
     "TuningInstrument",
+    "format_settings",
     "is_tuning_config",
     "load_tuning_config",
 ]
@@ -166,6 +168,11 @@ class TuningConfig(_Strict):
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON types."""
         return self.model_dump(mode="json")
+
+
+def format_settings(settings: Mapping[str, float], units: Mapping[str, str]) -> str:
+    """``"C10 -4.1 nm, C12.a -3.2 nm"``: settings as a line for a person."""
+    return ", ".join(f"{k} {v:.1f} {units.get(k, '')}".rstrip() for k, v in settings.items())
 
 
 def is_tuning_config(source: str | Path) -> bool:

@@ -75,7 +75,8 @@ class TuningRunner:
         dict
             ``state`` (running, paused, finished, stopped, error), ``error``,
             ``name``, ``budget``, ``beta``, ``bounds`` (name → [low, high]),
-            ``units``, ``trials`` (index, how, merit, settings, started, ended),
+            ``units``, ``merit`` (the figure's config: ``radius_mrad``, ...),
+            ``trials`` (index, how, merit, settings, started, ended),
             ``best_index``, ``queued`` (texts), ``events`` (the latest applied
             changes: frame, text), ``record_path``.
         """
@@ -90,6 +91,7 @@ class TuningRunner:
                 "beta": c.beta,
                 "bounds": {k: list(v) for k, v in c.bounds.items()},
                 "units": {s.name: s.unit for s in c.config.settings},
+                "merit": c.config.merit.model_dump(),
                 "trials": [
                     {
                         "index": t.index,

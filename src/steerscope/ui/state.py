@@ -108,6 +108,9 @@ _DEFAULTS: dict[str, Any] = {
     "setup_form": None,  # the New-campaign form's last values, widget key -> value
     "hidden_forms": [],  # forms hidden since last drawn (hide_form), restored when drawn
     "sweep_dir": None,  # sweep folder open on the Sweep page
+    "tuning_record": None,  # record of the tuning campaign the Tune page watches
+    "tuning_steering": None,  # record whose steering controls the Tune page has drawn
+    "tuning_ack": None,  # the last acknowledgement (or refusal) of a tuning change
     "visitor": None,  # teaching mode: this tab's visitor id (also in the address)
 }
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from steerscope.errors import ConfigError, RecordError, SteerscopeError
 from steerscope.records.tuning_record import TuningRecord
 from steerscope.service import TuningProcess
 from steerscope.tuning import load_tuning_config
+from steerscope.ui.campaign_tools import new_record_path
 from steerscope.ui.figures import _MARGIN, _title
 
 __all__ = [
@@ -127,11 +127,10 @@ def start_tuning(folder: Path, form: Mapping[str, Any]) -> TuningEntry:
                 f"a tuning campaign is running already ({Path(busy[0]).name}); the "
                 "instrument tunes one at a time: stop it first"
             )
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = folder / f"tuning-{time.strftime('%Y%m%d-%H%M%S')}"
-        config_path = stem.with_suffix(".yaml")
+        record = new_record_path(folder, "tuning")
+        config_path = record.with_suffix(".yaml")
         config_path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
-        entry = TuningEntry(config_path, stem.with_suffix(".sqlite"))
+        entry = TuningEntry(config_path, record)
         entries[str(entry.record)] = entry
     return entry
 

@@ -13,7 +13,14 @@ from typing import Any
 import streamlit as st
 
 from steerscope.errors import SteerscopeError
-from steerscope.tuning import SetBeta, SetBounds, SetBudget, SetPaused, TrySettings
+from steerscope.tuning import (
+    SetBeta,
+    SetBounds,
+    SetBudget,
+    SetPaused,
+    TrySettings,
+    format_settings,
+)
 from steerscope.ui import state, tuning_tools, widgets
 
 st.title("Tune")
@@ -24,7 +31,6 @@ st.caption(
 )
 
 processes = tuning_tools.tuning_processes()
-KEY = "tune.record"
 
 
 def _new_form() -> None:
@@ -61,7 +67,7 @@ def _new_form() -> None:
                 entry = tuning_tools.start_tuning(
                     state.records_dir() / "tuning", {**form, "radius_mrad": radius}
                 )
-                st.session_state[KEY] = str(entry.record)
+                state.set_value("tuning_record", str(entry.record))
                 st.rerun()
             except SteerscopeError as exc:
                 widgets.show_error(exc)
@@ -69,9 +75,9 @@ def _new_form() -> None:
 
 def _post(process: Any, change: Any) -> None:
     try:
-        st.session_state["tune.ack"] = process.post(change)
+        state.set_value("tuning_ack", process.post(change))
     except SteerscopeError as exc:
-        st.session_state["tune.ack"] = f"refused: {exc}"
+        state.set_value("tuning_ack", f"refused: {exc}")
 
 
 @st.fragment(run_every=state.live_refresh_s())
@@ -83,8 +89,8 @@ def _live(record: str) -> None:
         else:
             st.info("Starting the simulated microscope…", icon=":material/hourglass_top:")
         return
-    if st.session_state.get("tune.steering") != record:  # started: draw the steering too
-        st.session_state["tune.steering"] = record
+    if state.get_value("tuning_steering") != record:  # started: draw the steering too
+        state.set_value("tuning_steering", record)
         st.rerun(scope="app")
     status = entry.process.status()
     trials = status.get("trials", [])
@@ -95,7 +101,7 @@ def _live(record: str) -> None:
     c2.metric("Frames", f"{len(trials)} / {status.get('budget', '?')}")
     c3.metric("Best flatness", "–" if best is None else f"{best['merit']:.2f}")
     if best is not None:
-        where = ", ".join(f"{k} {v:.1f} {units.get(k, '')}" for k, v in best["settings"].items())
+        where = format_settings(best["settings"], units)
         st.caption(f"Best so far: frame {best['index']} at {where}")
     if status.get("error"):
         st.error(status["error"], icon=":material/error:")
@@ -106,7 +112,7 @@ def _live(record: str) -> None:
         frame = tuning_tools.latest_frame(Path(record), last["index"])
         if frame is not None:
             title = f"Ronchigram, frame {last['index']} ({last['how']})"
-            radius = float(st.session_state.get("tune.radius", 40.0))
+            radius = float(status["merit"]["radius_mrad"])  # the campaign's, not the form's
             right.plotly_chart(
                 tuning_tools.ronchigram_figure(*frame, radius, title=title), key="tune.frame"
             )
@@ -139,7 +145,7 @@ def _steer(record: str) -> None:
         if st.button("Go on", key="tune.go_on"):
             _post(process, SetPaused(False))
         if st.button("Stop", key="tune.stop", type="primary"):
-            st.session_state["tune.ack"] = process.client.stop()
+            state.set_value("tuning_ack", process.client.stop())
     with st.form("tune.try.form"):
         st.caption("Try these settings next (nm); the others keep the best frame's values.")
         columns = st.columns(len(tuning_tools.ABERRATIONS) + 1)
@@ -156,7 +162,7 @@ def _steer(record: str) -> None:
         high = c3.number_input("to, nm", value=100.0, key="tune.b.high")
         if st.form_submit_button("Move the search range"):
             _post(process, SetBounds(str(name), float(low), float(high)))
-    ack = st.session_state.get("tune.ack")
+    ack = state.get_value("tuning_ack")
     if ack:
         st.info(ack, icon=":material/check:")
 
@@ -164,18 +170,18 @@ def _steer(record: str) -> None:
 if state.teaching() is not None:
     st.info("Tuning campaigns are not offered on a teaching server.")
 else:
-    record = st.session_state.get(KEY)
+    record = state.get_value("tuning_record")
     if record is None or record not in processes:
         choices = list(processes)
         if choices:
             picked = st.selectbox("Watch a tuning campaign", ["(new)", *choices])
             if picked != "(new)":
-                st.session_state[KEY] = picked
+                state.set_value("tuning_record", picked)
                 st.rerun()
         _new_form()
     else:
         _live(record)
         _steer(record)
         if st.button("New tuning campaign", key="tune.new"):
-            st.session_state.pop(KEY, None)
+            state.set_value("tuning_record", None)
             st.rerun()
