@@ -240,6 +240,13 @@ def test_usim_ronchigram_is_flattest_at_focus_without_astigmatism() -> None:
         assert ronchigram_flatness(tuned) > ronchigram_flatness(mistuned) + 1
         with pytest.raises(InstrumentError, match="no tunable setting C30; this instrument tunes"):
             tunable.apply({"C30": 0.0})
+        from steerscope.instruments.drivers.nion import NionRonchigram
+
+        registered = NionRonchigram.from_registry()  # the driver: nion path, on usim's controller
+        try:
+            assert registered.settings() == pytest.approx(tunable.settings())
+        finally:
+            registered.close()
 
 
 def test_steerscope_run_and_resume_tune_usim_from_the_example(tmp_path: Path) -> None:

@@ -63,6 +63,30 @@ def nion_scan_frame(
     )
 
 
+def _registered_stem() -> Any:
+    """The ``stem_controller`` Nion Swift (or nionswift-usim) registered.
+
+    Raises
+    ------
+    InstrumentError
+        Without nionswift-instrumentation, or when no controller is registered.
+    """
+    try:
+        from nion.utils import Registry
+    except ImportError as exc:
+        raise InstrumentError(
+            "the 'nion' driver needs nionswift-instrumentation: pip install "
+            "'steerscope[nion]' (inside Nion Swift's Python environment)"
+        ) from exc
+    stem = Registry.get_component("stem_controller")
+    if stem is None:
+        raise InstrumentError(
+            "no Nion STEM controller is registered; run inside Nion Swift with the "
+            "instrument plug-in loaded (or the nionswift-usim simulator)"
+        )
+    return stem
+
+
 class NionMicroscope:
     """A :class:`~steerscope.instruments.base.Microscope` over Nion's STEM controller.
 
@@ -122,20 +146,7 @@ class NionMicroscope:
     @classmethod
     def from_registry(cls, **options: Any) -> NionMicroscope:
         """Build from the components Nion Swift registered (``stem_controller``)."""
-        try:
-            from nion.utils import Registry
-        except ImportError as exc:
-            raise InstrumentError(
-                "the 'nion' driver needs nionswift-instrumentation: pip install "
-                "'steerscope[nion]' (inside Nion Swift's Python environment)"
-            ) from exc
-        stem = Registry.get_component("stem_controller")
-        if stem is None:
-            raise InstrumentError(
-                "no Nion STEM controller is registered; run inside Nion Swift with the "
-                "instrument plug-in loaded (or the nionswift-usim simulator)"
-            )
-        return cls(stem, **options)
+        return cls(_registered_stem(), **options)
 
     @property
     def dwell_time_s(self) -> float:
@@ -350,7 +361,7 @@ class NionRonchigram:
     @classmethod
     def from_registry(cls, **options: Any) -> NionRonchigram:
         """Build from the ``stem_controller`` Nion Swift registered."""
-        return cls(NionMicroscope.from_registry().stem, **options)
+        return cls(_registered_stem(), **options)
 
     def _check(self, names: Any) -> None:
         if self._closed:
