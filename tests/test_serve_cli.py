@@ -38,7 +38,21 @@ def _read_line(process: subprocess.Popen[str], timeout: float) -> str:
     return process.stdout.readline()
 
 
-def test_serve_subprocess_on_loopback_serves_a_dataset(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("driver", "dataset", "overview_shape", "n_channels", "described_as"),
+    [
+        ("sim", "plasmonic_nanoparticles", (128, 128), 300, "simulator"),
+        ("spm-sim", "sts_dopants", (128, 128), 200, "spm-sim"),
+    ],
+)
+def test_serve_subprocess_on_loopback_serves_a_dataset(
+    driver: str,
+    dataset: str,
+    overview_shape: tuple[int, int],
+    n_channels: int,
+    described_as: str,
+    tmp_path: Path,
+) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "STEERSCOPE_TOKEN"}
     process = subprocess.Popen(
@@ -48,9 +62,9 @@ def test_serve_subprocess_on_loopback_serves_a_dataset(tmp_path: Path) -> None:
             "steerscope.cli",
             "serve",
             "--driver",
-            "sim",
+            driver,
             "--dataset",
-            "plasmonic_nanoparticles",
+            dataset,
             "--port",
             str(port),
             "--option",
@@ -65,18 +79,20 @@ def test_serve_subprocess_on_loopback_serves_a_dataset(tmp_path: Path) -> None:
     try:
         line = _read_line(process, START_TIMEOUT_S)
         uri = f"PYRO:steerscope.microscope@127.0.0.1:{port}"
-        assert line.strip() == f"steerscope: serving sim microscope at {uri}", (
+        assert line.strip() == f"steerscope: serving {driver} microscope at {uri}", (
             line,
             process.stderr.read() if process.poll() is not None and process.stderr else "",
         )
         with RemoteMicroscope(uri, timeout_s=10, retries=0) as remote:
             overview = remote.overview()
-            assert overview.image.shape == (128, 128)
+            assert overview.image.shape == overview_shape
             measurement = remote.acquire(np.array([[10, 20], [64, 64]]))
-            assert measurement.spectra.shape == (2, 300)
+            assert measurement.spectra.shape == (2, n_channels)
             assert measurement.dwell_time_s == 0.02  # the --option reached the driver
             np.testing.assert_array_equal(measurement.points, [[10, 20], [64, 64]])
-            assert remote.describe()["overview_shape"] == [128, 128]
+            description = remote.describe()
+            assert description["overview_shape"] == list(overview_shape)
+            assert description["driver"] == described_as
     finally:
         process.terminate()
         try:
@@ -125,9 +141,10 @@ def test_exposed_host_without_token_exits_2_before_building_or_binding(
     ("args", "message"),
     [
         (["--driver", "sim"], "--driver sim needs a spectrum image to serve: pass --dataset NAME"),
+        (["--driver", "spm-sim"], "--driver spm-sim needs a spectrum image to serve"),
         (
             ["--driver", "nion", "--dataset", "x"],
-            "--dataset and --path are options of --driver sim",
+            "--dataset and --path are options of the simulators (sim, spm-sim)",
         ),
         (["--driver", "sim", "--dataset", "x", "--option", "noise"], "--option expects key=value"),
         (

@@ -7,9 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from steerscope.campaign import Campaign
+from steerscope.campaign import Campaign, load_config
+from steerscope.data import SpectrumImage
 from steerscope.datasets import get_dataset
-from steerscope.errors import DataError, ScalarizerError
+from steerscope.errors import ConfigError, DataError, InstrumentError, ScalarizerError
+from steerscope.instruments.probe_simulator import SimulatedProbeMicroscope
 from steerscope.scalarizers import parse_scalarizer
 from steerscope.types import EnergyAxis, SignalKind
 from steerscope.ui.figures import spectrum_figure
@@ -46,16 +48,78 @@ def test_a_campaign_runs_on_the_sts_grid_and_keeps_its_bias_axis(tmp_path: Path)
         "scalarizer": {"kind": "window_sum", "window": [0.3, 0.4]},
         "model": {"kind": "exact_gp"},
         "budget": {"measurements": 8},
+        "instrument": {"dwell_time_s": 0.5, "probe": {"tip_speed_nm_s": 20, "settle_s": 0.2}},
     }
     with Campaign.create(config, tmp_path / "sts.sqlite") as campaign:
         campaign.run()
         assert campaign.n_measured == 8
+        probe = campaign.instrument.describe()
+        assert probe["driver"] == "spm-sim" and probe["tip_speed_nm_s"] == 20
     from steerscope.records import CampaignRecord
 
     with CampaignRecord.open(tmp_path / "sts.sqlite", read_only=True) as record:
         measured = record.measurements()
         assert measured.energy is not None and measured.energy.units == "V"
         assert measured.signal_kind is SignalKind.STS
+    # the tip's journey is in the instrument's clock: 8 sweeps, 8 settles and the travel
+    assert probe["clock_s"] == pytest.approx(8 * (0.5 + 0.2) + probe["travel_nm"] / 20)
+    assert probe["travel_nm"] > 0
+
+
+def _grid(height: int = 10, width: int = 10) -> SpectrumImage:
+    """A 1 nm-pixel grid whose curve's first channel is ``1000 * row + col``."""
+    spectra = np.ones((height, width, 4))
+    spectra[:, :, 0] = 1000 * np.arange(height)[:, None] + np.arange(width)[None, :]
+    return SpectrumImage(
+        np.zeros((height, width)), spectra, EnergyAxis(4, -1.0, 0.5, "V"), pixel_size=1.0
+    )
+
+
+def test_the_probe_pays_for_travel_and_drifts_with_time() -> None:
+    stm = SimulatedProbeMicroscope(
+        _grid(), tip_speed_nm_s=2.0, settle_s=0.5, dwell_time_s=1.0, drift_nm_per_s=(0.0, 0.25)
+    )
+    near = stm.acquire([[5, 6]])  # 1 nm from the centre (5, 5): 0.5 s + 0.5 s + 1 s
+    assert near.metadata["simulated_elapsed_s"] == pytest.approx(2.0)
+    far = stm.acquire([[5, 0]])  # 6 nm back: 3 s + 0.5 s + 1 s
+    assert far.metadata["simulated_elapsed_s"] == pytest.approx(4.5)
+    # 1 s into the run the drift was 0.25 nm (rounds to the same pixel); 5.5 s in it is
+    # 1.375 nm to the right, so the curve comes from one pixel further along the row
+    assert near.spectra[0, 0] == 5006 and far.spectra[0, 0] == 5001
+    np.testing.assert_array_equal(far.points, [[5, 0]])  # the request, as a real tip reports
+    assert far.metadata["actual_points"] == [[5, 1]]
+    assert stm.clock_s == pytest.approx(6.5) and stm.travel_nm == pytest.approx(7.0)
+
+
+def test_a_refused_probe_request_moves_nothing() -> None:
+    stm = SimulatedProbeMicroscope(_grid(), tip_speed_nm_s=2.0)
+    with pytest.raises(InstrumentError, match="outside the field of view"):
+        stm.acquire([[1, 1], [10, 0]])
+    assert stm.clock_s == 0 and stm.travel_nm == 0 and stm.tip_px.tolist() == [5, 5]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"tip_speed_nm_s": 0}, "tip_speed_nm_s must be a positive speed"),
+        ({"drift_nm_per_s": "fast"}, "drift_nm_per_s must be two finite numbers"),
+        ({"drift_px_per_step": (1, 0)}, "a probe drifts with time"),
+    ],
+)
+def test_the_probe_refuses_nonsense_settings(options: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        SimulatedProbeMicroscope(_grid(), **options)
+
+
+def test_a_config_refuses_a_probe_with_a_per_call_drift() -> None:
+    with pytest.raises(ConfigError, match=r"set probe\.drift_nm_per_s, not drift_px_per_step"):
+        load_config(
+            {
+                "source": {"dataset": "sts_dopants"},
+                "scalarizer": {"kind": "window_sum", "window": [0.3, 0.4]},
+                "instrument": {"probe": {}, "drift_px_per_step": [1, 0]},
+            }
+        )
 
 
 def test_the_spectrum_view_labels_a_bias_axis_as_bias() -> None:

@@ -659,9 +659,11 @@ def serve(
     ] = None,
     read_only: Annotated[bool, typer.Option(help="Refuse acquisitions (overview only).")] = False,
     dataset: Annotated[
-        str | None, typer.Option(help="sim driver: built-in dataset to serve.")
+        str | None, typer.Option(help="sim / spm-sim drivers: built-in dataset to serve.")
     ] = None,
-    path: Annotated[Path | None, typer.Option(help="sim driver: spectrum-image file.")] = None,
+    path: Annotated[
+        Path | None, typer.Option(help="sim / spm-sim drivers: spectrum-image file.")
+    ] = None,
     option: Annotated[
         list[str] | None, typer.Option("--option", help="Driver option key=value (repeatable).")
     ] = None,
@@ -673,7 +675,8 @@ def serve(
     """Serve a microscope on the network for a campaign running elsewhere.
 
     Refuses a non-loopback --host without a token before building the driver or
-    opening a socket. ``--driver sim`` serves --dataset NAME or --path FILE.
+    opening a socket. The simulators (``--driver sim``, ``--driver spm-sim``) serve
+    --dataset NAME or --path FILE.
     """
     import yaml
     from pydantic import ValidationError
@@ -690,16 +693,19 @@ def serve(
         if not sep or not key.strip():
             raise ConfigError(f"--option expects key=value; got {item!r}")
         options[key.strip()] = yaml.safe_load(text)
-    if driver.lower() == "sim":
+    from steerscope.instruments.registry import driver_info, iter_drivers
+
+    if driver_info(driver).serves_image:
         if dataset is None and path is None and not {"image", "path"} & set(options):
             raise ConfigError(
-                "--driver sim needs a spectrum image to serve: pass --dataset NAME (see "
+                f"--driver {driver} needs a spectrum image to serve: pass --dataset NAME (see "
                 "`steerscope datasets list`) or --path FILE"
             )
     elif dataset is not None or path is not None:
+        simulators = ", ".join(info.name for info in iter_drivers() if info.serves_image)
         raise ConfigError(
-            f"--dataset and --path are options of --driver sim; got --driver {driver}. Pass "
-            "the driver's own settings with --option key=value"
+            f"--dataset and --path are options of the simulators ({simulators}); got --driver "
+            f"{driver}. Pass the driver's own settings with --option key=value"
         )
     safety = None
     if limits is not None:

@@ -140,6 +140,32 @@ class InstanceSource(_Strict):
     )
 
 
+MAX_DRIFT_NM_S = 10.0
+"""Largest simulated probe drift a config accepts, nm/s per axis (real STMs drift < 0.1)."""
+
+
+class ProbeMotion(_Strict):
+    """How a simulated scanning probe (STM/AFM) moves: the tip travels, settles, the sample drifts.
+
+    Set as ``instrument.probe`` to replay a grid of curves as a probe would take
+    them (see :class:`~steerscope.instruments.probe_simulator.SimulatedProbeMicroscope`).
+    """
+
+    tip_speed_nm_s: float = Field(
+        default=50.0, gt=0, le=1e5, description="Lateral tip speed between points, nm/s."
+    )
+    settle_s: float = Field(
+        default=0.1, ge=0, le=MAX_DWELL_S, description="Wait after each move, seconds."
+    )
+    drift_nm_per_s: tuple[
+        Annotated[float, Field(ge=-MAX_DRIFT_NM_S, le=MAX_DRIFT_NM_S)],
+        Annotated[float, Field(ge=-MAX_DRIFT_NM_S, le=MAX_DRIFT_NM_S)],
+    ] = Field(
+        default=(0.0, 0.0),
+        description="Sample drift (y, x) in nm per second of simulated time, y down the image.",
+    )
+
+
 class InstrumentConfig(_Strict):
     """Options of the simulated microscope (ignored for a remote instrument)."""
 
@@ -164,6 +190,19 @@ class InstrumentConfig(_Strict):
     acquisition_delay_s: float = Field(
         default=0.0, ge=0, description="Wall-clock sleep per point, to feel like a live run."
     )
+    probe: ProbeMotion | None = Field(
+        default=None,
+        description="Simulate a scanning probe (tip travel, settling, drift with time) instead "
+        "of an electron beam; dwell_time_s is then the spectroscopy sweep per point.",
+    )
+
+    @model_validator(mode="after")
+    def _one_kind_of_drift(self) -> InstrumentConfig:
+        if self.probe is not None and any(self.drift_px_per_step):
+            raise ValueError(
+                "a probe drifts with time: set probe.drift_nm_per_s, not drift_px_per_step"
+            )
+        return self
 
 
 DEFAULT_MO_ACQUISITION = default_acquisition(2)

@@ -29,7 +29,11 @@ from steerscope.campaign.config import (
 )
 from steerscope.errors import ConfigError, DataWarning
 from steerscope.instruments.base import Microscope
-from steerscope.instruments.registry import remote_microscope, simulated_microscope
+from steerscope.instruments.registry import (
+    remote_microscope,
+    simulated_microscope,
+    simulated_probe_microscope,
+)
 from steerscope.instruments.safety import SafeMicroscope
 from steerscope.types import Measurement
 
@@ -141,16 +145,16 @@ def _build_raw_instrument(
             warnings.simplefilter("ignore", DataWarning)
             image = load(source.file, **source.options)
     opts = config.instrument
-    microscope = simulated_microscope(
-        image,
-        dwell_time_s=opts.dwell_time_s,
-        reference_dwell_s=opts.reference_dwell_s,
-        noise=opts.noise,
-        drift_px_per_step=opts.drift_px_per_step,
-        acquisition_delay_s=opts.acquisition_delay_s,
-        seed=config.seed,
-    )
-    return microscope, dataset
+    common = {
+        "dwell_time_s": opts.dwell_time_s,
+        "reference_dwell_s": opts.reference_dwell_s,
+        "noise": opts.noise,
+        "acquisition_delay_s": opts.acquisition_delay_s,
+        "seed": config.seed,
+    }
+    if opts.probe is not None:
+        return simulated_probe_microscope(image, **common, **opts.probe.model_dump()), dataset
+    return simulated_microscope(image, **common, drift_px_per_step=opts.drift_px_per_step), dataset
 
 
 _CLOCK_SLACK_S = 0.5

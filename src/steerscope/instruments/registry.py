@@ -8,8 +8,8 @@ optionally, a factory of the same driver over the test doubles of
 else lists driver names: ``steerscope serve --driver``, its help text and the
 conformance tests read :func:`driver_names`.
 
-The campaign builds its instrument with :func:`simulated_microscope` or
-:func:`remote_microscope` and otherwise sees only the
+The campaign builds its instrument with :func:`simulated_microscope`,
+:func:`simulated_probe_microscope` or :func:`remote_microscope` and otherwise sees only the
 :class:`~steerscope.instruments.base.Microscope` protocol.
 """
 
@@ -36,6 +36,7 @@ __all__ = [
     "register_driver",
     "remote_microscope",
     "simulated_microscope",
+    "simulated_probe_microscope",
 ]
 
 ENTRY_POINT_GROUP = "steerscope.drivers"
@@ -60,12 +61,17 @@ class DriverInfo:
         says whether channel 0 of every spectrum is ``1000 * row + col`` of the pixel
         the beam was on (:func:`steerscope.testing.beam_marker_sample`), so the
         conformance tests can check the frame conversion. None: no fake exists.
+    serves_image : bool
+        The driver simulates an instrument over a stored spectrum image, which
+        ``steerscope serve --dataset NAME`` / ``--path FILE`` hands it as ``image=`` /
+        ``path=``.
     """
 
     name: str
     factory: Callable[..., Microscope]
     summary: str
     on_test_doubles: Callable[[], AbstractContextManager[tuple[Microscope, bool]]] | None = None
+    serves_image: bool = False
 
 
 _DRIVERS: dict[str, DriverInfo] = {}
@@ -98,8 +104,11 @@ def _discover() -> None:
     with _lock:
         if _discovered:
             return
-        import steerscope.instruments.simulator  # noqa: F401  (registers "sim")
-        from steerscope.instruments import drivers
+        from steerscope.instruments import (  # noqa: F401  (they register "sim" and "spm-sim")
+            drivers,
+            probe_simulator,
+            simulator,
+        )
 
         for module in pkgutil.iter_modules(drivers.__path__):
             if not module.name.startswith("_") and not module.name.endswith("_script"):
@@ -152,6 +161,13 @@ def simulated_microscope(image: Any, **options: Any) -> Microscope:
     from steerscope.instruments.simulator import SimulatedMicroscope
 
     return SimulatedMicroscope(image, **options)
+
+
+def simulated_probe_microscope(image: Any, **options: Any) -> Microscope:
+    """A :class:`~steerscope.instruments.probe_simulator.SimulatedProbeMicroscope` over a grid."""
+    from steerscope.instruments.probe_simulator import SimulatedProbeMicroscope
+
+    return SimulatedProbeMicroscope(image, **options)
 
 
 def remote_microscope(uri: str, **options: Any) -> Microscope:

@@ -23,7 +23,7 @@ from steerscope.instruments.faults import FaultPlan, raise_fault
 from steerscope.instruments.registry import DriverInfo, register_driver
 from steerscope.types import Measurement, Overview
 
-__all__ = ["SimulatedMicroscope"]
+__all__ = ["SimulatedMicroscope", "image_option"]
 
 
 def _json_safe(value: Any) -> Any:
@@ -86,6 +86,9 @@ class SimulatedMicroscope:
     >>> sim.acquire([[0, 0], [3, 3]]).spectra.shape
     (2, 8)
     """
+
+    driver_name = "simulator"
+    """What ``describe()["driver"]`` and every measurement's metadata call this instrument."""
 
     def __init__(
         self,
@@ -179,7 +182,7 @@ class SimulatedMicroscope:
         """
         self._check_open("overview")
         metadata = dict(self.image.metadata)
-        metadata["driver"] = "simulator"
+        metadata["driver"] = self.driver_name
         return Overview(
             image=np.array(self.image.overview, dtype=np.float32, copy=True),
             pixel_size=float(self.image.pixel_size),
@@ -230,7 +233,7 @@ class SimulatedMicroscope:
                     self.n_faults += 1
                     raise_fault(fault, acquisition, self._failures_at_current)
 
-            actual = self._drifted(requested)
+            actual, elapsed_s = self._land(requested)
             expected = np.asarray(self.image.spectra_at(actual), dtype=np.float64)
             expected = expected * self.dwell_ratio
             if self.noise:
@@ -242,7 +245,7 @@ class SimulatedMicroscope:
                 if self.acquisition_delay_s > 0:
                     time.sleep(self.acquisition_delay_s)
                 acquired_at[i] = time.time()
-            measurement = self._measurement(requested, actual, spectra, acquired_at)
+            measurement = self._measurement(requested, actual, spectra, acquired_at, elapsed_s)
             self.n_successful_calls += 1
             self._failures_at_current = 0
             self.n_acquired += n
@@ -267,7 +270,7 @@ class SimulatedMicroscope:
         """
         energy = self.image.energy
         return {
-            "driver": "simulator",
+            "driver": self.driver_name,
             "source": _json_safe(self.image.metadata.get("source", "in-memory SpectrumImage")),
             "overview_shape": list(self.image.overview_shape),
             "spectrum_shape": list(self.image.spectrum_shape),
@@ -356,11 +359,22 @@ class SimulatedMicroscope:
             )
         return pts
 
-    def _drifted(self, requested: NDArray[np.int64]) -> NDArray[np.int64]:
+    def _land(self, requested: NDArray[np.int64]) -> tuple[NDArray[np.int64], float]:
+        """Where the beam lands for each requested point ``(n, 2)``, and the simulated time.
+
+        Called once per successful acquisition, after every check: a subclass may
+        advance its own state (a clock, a tip position) here.
+        """
+        return self._drifted(requested, self.drift_offset), requested.shape[0] * self.dwell_time_s
+
+    def _drifted(
+        self, requested: NDArray[np.int64], offset: tuple[float, float] | NDArray[np.float64]
+    ) -> NDArray[np.int64]:
+        """``requested`` ``(n, 2)`` moved by ``offset`` (``(2,)`` or ``(n, 2)`` pixels), clipped."""
         big_h, big_w = self.image.overview_shape
-        d_row, d_col = self.drift_offset
-        rows = np.clip(np.rint(requested[:, 0] + d_row), 0, big_h - 1)
-        cols = np.clip(np.rint(requested[:, 1] + d_col), 0, big_w - 1)
+        moved = requested + np.asarray(offset, dtype=np.float64)
+        rows = np.clip(np.rint(moved[:, 0]), 0, big_h - 1)
+        cols = np.clip(np.rint(moved[:, 1]), 0, big_w - 1)
         return np.stack([rows, cols], axis=1).astype(np.int64)
 
     def _measurement(
@@ -369,13 +383,14 @@ class SimulatedMicroscope:
         actual: NDArray[np.int64],
         spectra: NDArray[np.float64],
         acquired_at: NDArray[np.float64] | None = None,
+        elapsed_s: float = 0.0,
     ) -> Measurement:
         n = requested.shape[0]
         metadata: dict[str, Any] = {
-            "driver": "simulator",
+            "driver": self.driver_name,
             "actual_points": actual.tolist(),
             "drift_offset": list(self.drift_offset),
-            "simulated_elapsed_s": n * self.dwell_time_s,
+            "simulated_elapsed_s": elapsed_s,
             "delay_s": n * self.acquisition_delay_s,
             "noise": self.noise,
             "dwell_ratio": self.dwell_ratio,
@@ -392,8 +407,17 @@ class SimulatedMicroscope:
         )
 
 
-def _sim_driver(**options: Any) -> SimulatedMicroscope:
-    """``steerscope serve --driver sim``: ``image=`` a SpectrumImage or ``path=`` a file."""
+def image_option(options: dict[str, Any], driver: str) -> SpectrumImage:
+    """Take the spectrum image a simulating driver serves out of its ``options``.
+
+    ``image=`` a :class:`SpectrumImage` (``steerscope serve --dataset`` passes one) or
+    ``path=`` a file :func:`steerscope.load` reads; both keys are removed.
+
+    Raises
+    ------
+    InstrumentError
+        If neither is given.
+    """
     image = options.pop("image", None)
     path = options.pop("path", None)
     if image is None and path is not None:
@@ -402,10 +426,15 @@ def _sim_driver(**options: Any) -> SimulatedMicroscope:
         image = load(path)
     if image is None:
         raise InstrumentError(
-            "the 'sim' driver needs a spectrum image: pass image=<SpectrumImage> (e.g. a "
+            f"the {driver!r} driver needs a spectrum image: pass image=<SpectrumImage> (e.g. a "
             "built-in dataset's .image) or path=<file readable by steerscope.load>"
         )
-    return SimulatedMicroscope(image, **options)
+    return image
+
+
+def _sim_driver(**options: Any) -> SimulatedMicroscope:
+    """``steerscope serve --driver sim``: ``image=`` a SpectrumImage or ``path=`` a file."""
+    return SimulatedMicroscope(image_option(options, "sim"), **options)
 
 
 @contextmanager
@@ -422,5 +451,6 @@ register_driver(
         _sim_driver,
         "the simulator over a spectrum image (--dataset NAME or --path FILE)",
         _sim_on_test_doubles,
+        serves_image=True,
     )
 )
