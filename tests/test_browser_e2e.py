@@ -983,3 +983,55 @@ def test_the_operator_tunes_the_simulated_ronchigram_and_changes_beta_while_it_r
         changes = [c for _, _, c in record.interventions()]
         assert changes == [{"kind": "set_beta", "beta": 0.25}]
         assert len(record.trials()) >= 3
+
+
+def test_a_band_excitation_grid_runs_from_the_ui_as_a_probe_with_a_fitted_resonance(
+    server: tuple[str, Path], page: Any
+) -> None:
+    """Source, Target and Campaign pages on scanning-probe data: the frequency axis in kHz,
+    the SHO-fit target with its parameter, the tip speed, and the record they leave."""
+    from playwright.sync_api import expect
+
+    from steerscope.records import CampaignRecord
+    from steerscope.types import SignalKind
+
+    _, records = server
+    main = page.get_by_test_id("stMainBlockContainer")
+    expect(main.get_by_text("built-in dataset plasmonic_nanoparticles")).to_be_visible()
+    page.get_by_label("Dataset", exact=True).click()
+    page.get_by_role("option", name="be_pfm_grains").click()
+    page.get_by_role("button", name="Open dataset").click()
+    expect(main.get_by_text("built-in dataset be_pfm_grains")).to_be_visible(timeout=60_000)
+
+    page.get_by_role("link", name="Target").click()
+    expect(page.get_by_label("Window low (kHz)", exact=True)).to_be_visible(timeout=60_000)
+    # the page settles once the fitted preview is drawn (a rerun would close the list)
+    expect(page.get_by_text("Target preview: SHO A0", exact=False).first).to_be_visible(
+        timeout=60_000
+    )
+    page.get_by_label("Resonance parameter", exact=True).click()
+    page.keyboard.type("peak")
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Save target").click()
+    expect(page.get_by_text("Saved: SHO A0·Q", exact=False)).to_be_visible(timeout=60_000)
+
+    page.get_by_role("link", name="Campaign").click()
+    expect(page.get_by_label("Tip speed (nm/s)", exact=True)).to_be_visible()
+    page.get_by_label("Model", exact=True).click()
+    page.get_by_role("option", name="exact_gp").click()
+    _fill_number(page, "Number of seed points", "3")
+    _fill_number(page, "Budget (measurements)", "10")
+    _fill_number(page, "Tip speed (nm/s)", "400")
+    page.get_by_role("button", name="Start").click()
+    expect(page.get_by_text("Status: finished", exact=False)).to_be_visible(timeout=240_000)
+
+    (path,) = sorted(records.glob("*.sqlite"))
+    with CampaignRecord.open(path, read_only=True) as record:
+        config = record.config()
+        assert config["instrument"]["probe"]["tip_speed_nm_s"] == 400.0
+        assert config["scalarizer"]["kind"] == "sho_fit"
+        assert config["scalarizer"]["parameter"] == "peak"
+        measured = record.measurements()
+        assert len(measured) == 10
+        assert measured.signal_kind is SignalKind.BE and measured.energy.units == "kHz"
+        assert all(m["driver"] == "spm-sim" for m in measured.metadata)

@@ -357,6 +357,7 @@ def test_registry_lists_every_built_in_dataset() -> None:
         "plasmonic_nanoparticles",
         "core_loss_two_phase",
         "sts_dopants",
+        "be_pfm_grains",
         "jeol_fes",
         "bruker_tem",
         "velox_aupdcu",

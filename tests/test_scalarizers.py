@@ -51,6 +51,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     },
     "similarity": {"kind": "similarity", "reference": [0.0, 1.0, 2.0, 3.0], "n_votes": 2},
     "preference": {"kind": "preference", "window": [1.0, 4.0], "components": 3},
+    "sho_fit": {"kind": "sho_fit", "parameter": "quality", "window": [1.0, 4.0]},
     "multi": {
         "kind": "multi",
         "targets": [

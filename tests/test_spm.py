@@ -12,8 +12,9 @@ from steerscope.data import SpectrumImage
 from steerscope.datasets import get_dataset
 from steerscope.errors import ConfigError, DataError, InstrumentError, ScalarizerError
 from steerscope.instruments.probe_simulator import SimulatedProbeMicroscope
-from steerscope.scalarizers import parse_scalarizer
-from steerscope.types import EnergyAxis, SignalKind
+from steerscope.scalarizers import fit_sho, parse_scalarizer
+from steerscope.scalarizers.resonance import sho_amplitude
+from steerscope.types import EnergyAxis, SignalKind, signal_axis_name
 from steerscope.ui.figures import spectrum_figure
 
 
@@ -125,3 +126,89 @@ def test_a_config_refuses_a_probe_with_a_per_call_drift() -> None:
 def test_the_spectrum_view_labels_a_bias_axis_as_bias() -> None:
     figure = spectrum_figure(np.linspace(-1, 1, 5), {"dopant": np.ones(5)}, units="V")
     assert figure.layout.xaxis.title.text == "bias (V)"
+
+
+FREQUENCY = np.linspace(300.0, 400.0, 80)
+
+
+def test_the_sho_fit_recovers_the_resonance_exactly_and_within_noise() -> None:
+    rng = np.random.default_rng(1)
+    a0, f0, q = rng.uniform(0.5, 2, 500), rng.uniform(320, 380, 500), rng.uniform(40, 120, 500)
+    clean = sho_amplitude(FREQUENCY, a0, f0, q)
+    fitted = fit_sho(FREQUENCY, clean)
+    for got, true in zip(fitted, (a0, f0, q), strict=True):
+        np.testing.assert_allclose(got, true, rtol=1e-6)
+    noisy = np.hypot(clean + rng.normal(0, 2.0, clean.shape), rng.normal(0, 2.0, clean.shape))
+    amplitude, resonance, quality = fit_sho(FREQUENCY, noisy)
+    assert np.median(np.abs(amplitude / a0 - 1)) < 0.05
+    assert np.median(np.abs(resonance / f0 - 1)) < 0.002
+    assert np.median(np.abs(quality / q - 1)) < 0.05
+
+
+def test_a_curve_without_a_resonance_gets_its_peak_estimate_not_nonsense() -> None:
+    flat = np.random.default_rng(2).normal(5.0, 0.2, (3, FREQUENCY.size))
+    amplitude, resonance, quality = fit_sho(FREQUENCY, flat)
+    assert np.isfinite(amplitude).all() and np.isfinite(quality).all()
+    assert ((resonance >= 300) & (resonance <= 400)).all()
+
+
+def test_the_sho_target_is_a_scalarizer_with_a_band_in_the_axis_units() -> None:
+    axis = EnergyAxis(80, 300.0, 1.25, "kHz")
+    curves = sho_amplitude(axis.values, np.array([1.0, 2.0]), np.array([350.0, 340.0]), 60.0)
+    spec = parse_scalarizer({"kind": "sho_fit", "parameter": "resonance", "window": [320, 380]})
+    assert spec.label == "SHO f0 in 320–380"
+    np.testing.assert_allclose(spec.apply(curves, axis), [350.0, 340.0], rtol=1e-6)
+    peak = parse_scalarizer({"kind": "sho_fit", "parameter": "peak"})
+    np.testing.assert_allclose(peak.apply(curves, axis), [60.0, 120.0], rtol=1e-6)
+    with pytest.raises(ScalarizerError, match="outside the energy axis"):
+        parse_scalarizer({"kind": "sho_fit", "window": [500, 600]}).apply(curves, axis)
+
+
+def test_the_band_excitation_grid_hides_its_minority_grains_in_the_topography() -> None:
+    data = get_dataset("be_pfm_grains", seed=2)
+    again = get_dataset("be_pfm_grains", seed=2)
+    np.testing.assert_array_equal(data.image.spectra, again.image.spectra)
+    assert data.image.signal_kind is SignalKind.BE
+    assert data.image.energy.units == "kHz" and data.image.energy.quantity == "frequency"
+    spectra = data.image.spectra.reshape(-1, data.image.n_channels)
+    target = parse_scalarizer(data.default_scalarizer).apply(spectra, data.image.energy)
+    truth = data.ground_truth[::2, ::2].reshape(-1)
+    assert np.corrcoef(target, truth)[0, 1] > 0.95  # the fitted A0 measures the true one
+    # the topography tells the minority grains only in part (a height, among others)
+    topography = data.image.overview.reshape(-1)
+    assert abs(np.corrcoef(topography, data.ground_truth.reshape(-1))[0, 1]) < 0.6
+    assert 0.02 < np.mean(data.ground_truth > 1.5) < 0.3  # the strong minority phase is rare
+
+
+def test_a_probe_campaign_runs_on_band_excitation_with_the_sho_target(tmp_path: Path) -> None:
+    config = {
+        "source": {"dataset": "be_pfm_grains"},
+        "scalarizer": {"kind": "sho_fit", "parameter": "amplitude"},
+        "model": {"kind": "exact_gp"},
+        "budget": {"measurements": 8},
+        "instrument": {"dwell_time_s": 0.2, "probe": {"tip_speed_nm_s": 500}},
+    }
+    with Campaign.create(config, tmp_path / "be.sqlite") as campaign:
+        campaign.run()
+        assert campaign.n_measured == 8
+        assert 0.3 < campaign.best_target() < 3.0  # an A0 in pm, not a raw curve sum
+    assert signal_axis_name(SignalKind.BE, EnergyAxis(80, 300.0, 1.25, "kHz")) == "Frequency"
+    assert signal_axis_name(SignalKind.EELS, EnergyAxis(8, 0.0, 1.0, "eV")) == "Energy loss"
+
+
+def test_the_target_form_builds_a_resonance_target() -> None:
+    from steerscope.ui import target_tools
+
+    assert target_tools.build_scalarizer_dict(
+        "sho_fit", window=(320.0, 380.0), parameter="quality"
+    ) == {"kind": "sho_fit", "parameter": "quality", "window": [320.0, 380.0]}
+    both = target_tools.build_multi_scalarizer_dict(
+        [
+            {"kind": "sho_fit", "window": (300.0, 400.0), "parameter": "amplitude"},
+            {"kind": "sho_fit", "window": (300.0, 400.0), "parameter": "resonance"},
+        ]
+    )
+    assert parse_scalarizer(both).labels == ["SHO A0 in 300–400", "SHO f0 in 300–400"]
+    # a fit without a band is preset with the whole axis, as the spec fits it
+    whole = target_tools.default_window({"kind": "sho_fit"}, 300.0, 398.75)
+    assert whole == (300.0, 398.75)

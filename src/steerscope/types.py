@@ -22,6 +22,7 @@ __all__ = [
     "Pixel",
     "Points",
     "SignalKind",
+    "signal_axis_name",
 ]
 
 Pixel = tuple[int, int]
@@ -38,6 +39,23 @@ class SignalKind(StrEnum):
     EDX = "EDX"
     STS = "STS"
     """Scanning tunnelling spectroscopy: dI/dV against the sample bias."""
+    BE = "BE"
+    """Band-excitation scanning probe: response amplitude against the drive frequency."""
+
+    @property
+    def scanning_probe(self) -> bool:
+        """Whether a tip takes this signal (STM/AFM), so a simulator moves a probe, not a beam."""
+        return self in (SignalKind.STS, SignalKind.BE)
+
+
+def signal_axis_name(kind: SignalKind | None, axis: EnergyAxis | None) -> str:
+    """What a file should call the signal axis: "Energy loss" for EELS, else its quantity.
+
+    E.g. "Bias" for an STS grid over volts, "Frequency" for band excitation in kHz.
+    """
+    if kind is SignalKind.EELS:
+        return "Energy loss"
+    return "Energy" if axis is None else axis.quantity.capitalize()
 
 
 AXIS_QUANTITIES = {

@@ -57,6 +57,15 @@ _REGISTRY: dict[str, _Entry] = {
         "dopants look nearly alike in the topography; only dopants bind a state in the gap. "
         "Target: dI/dV in 0.3–0.4 V (the bound state), around the 7 dopants.",
     ),
+    "be_pfm_grains": _Entry(
+        "steerscope.datasets.band_excitation",
+        "be_pfm_grains",
+        "synthetic",
+        "Band-excitation piezoresponse (BE-PFM) of a ferroelectric polycrystal: 128×128 "
+        "topography at 15.6 nm/pixel, response amplitude 64×64 × 80 channels over 300–400 "
+        "kHz. Stripe domains in 18 grains; 2 grains of a minority phase respond twice as "
+        "strongly. Target: the fitted SHO amplitude A0, high in the minority grains.",
+    ),
     "jeol_fes": _Entry(
         "steerscope.datasets.real",
         "jeol_fes",

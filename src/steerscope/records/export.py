@@ -40,6 +40,7 @@ import numpy as np
 from steerscope.errors import RecordError
 from steerscope.records.files import written_whole
 from steerscope.records.schema import APPLICATION_NAME, SCHEMA_VERSION, float_list
+from steerscope.types import signal_axis_name
 
 if TYPE_CHECKING:
     from steerscope.records.campaign_record import CampaignRecord
@@ -244,9 +245,7 @@ def to_hspy(record: CampaignRecord, path: Path, *, overwrite: bool = False) -> l
             spectra.set_signal_type(measured.signal_kind.value)
         except Exception:  # exspy missing or not registered: keep a plain Signal1D
             spectra.set_signal_type("")
-    signal_axis.name = {"EELS": "Energy loss", "STS": "Bias"}.get(
-        str(measured.signal_kind), "Energy"
-    )
+    signal_axis.name = signal_axis_name(measured.signal_kind, energy)
     spectra.metadata.General.title = f"steerscope measurements from {record.path.name}"
     spectra.metadata.set_item("Steerscope.source_record", str(record.path))
     spectra.metadata.set_item("Steerscope.points", measured.points)

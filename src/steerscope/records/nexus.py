@@ -42,6 +42,7 @@ import numpy as np
 from steerscope.errors import RecordError
 from steerscope.records.export import _jsonable_decision
 from steerscope.records.files import written_whole
+from steerscope.types import signal_axis_name
 
 if TYPE_CHECKING:
     from steerscope.records.campaign_record import CampaignRecord
@@ -203,8 +204,7 @@ def to_nxem(
             image[name].attrs["units"] = overview.pixel_units
             image[name].attrs["long_name"] = f"{long_name} ({overview.pixel_units})"
 
-        signal = measured.signal_kind.value if measured.signal_kind is not None else ""
-        kind = {"EELS": "Energy loss", "STS": "Bias"}.get(signal, "Energy")
+        kind = signal_axis_name(measured.signal_kind, measured.energy)
         label = measured.signal_kind.value if measured.signal_kind is not None else ""
         for i in range(len(measured)):
             row, col = (int(v) for v in measured.points[i])

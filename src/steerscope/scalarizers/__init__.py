@@ -9,6 +9,7 @@ from steerscope.scalarizers.edx import EdxLineSpec, xray_line_energy_kev, xray_l
 from steerscope.scalarizers.formula import FORMULA_FUNCTIONS, FormulaSpec
 from steerscope.scalarizers.maps import target_map, target_maps
 from steerscope.scalarizers.preference import PreferenceSpec
+from steerscope.scalarizers.resonance import SHOFitSpec, fit_sho
 from steerscope.scalarizers.similarity import SimilaritySpec, reference_from_spectra
 from steerscope.scalarizers.spec import (
     SCALARIZER_KINDS,
@@ -37,6 +38,7 @@ __all__ = [
     "PeakPositionSpec",
     "PeakProminenceSpec",
     "PreferenceSpec",
+    "SHOFitSpec",
     "ScalarSpec",
     "ScalarizerBase",
     "ScalarizerSpec",
@@ -46,6 +48,7 @@ __all__ = [
     "WindowRatioSpec",
     "WindowScalarizerBase",
     "WindowSumSpec",
+    "fit_sho",
     "parse_scalarizer",
     "reference_from_spectra",
     "scalarizer_to_yaml",

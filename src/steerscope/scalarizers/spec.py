@@ -20,6 +20,7 @@ from steerscope.scalarizers.base import ScalarizerBase, check_spectra
 from steerscope.scalarizers.edx import EdxLineSpec
 from steerscope.scalarizers.formula import FormulaSpec
 from steerscope.scalarizers.preference import PreferenceSpec
+from steerscope.scalarizers.resonance import SHOFitSpec
 from steerscope.scalarizers.similarity import SimilaritySpec
 from steerscope.scalarizers.window import (
     BackgroundSubtractedAreaSpec,
@@ -49,7 +50,8 @@ ScalarSpec = Annotated[
     | PeakProminenceSpec
     | EdxLineSpec
     | FormulaSpec
-    | SimilaritySpec,
+    | SimilaritySpec
+    | SHOFitSpec,
     Field(discriminator="kind"),
 ]
 """Every kind that gives one target per spectrum."""
@@ -129,6 +131,7 @@ ScalarizerSpec = Annotated[
     | EdxLineSpec
     | FormulaSpec
     | SimilaritySpec
+    | SHOFitSpec
     | PreferenceSpec
     | MultiSpec,
     Field(discriminator="kind"),

@@ -281,6 +281,7 @@ def build_config_dict(
     acquisition_delay_s: float = 0.0,
     pause_after_seeds: bool = False,
     pause_every: int = 0,
+    tip_speed_nm_s: float | None = None,
 ) -> dict[str, Any]:
     """A campaign config dict (``steerscope.campaign.load_config`` validates it).
 
@@ -316,6 +317,9 @@ def build_config_dict(
         Simulator sleep per point (to feel like a live instrument).
     pause_after_seeds, pause_every : bool, int
         ``pauses.after_seeds`` and ``pauses.every`` (0: never).
+    tip_speed_nm_s : float or None
+        Replay the data as a scanning probe moving at this speed (``instrument.probe``);
+        None: as an electron beam.
     """
     if seed_kind == "list":
         pts = np.asarray(seed_points if seed_points is not None else [], dtype=np.int64)
@@ -340,6 +344,8 @@ def build_config_dict(
         "instrument": {"acquisition_delay_s": float(acquisition_delay_s)},
         "pauses": {"after_seeds": bool(pause_after_seeds), "every": int(pause_every)},
     }
+    if tip_speed_nm_s is not None:
+        config["instrument"]["probe"] = {"tip_speed_nm_s": float(tip_speed_nm_s)}
     if scalarizer:
         config["scalarizer"] = dict(scalarizer)
     return config

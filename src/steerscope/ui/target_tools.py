@@ -36,10 +36,10 @@ ONE_WINDOW_KINDS = (
 )
 """Scalarizer kinds the form describes with one energy window."""
 
-FORM_KINDS = (*ONE_WINDOW_KINDS, "window_ratio", "edx_line", "yaml")
+FORM_KINDS = (*ONE_WINDOW_KINDS, "window_ratio", "edx_line", "sho_fit", "yaml")
 """Kinds the Target form offers; ``"yaml"`` takes any spec (``formula``, ``multi``) as YAML."""
 
-ROW_KINDS = (*ONE_WINDOW_KINDS, "window_ratio", "edx_line")
+ROW_KINDS = (*ONE_WINDOW_KINDS, "window_ratio", "edx_line", "sho_fit")
 """Kinds one row of the several-targets form offers (a ``multi`` spec holds scalar kinds only)."""
 
 
@@ -51,6 +51,7 @@ def build_scalarizer_dict(
     line: str = "",
     width: float | None = None,
     background: str = "power_law",
+    parameter: str = "amplitude",
     yaml_text: str = "",
 ) -> dict[str, Any] | str:
     """Turn the Target form's fields into what ``parse_scalarizer`` accepts.
@@ -69,6 +70,8 @@ def build_scalarizer_dict(
         Integration width of ``edx_line`` (axis units); ``None`` or 0 for the detector default.
     background : str
         Background model of ``background_subtracted_area``.
+    parameter : str
+        Which fitted resonance parameter ``sho_fit`` returns (amplitude, resonance, ...).
     yaml_text : str
         The spec as YAML, for ``kind="yaml"``.
 
@@ -94,6 +97,8 @@ def build_scalarizer_dict(
         if kind == "background_subtracted_area":
             spec["background"] = background
         return spec
+    if kind == "sho_fit":
+        return {"kind": kind, "parameter": parameter, "window": _window(window, "fit band")}
     if kind == "window_ratio":
         return {
             "kind": kind,
@@ -191,6 +196,8 @@ def _window(window: tuple[float, float] | None, what: str) -> list[float]:
 def default_window(spec: dict[str, Any] | None, low: float, high: float) -> tuple[float, float]:
     """The window to preset the form with: the spec's first window, else the axis middle third.
 
+    A resonance fit without a band (``sho_fit``) uses the whole axis, as the spec does.
+
     Parameters
     ----------
     spec : dict or None
@@ -207,6 +214,8 @@ def default_window(spec: dict[str, Any] | None, low: float, high: float) -> tupl
         if isinstance(windows, dict) and windows:
             first = next(iter(windows.values()))
             return (float(first[0]), float(first[1]))
+        if spec.get("kind") == "sho_fit":
+            return (float(low), float(high))
     third = (high - low) / 3.0
     return (low + third, high - third)
 

@@ -14,6 +14,7 @@ from steerscope.campaign import (
     InstrumentConfig,
     PauseConfig,
     PolicyConfig,
+    ProbeMotion,
     RandomSeeds,
 )
 from steerscope.campaign.config import AUTO_BATCH_MAX
@@ -39,6 +40,7 @@ SETUP_DEFAULTS: dict[str, Any] = {
     "campaign.batch_size": _default(PolicyConfig, "batch_size"),
     "campaign.budget": _default(BudgetConfig, "measurements"),
     "campaign.delay": float(_default(InstrumentConfig, "acquisition_delay_s")),
+    "campaign.tip_speed": float(_default(ProbeMotion, "tip_speed_nm_s")),
     "campaign.pause_after_seeds": _default(PauseConfig, "after_seeds"),
     "campaign.pause_every": _default(PauseConfig, "every"),
 }
@@ -135,6 +137,18 @@ def setup_form(watched: RegistryEntry | None, snapshot_now: Any) -> None:
         key="campaign.delay",
         help="Pre-acquired data only: make each acquisition take this long, like a microscope.",
     )
+    probe_data = loaded.image is not None and loaded.image.signal_kind.scanning_probe
+    tip_speed = (
+        c3.number_input(
+            "Tip speed (nm/s)",
+            **campaign_tools.input_bounds(ProbeMotion, "tip_speed_nm_s", lowest=0.1),
+            key="campaign.tip_speed",
+            help="Scanning-probe data replay as a probe: the tip travels between points at "
+            "this speed and the sample drifts meanwhile, so far jumps cost time.",
+        )
+        if probe_data
+        else None
+    )
     pause_after_seeds = c2.checkbox(
         "Pause after the seed points",
         key="campaign.pause_after_seeds",
@@ -201,6 +215,7 @@ def setup_form(watched: RegistryEntry | None, snapshot_now: Any) -> None:
                 acquisition_delay_s=float(delay),
                 pause_after_seeds=bool(pause_after_seeds),
                 pause_every=int(pause_every),
+                tip_speed_nm_s=None if tip_speed is None else float(tip_speed),
             )
             path = campaign_tools.new_record_path(state.records_dir(), loaded.title)
             runner = campaign_tools.start_runner(

@@ -10,6 +10,7 @@ import streamlit as st
 from steerscope.errors import SteerscopeError
 from steerscope.scalarizers import parse_scalarizer, scalarizer_to_yaml
 from steerscope.scalarizers.elements import element_markers
+from steerscope.scalarizers.resonance import SHO_PARAMETERS
 from steerscope.ui import campaign_tools, figures, state, target_tools, widgets
 
 
@@ -59,6 +60,7 @@ presets = {
     "target.line": str((base_spec or {}).get("line") or ""),
     "target.yaml": yaml0,
     "target.width": 0.0,
+    "target.parameter": str((base_spec or {}).get("parameter") or "amplitude"),
     "target.multi": (base_spec or {}).get("kind") == "multi",
 }
 state.preset_widgets(presets)
@@ -219,6 +221,13 @@ def _row_form(row_id: int, number: int) -> dict[str, Any]:
                 key=prefix + "background",
                 help="Model fitted before the window and subtracted.",
             )
+        if kind_r == "sho_fit":
+            fields["parameter"] = c3.selectbox(
+                f"Target {number} parameter",
+                SHO_PARAMETERS,
+                key=prefix + "parameter",
+                help="Of the resonance fitted in the window: amplitude, resonance, Q or peak.",
+            )
     if c3.button(
         "Remove",
         key=prefix + "remove",
@@ -241,6 +250,7 @@ def _preset_row(row_id: int, preset: dict[str, Any]) -> None:
         "high2": float(denominator[1]),
         "line": str(preset.get("line") or ""),
         "width": float(preset.get("width") or 0.0),
+        "parameter": str(preset.get("parameter") or "amplitude"),
     }
     for name, value in values.items():
         if state.widget_value(prefix + name) is None:
@@ -275,13 +285,15 @@ else:
         target_tools.FORM_KINDS,
         key="target.kind",
         help="How a spectrum becomes one number: a window sum, a peak position, a ratio, an "
-        "X-ray line, or any spec written as YAML (formula, multi).",
+        "X-ray line, a fitted resonance (band-excitation SPM), or any spec written as YAML "
+        "(formula, multi).",
     )
     c1, c2, c3 = st.columns(3)
     yaml_text = ""
     line = ""
     width = 0.0
     background = "power_law"
+    parameter = "amplitude"
     if kind == "yaml":
         yaml_text = st.text_area(
             "Spec (YAML)",
@@ -325,6 +337,14 @@ else:
                 format="%.4f",
                 help="Upper edge of the window in the denominator of the ratio.",
             )
+        if kind == "sho_fit":
+            parameter = c3.selectbox(
+                "Resonance parameter",
+                SHO_PARAMETERS,
+                key="target.parameter",
+                help="Of the simple-harmonic-oscillator fit in the window: amplitude A0, "
+                f"resonance frequency f0 ({energy.units}), quality factor Q, or peak A0·Q.",
+            )
         if kind == "background_subtracted_area":
             background = c3.selectbox(
                 "Background",
@@ -346,6 +366,7 @@ else:
             line=line,
             width=width,
             background=background,
+            parameter=parameter,
             yaml_text=yaml_text,
         )
         spec = parse_scalarizer(raw)
