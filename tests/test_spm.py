@@ -212,3 +212,12 @@ def test_the_target_form_builds_a_resonance_target() -> None:
     # a fit without a band is preset with the whole axis, as the spec fits it
     whole = target_tools.default_window({"kind": "sho_fit"}, 300.0, 398.75)
     assert whole == (300.0, 398.75)
+
+
+@pytest.mark.parametrize("name", ["sts_dopants", "be_pfm_grains"])
+def test_the_scanning_probe_examples_replay_their_grid_as_a_probe(
+    name: str, tmp_path: Path
+) -> None:
+    config = load_config(Path(__file__).resolve().parents[1] / "examples" / f"{name}.yaml")
+    assert config.instrument.probe is not None
+    assert config.model_dump()["source"]["dataset"] == name

@@ -12,10 +12,11 @@ frequency (kHz), and the target is an SHO parameter
 The sample is a 2 µm field of a ferroelectric polycrystal: Voronoi grains with
 grooved boundaries and a little roughness in the topography, stripe domains of
 random period and orientation in every grain (the response amplitude dips at each
-domain wall), and a few grains of a minority phase whose piezoresponse is about
-twice as strong, with a lower, broader resonance — the rare feature a campaign
-should find. Minority grains sit slightly lower than their neighbours, so the
-topography carries some, not all, of what tells them apart. The response carries
+domain wall), and a few grains of a minority phase whose piezoresponse is up to
+2.4 times as strong, with a lower, broader resonance; clamped at its boundaries, it
+responds fully only in the grain's core — the rare feature a campaign should find.
+Minority grains sit slightly lower than their neighbours, so the topography carries
+some, not all, of what tells them apart. The response carries
 complex Gaussian noise (the lock-in's), so its amplitude is Rician.
 
 The numbers are plausible, not a fit to a measurement; the dataset is for testing
@@ -41,14 +42,14 @@ from steerscope.types import EnergyAxis, SignalKind
 
 __all__ = ["be_pfm_grains"]
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 """Bumped whenever the same seed would give different arrays."""
 
 FIELD_OF_VIEW_NM = 2000.0
 FREQUENCY_LOW_KHZ, FREQUENCY_HIGH_KHZ = 300.0, 400.0
 
 _N_GRAINS, _N_MINORITY = 18, 2
-_AMPLITUDE_PM = {"majority": 1.0, "minority": 2.1}  # SHO A0: response far below resonance
+_AMPLITUDE_PM = {"majority": 1.0, "minority": 2.4}  # SHO A0 (far below resonance), at most
 _RESONANCE_KHZ = {"majority": 352.0, "minority": 338.0}
 _QUALITY = {"majority": 90.0, "minority": 55.0}
 _NOISE_PM = 2.5  # lock-in noise per quadrature; a majority peak is ~90 pm
@@ -81,7 +82,9 @@ def _fields(
     phase = phase + layout["domain_phase"][grain]
     wall = np.exp(-((np.sin(phase) * period / (2 * np.pi * 12.0)) ** 2))  # ~12 nm walls
     kind = np.where(minority, "minority", "majority")
-    amplitude = np.vectorize(_AMPLITUDE_PM.get)(kind) * (1.0 - 0.5 * wall)
+    # the minority phase is clamped at its boundaries and responds fully only in its core
+    core = np.where(minority, np.tanh(to_boundary / 150.0), 1.0)
+    amplitude = np.vectorize(_AMPLITUDE_PM.get)(kind) * (0.6 + 0.4 * core) * (1.0 - 0.5 * wall)
     resonance = np.vectorize(_RESONANCE_KHZ.get)(kind) + layout["grain_stiffness_khz"][grain]
     resonance -= 6.0 * np.exp(-((to_boundary / 40.0) ** 2))  # softer contact at boundaries
     quality = np.vectorize(_QUALITY.get)(kind) * (1.0 - 0.2 * wall)
@@ -194,10 +197,10 @@ def be_pfm_grains(
         f"point over a ferroelectric polycrystal, {FIELD_OF_VIEW_NM / 1000:g} µm field of view "
         f"({pixel_nm:g} nm/pixel topography, {FIELD_OF_VIEW_NM / spectrum_size:g} nm/pixel "
         f"curves), drive 300–400 kHz. {_N_GRAINS} grains with stripe domains (the response "
-        f"dips at every wall); {_N_MINORITY} grains of a minority phase respond about twice "
-        "as strongly, with a lower, broader resonance, and sit slightly lower in the "
-        "topography. The target is the fitted simple-harmonic-oscillator amplitude A0: high "
-        "in the minority grains."
+        f"dips at every wall); {_N_MINORITY} grains of a minority phase respond up to 2.4 "
+        "times as strongly in their cores (clamped at their boundaries), with a lower, "
+        "broader resonance, and sit slightly lower in the topography. The target is the "
+        "fitted simple-harmonic-oscillator amplitude A0: highest in the minority grains' cores."
     )
     return Dataset(
         name="be_pfm_grains",

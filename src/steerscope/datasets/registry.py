@@ -63,8 +63,8 @@ _REGISTRY: dict[str, _Entry] = {
         "synthetic",
         "Band-excitation piezoresponse (BE-PFM) of a ferroelectric polycrystal: 128×128 "
         "topography at 15.6 nm/pixel, response amplitude 64×64 × 80 channels over 300–400 "
-        "kHz. Stripe domains in 18 grains; 2 grains of a minority phase respond twice as "
-        "strongly. Target: the fitted SHO amplitude A0, high in the minority grains.",
+        "kHz. Stripe domains in 18 grains; 2 grains of a minority phase respond up to 2.4× "
+        "as strongly in their cores. Target: the fitted SHO amplitude A0, highest there.",
     ),
     "jeol_fes": _Entry(
         "steerscope.datasets.real",
