@@ -9,6 +9,7 @@ one :class:`~steerscope.errors.ConfigError`, each with its field path.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -220,6 +221,42 @@ DEFAULT_MAX_UNFITTED = 0.1
 waiting for every refit on the tuning datasets (bench/README.md, pipeline)."""
 
 
+class DwellChoice(_Strict):
+    """Let the engine choose each point's dwell from a ladder (exposure as an input).
+
+    Following Slautin et al. (Digital Discovery 2025, measurement time as a BO
+    input), the dwell trades counting noise against time. The rule: the dwell that
+    removes the most predicted variance per second spent at the point, ``v² / (v +
+    c / t) / (t + overhead_s)`` for the posterior variance ``v`` there and a target
+    whose counting-noise variance is ``c / t`` (``c`` estimated from the measured
+    spectra by Poisson resampling). Without a per-point overhead, many short looks
+    equal one long one and the shortest dwell always wins; the overhead (beam move
+    and read-out, or tip travel and settling) is what makes a longer dwell worth it.
+    Targets are then compared per second of dwell (spectra divided by their dwell).
+    """
+
+    choices_s: list[Annotated[float, Field(gt=0, le=MAX_DWELL_S)]] = Field(
+        min_length=2,
+        max_length=8,
+        description="Dwells the engine may choose from, seconds, in increasing order.",
+    )
+    overhead_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=MAX_DWELL_S,
+        description="Time per point that is not exposure (move, settle, read-out), seconds.",
+    )
+
+    @field_validator("choices_s")
+    @classmethod
+    def _increasing(cls, value: list[float]) -> list[float]:
+        if any(b <= a for a, b in pairwise(value)):
+            raise ValueError(
+                f"choices_s must increase strictly, e.g. [0.01, 0.04, 0.16]; got {value}"
+            )
+        return value
+
+
 class PolicyConfig(_Strict):
     """How the next points are chosen from the posterior.
 
@@ -254,6 +291,11 @@ class PolicyConfig(_Strict):
         f"made (measured as the campaign runs; at most {AUTO_BATCH_MAX} and 1/20 of the "
         "budget), so the beam stays busy at millisecond dwells; one point a step in the "
         "sequential loop (Campaign.run, sweeps), which has nothing to overlap.",
+    )
+    dwell: DwellChoice | None = Field(
+        default=None,
+        description="Let the engine choose each point's dwell from choices_s (None: every "
+        "point at the instrument's dwell).",
     )
     max_unfitted: float = Field(
         default=DEFAULT_MAX_UNFITTED,

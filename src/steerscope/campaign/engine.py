@@ -74,7 +74,12 @@ from steerscope.campaign.proposals import (
 )
 from steerscope.campaign.skill import ModelSkill, model_skill
 from steerscope.campaign.snapshot import EventView
-from steerscope.campaign.sources import acquire_timed, build_instrument, default_record_path
+from steerscope.campaign.sources import (
+    acquire_at_dwell,
+    acquire_timed,
+    build_instrument,
+    default_record_path,
+)
 from steerscope.campaign.targets import Targets
 from steerscope.descriptors import DescriptorSpec
 from steerscope.errors import (
@@ -84,7 +89,7 @@ from steerscope.errors import (
     ModelError,
     SteerscopeError,
 )
-from steerscope.instruments.base import Microscope
+from steerscope.instruments.base import DwellAdjustable, Microscope
 from steerscope.instruments.safety import SafeMicroscope, SafetyLimits
 from steerscope.models import MultiObjectiveSurrogate, make_surrogate
 from steerscope.models.spec import check_buildable
@@ -131,6 +136,36 @@ class StepResult:
     best: float
     source: str
     timings: dict[str, float]
+
+
+def best_dwell(
+    variance: ArrayLike, noise: float, ladder: ArrayLike, overhead_s: float
+) -> NDArray[np.float64]:
+    """The dwell of ``ladder`` that removes the most posterior variance per second at each point.
+
+    Measuring for ``t`` seconds adds a target whose noise variance is ``noise / t``;
+    the posterior variance ``v`` then falls by ``v² / (v + noise / t)``, which costs
+    ``t + overhead_s`` seconds.
+
+    Parameters
+    ----------
+    variance : array_like of shape (q,)
+        Posterior variance of the target at each point (> 0).
+    noise : float
+        Counting-noise variance of the target times the dwell (> 0).
+    ladder : array_like of shape (L,)
+        Dwells to choose from, seconds.
+    overhead_s : float
+        Time per point that is not exposure, seconds.
+
+    Returns
+    -------
+    ndarray of shape (q,)
+    """
+    v = np.asarray(variance, dtype=np.float64)[:, None]
+    t = np.asarray(ladder, dtype=np.float64)[None, :]
+    gain = v**2 / (v + noise / t) / (t + overhead_s)
+    return np.asarray(ladder, dtype=np.float64)[np.argmax(gain, axis=1)]
 
 
 class Campaign:
@@ -204,11 +239,14 @@ class Campaign:
         self._rng = np.random.default_rng(config.seed)
         self.history = MeasuredHistory()
         self._targets = Targets(config.scalarizer, self._log)
+        self._targets.per_second = config.policy.dwell is not None
         self.candidates = Candidates(overview.image, config.descriptor)
         self._pareto = ParetoTracker(record, getattr(dataset, "image", None), self._log)
         self._init_safety()
         self._forced: list[tuple[int, int]] = []
         self._pending: tuple[int | None, int, NDArray[np.int64]] | None = None
+        self._dwell_of: dict[tuple[int, int], float] = {}  # chosen dwell of a pending point
+        self._noise_per_second: tuple[Any, float | None] | None = None
         self._step_phases: dict[int, str] = {}  # step -> what chose its points (phase_label)
         # pixel -> (the model's mean there when it chose it, scalarizer version): model skill
         self._predicted_at: dict[tuple[int, int], tuple[float, int]] = {}
@@ -231,6 +269,21 @@ class Campaign:
         self._updater: tuple[int, int, int, CandidatePosterior] | None = None
         self._surrogate: Any = self._make_model()
         self._seeds = self.candidates.seed_points(config.seed_points, config.seed)
+        self._check_dwell_choice(config.policy)
+
+    def _check_dwell_choice(self, policy: PolicyConfig) -> None:
+        """Refuse ``policy.dwell`` on an instrument that cannot change its dwell."""
+        if policy.dwell is None:
+            return
+        inner = self.instrument
+        while isinstance(inner, SafeMicroscope):
+            inner = inner.inner
+        if not isinstance(inner, DwellAdjustable):
+            raise ConfigError(
+                f"policy.dwell lets the engine choose each point's dwell, but this instrument "
+                f"({type(inner).__name__}) cannot change its dwell between points (the "
+                "simulators can); remove policy.dwell to measure every point at its dwell"
+            )
 
     # -- construction -------------------------------------------------------------------
 
@@ -1038,9 +1091,76 @@ class Campaign:
             },
         }
 
+    def dwell_for(self, points: NDArray[np.int64]) -> NDArray[np.float64] | None:
+        """The dwell chosen for each of ``points`` ``(q, 2)``; None when the policy chooses none.
+
+        A point whose choice was not kept (a pending decision after a restart) gets
+        the middle of the ladder.
+        """
+        choice = self.config.policy.dwell
+        if choice is None:
+            return None
+        middle = choice.choices_s[len(choice.choices_s) // 2]
+        return np.array([self._dwell_of.get((int(r), int(c)), middle) for r, c in points])
+
+    def choose_dwell(self, proposal: Proposal) -> NDArray[np.float64] | None:
+        """Each point's dwell under ``policy.dwell`` (see :class:`DwellChoice`); None without it.
+
+        A point the model did not score (seed, operator, queue), or a campaign whose
+        counting noise is not known yet, gets the middle of the ladder.
+        """
+        choice = self.config.policy.dwell
+        if choice is None:
+            return None
+        ladder = np.asarray(choice.choices_s, dtype=np.float64)
+        dwell = np.full(proposal.points.shape[0], ladder[len(ladder) // 2])
+        noise = self.noise_per_second()
+        var = np.asarray(proposal.predicted_var, dtype=np.float64)
+        scored = np.isfinite(var) & (var > 0)
+        if noise is None or not scored.any():
+            return dwell
+        dwell[scored] = best_dwell(var[scored], noise, ladder, choice.overhead_s)
+        return dwell
+
+    def noise_per_second(self) -> float | None:
+        """The counting-noise variance of a per-second target times the dwell, ``c``.
+
+        Estimated by Poisson resampling of the last (up to 40) measured spectra: each
+        is redrawn 8 times around its counts, divided by its dwell and scalarised; the
+        variance of those targets times the dwell, median over spectra. A target whose
+        counting noise falls as ``1/t`` then has variance ``c / t`` at dwell ``t``.
+        None before 3 spectra, under a learned target, or when it is not finite.
+        """
+        n = self.n_measured
+        key = (self._targets.key, n // 4)
+        if self._noise_per_second is not None and self._noise_per_second[0] == key:
+            return self._noise_per_second[1]
+        value: float | None = None
+        spectra, energy = self.history.spectra, self.history.energy
+        if n >= 3 and spectra is not None and energy is not None and not self._targets.learned:
+            last = slice(max(0, n - 40), n)
+            counts = np.clip(np.nan_to_num(spectra[last]), 0.0, None)
+            dwell = self.history.dwell_s[last]
+            draws = np.random.default_rng(n).poisson(counts[None], (8, *counts.shape))
+            with contextlib.suppress(SteerscopeError, ValueError):
+                rates = draws / dwell[None, :, None]
+                flat = self._targets.spec.apply(rates.reshape(-1, counts.shape[1]), energy)
+                targets = np.asarray(flat, np.float64).reshape(8, counts.shape[0], -1)[..., 0]
+                spread = np.nanvar(targets, axis=0) * dwell
+                median = float(np.nanmedian(spread)) if np.isfinite(spread).any() else np.nan
+                value = median if np.isfinite(median) and median > 0 else None
+        self._noise_per_second = (key, value)
+        return value
+
     def record_decision(self, proposal: Proposal) -> int:
         """Write ``proposal`` to the record as the decision of this step; returns its id."""
         ctx = self._decision_context(proposal)
+        dwell = self.choose_dwell(proposal)
+        if dwell is not None:
+            ctx["policy"]["dwell_chosen_s"] = dwell.tolist()
+            self._dwell_of = {
+                (int(r), int(c)): float(t) for (r, c), t in zip(proposal.points, dwell, strict=True)
+            }
         self._step_phases[self._step] = phase_label(proposal.source, ctx["policy"])
         decision_id = self.record.add_decision(
             self._step,
@@ -1155,9 +1275,13 @@ class Campaign:
             self.record_decision(proposal)
         t2 = time.perf_counter()
         step = self._step
-        measurement = acquire_timed(self.instrument, proposal.points)
+        dwell = self.dwell_for(proposal.points)
+        if dwell is None:
+            self.tell(acquire_timed(self.instrument, proposal.points))
+        else:
+            for i in range(proposal.points.shape[0]):  # one point at a time, each at its dwell
+                self.tell(acquire_at_dwell(self.instrument, proposal.points[i : i + 1], dwell[i]))
         t3 = time.perf_counter()
-        self.tell(measurement)
         if self.is_multi_objective:
             self.save_pareto_summary()
         t4 = time.perf_counter()
@@ -1312,7 +1436,12 @@ class Campaign:
             raise ConfigError(f"SetPolicy refused: {'; '.join(misfits)}. Nothing was changed.")
         if new == old:
             return old.model_dump(mode="json"), old.model_dump(mode="json")  # a no-op
+        try:
+            self._check_dwell_choice(new)
+        except ConfigError as exc:
+            raise ConfigError(f"SetPolicy refused: {exc}. Nothing was changed.") from None
         self.config = self.config.model_copy(update={"policy": new})
+        self._targets.per_second = new.dwell is not None  # relabels the history if it flips
         self.versions["policy"] += 1
         return old.model_dump(mode="json"), new.model_dump(mode="json")
 

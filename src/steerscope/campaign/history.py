@@ -40,6 +40,8 @@ class MeasuredHistory:
         Unix time each spectrum finished.
     steps : ndarray of shape (n,)
         Step that measured each spectrum.
+    dwell_s : ndarray of shape (n,)
+        Dwell (exposure) of each spectrum, seconds.
     energy : EnergyAxis or None
         Energy axis of the spectra.
     dose_s : float
@@ -53,6 +55,7 @@ class MeasuredHistory:
         self.acquired_at = np.zeros(0, dtype=np.float64)
         self.acquisition_started_at = np.zeros(0, dtype=np.float64)
         self.steps = np.zeros(0, dtype=np.int64)
+        self.dwell_s = np.zeros(0, dtype=np.float64)
         self.energy: EnergyAxis | None = None
         self.dose_s = 0.0
         self._known_ids: set[int] = set()
@@ -130,6 +133,7 @@ class MeasuredHistory:
             [self.steps, np.broadcast_to(np.asarray(steps, np.int64), (n,))[new]]
         )
         dwell = np.broadcast_to(np.asarray(dwell_time_s, np.float64), (n,))[new]
+        self.dwell_s = np.concatenate([self.dwell_s, dwell])
         self.dose_s += float(np.sum(dwell))
         for i in new:
             self.ids.append(int(ids[i]))

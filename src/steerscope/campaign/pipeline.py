@@ -53,7 +53,7 @@ import numpy as np
 
 from steerscope.campaign.engine import Campaign, StepResult
 from steerscope.campaign.proposals import ComputedProposal, Proposal, ProposalJob, compute_proposal
-from steerscope.campaign.sources import acquire_timed
+from steerscope.campaign.sources import acquire_at_dwell, acquire_timed
 from steerscope.types import Measurement
 
 __all__ = ["BeamDone", "BeamPoint", "Pipeline", "ProposalDone", "RunSummary", "run_pipelined"]
@@ -319,7 +319,8 @@ class Pipeline:
         event = BeamDone(future, proposal, c.step_index, now, waited, arrived, threading.Event())
         self._beam_event = event
         self._told = []
-        self._beam.submit(_acquire_points, c.instrument, points, event, self.notify)
+        dwell = c.dwell_for(points)
+        self._beam.submit(_acquire_points, c.instrument, points, dwell, event, self.notify)
         future.add_done_callback(lambda _: self.notify(event))
 
     def _tell_arrived(self, event: BeamDone) -> None:
@@ -434,10 +435,15 @@ class Pipeline:
 
 
 def _acquire_points(
-    instrument: Any, points: Any, event: BeamDone, notify: Callable[[Any], None]
+    instrument: Any,
+    points: Any,
+    dwell: Any,
+    event: BeamDone,
+    notify: Callable[[Any], None],
 ) -> None:
     """The beam thread's job: acquire one point at a time, handing each spectrum over at once.
 
+    ``dwell`` ``(q,)`` is each point's chosen dwell, or None to keep the instrument's.
     Sets ``event.future`` to the ``perf_counter`` time the last spectrum ended,
     or to the instrument's error (the spectra before it are kept).
     """
@@ -445,7 +451,10 @@ def _acquire_points(
         for i in range(len(points)):
             if event.halt.is_set():
                 break
-            event.arrived.put(acquire_timed(instrument, points[i : i + 1]))
+            if dwell is None:
+                event.arrived.put(acquire_timed(instrument, points[i : i + 1]))
+            else:
+                event.arrived.put(acquire_at_dwell(instrument, points[i : i + 1], dwell[i]))
             notify(BeamPoint(event))
     except BaseException as exc:
         event.future.set_exception(exc)

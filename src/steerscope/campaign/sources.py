@@ -27,7 +27,7 @@ from steerscope.campaign.config import (
     InstanceSource,
     RemoteSource,
 )
-from steerscope.errors import ConfigError, DataWarning
+from steerscope.errors import ConfigError, DataWarning, InstrumentError
 from steerscope.instruments.base import Microscope
 from steerscope.instruments.registry import (
     remote_microscope,
@@ -37,7 +37,13 @@ from steerscope.instruments.registry import (
 from steerscope.instruments.safety import SafeMicroscope
 from steerscope.types import Measurement
 
-__all__ = ["acquire_timed", "build_instrument", "default_record_path", "fresh_record_path"]
+__all__ = [
+    "acquire_at_dwell",
+    "acquire_timed",
+    "build_instrument",
+    "default_record_path",
+    "fresh_record_path",
+]
 
 
 def default_record_path(config: CampaignConfig) -> Path:
@@ -159,6 +165,24 @@ def _build_raw_instrument(
 
 _CLOCK_SLACK_S = 0.5
 """How far an instrument's end times may lie outside this computer's call window."""
+
+
+def acquire_at_dwell(instrument: Microscope, points: ArrayLike, dwell_s: float) -> Measurement:
+    """Set the instrument's dwell to ``dwell_s`` (if it differs), then :func:`acquire_timed`.
+
+    Raises
+    ------
+    InstrumentError
+        If the instrument cannot change its dwell.
+    """
+    if getattr(instrument, "dwell_time_s", None) != dwell_s:
+        setter = getattr(instrument, "set_dwell", None)
+        if setter is None:
+            raise InstrumentError(
+                f"{type(instrument).__name__} cannot change its dwell; remove policy.dwell"
+            )
+        setter(float(dwell_s))
+    return acquire_timed(instrument, points)
 
 
 def acquire_timed(instrument: Microscope, points: ArrayLike) -> Measurement:

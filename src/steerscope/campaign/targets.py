@@ -53,6 +53,9 @@ class Targets:
         self._reported: set[tuple[int, int]] = set()
         self.comparisons: list[tuple[int, int, str]] = []  # (first, second, answer)
         self.votes: dict[int, str] = {}  # verdict by measurement index
+        self.per_second = False
+        """Targets of spectra divided by their dwell (counts per second): set when the
+        campaign chooses the dwell, so points measured at different dwells compare."""
         self._vote_changes = 0
         # (spec and judgements, spectra described, the model they give)
         self._preference: tuple[tuple[Any, ...], int, PreferenceModel] | None = None
@@ -72,7 +75,7 @@ class Targets:
     def key(self) -> tuple[int, int, int]:
         """Changes whenever the measured spectra's targets may: new scalarizer or judgement."""
         if not self.learned:
-            return (self.version, 0, 0)
+            return (self.version, int(self.per_second), 0)
         return (self.version, len(self.comparisons), self._vote_changes)
 
     def add_comparison(self, first: int, second: int, answer: str) -> None:
@@ -120,9 +123,10 @@ class Targets:
                 mean, _ = self.preference_model(history).utility()
                 Y[ok, 0] = mean[ok]
             elif ok.any():
-                values = np.asarray(
-                    self.spec.apply(history.spectra[ok], history.energy), dtype=np.float64
-                )
+                spectra = history.spectra[ok]
+                if self.per_second:
+                    spectra = spectra / history.dwell_s[ok, None]
+                values = np.asarray(self.spec.apply(spectra, history.energy), dtype=np.float64)
                 Y[ok] = values.reshape(int(ok.sum()), -1)
             Y[~np.all(np.isfinite(Y), axis=1)] = np.nan
             for i in np.flatnonzero(~np.isfinite(Y[:, 0])):

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 
 from steerscope.types import CameraFrame, Measurement, Overview
 
-__all__ = ["CameraFrame", "Measurement", "Microscope", "Overview", "Tunable"]
+__all__ = ["CameraFrame", "DwellAdjustable", "Measurement", "Microscope", "Overview", "Tunable"]
 
 
 @runtime_checkable
@@ -45,6 +45,24 @@ class Microscope(Protocol):
 
     def close(self) -> None:
         """Release the instrument (blank the beam, disconnect). Idempotent."""
+        ...
+
+
+@runtime_checkable
+class DwellAdjustable(Protocol):
+    """An instrument whose exposure per spectrum a campaign may change between points."""
+
+    dwell_time_s: float
+    """The exposure of the next spectra, seconds."""
+
+    def set_dwell(self, seconds: float) -> None:
+        """Expose the next spectra for ``seconds`` each.
+
+        Raises
+        ------
+        InstrumentError
+            If ``seconds`` is not a dwell the instrument can take.
+        """
         ...
 
 

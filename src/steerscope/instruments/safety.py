@@ -216,6 +216,32 @@ class SafeMicroscope:
             self.total_dwell_s_ += n * per_spectrum
             return measurement
 
+    @property
+    def dwell_time_s(self) -> float | None:
+        """The inner instrument's dwell, seconds (None when it does not say)."""
+        return self._dwell_time_s()
+
+    def set_dwell(self, seconds: float) -> None:
+        """Change the inner instrument's dwell, within ``max_dwell_time_s``.
+
+        Raises
+        ------
+        SafetyLimitError
+            If ``seconds`` exceeds the limit (nothing is changed).
+        InstrumentError
+            If the inner instrument cannot change its dwell.
+        """
+        limit = self.limits.max_dwell_time_s
+        if limit is not None and seconds > limit:
+            raise SafetyLimitError(
+                f"max_dwell_time_s: a dwell of {seconds:g} s exceeds the limit of {limit:g} s; "
+                "choose dwells within it"
+            )
+        setter = getattr(self.inner, "set_dwell", None)
+        if setter is None:
+            raise InstrumentError(f"{type(self.inner).__name__} cannot change its dwell")
+        setter(seconds)
+
     def describe(self) -> dict[str, Any]:
         """The inner description plus ``"safety"``: the limits and what has been used."""
         desc = dict(self.inner.describe())

@@ -160,6 +160,20 @@ class SimulatedMicroscope:
         reference = self.dwell_time_s if self.reference_dwell_s is None else self.reference_dwell_s
         return self.dwell_time_s / reference
 
+    def set_dwell(self, seconds: float) -> None:
+        """Expose the next spectra for ``seconds`` each (counts scale with the dwell).
+
+        The stored spectra stay the expected counts at ``reference_dwell_s``; when
+        that was None (the first dwell), it becomes the dwell in force before the
+        first change, so a longer dwell gives proportionally more counts.
+        """
+        if not np.isfinite(seconds) or seconds <= 0:
+            raise InstrumentError(f"a dwell must be a positive number of seconds; got {seconds!r}")
+        with self._lock:
+            if self.reference_dwell_s is None:
+                self.reference_dwell_s = self.dwell_time_s
+            self.dwell_time_s = float(seconds)
+
     @property
     def drift_offset(self) -> tuple[float, float]:
         """Current cumulative drift ``(rows, cols)`` in overview pixels."""
