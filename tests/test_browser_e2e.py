@@ -976,12 +976,22 @@ def test_the_operator_tunes_the_simulated_ronchigram_and_changes_beta_while_it_r
     expect(page.get_by_text(re.compile(r"before frame \d+: beta 1 → 0\.25"))).to_be_visible(
         timeout=60_000
     )
+    near = page.get_by_label("near, nm", exact=True)
+    near.fill("250")
+    _click_settled(page.get_by_role("button", name="Veto"))
+    expect(page.get_by_text("queued: never try C10 250 ± 50 nm", exact=False)).to_be_visible()
+    expect(page.get_by_text(re.compile(r"before frame \d+: never try C10 250"))).to_be_visible(
+        timeout=60_000
+    )
     _click_settled(_app_stop(page))
     expect(page.get_by_text("stopped", exact=True)).to_be_visible(timeout=60_000)
     (path,) = sorted((records / "tuning").glob("*.sqlite"))
     with TuningRecord.open(path, read_only=True) as record:
         changes = [c for _, _, c in record.interventions()]
-        assert changes == [{"kind": "set_beta", "beta": 0.25}]
+        assert changes == [
+            {"kind": "set_beta", "beta": 0.25},
+            {"kind": "veto_settings", "values": {"C10": 250.0}},
+        ]
         assert len(record.trials()) >= 3
 
 

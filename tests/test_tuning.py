@@ -16,8 +16,10 @@ from steerscope.tuning import (
     SetBeta,
     SetBounds,
     SetBudget,
+    SetMerit,
     TrySettings,
     TuningCampaign,
+    VetoSettings,
     load_tuning_config,
     ronchigram_flatness,
 )
@@ -186,6 +188,52 @@ def test_a_refused_intervention_leaves_no_trace(
     with pytest.raises(error, match=message):
         campaign.apply(change)
     assert campaign.record.interventions() == []
+
+
+def test_vetoed_settings_are_never_tried_nor_forced(tmp_path: Path) -> None:
+    campaign = TuningCampaign.create(_config(initial=3), FakeRonchigram(), tmp_path / "t.sqlite")
+    campaign.step()
+    campaign.apply(VetoSettings({"C10": -5.0}))  # the optimum's defocus: a slab ± 50 nm
+    with pytest.raises(ConfigError, match="lies within a vetoed range"):
+        campaign.apply(TrySettings({"C10": 20.0}))
+    campaign.run()
+    assert all(abs(t.settings["C10"] + 5.0) >= 50.0 for t in campaign.trials[1:])
+    assert [c["kind"] for _, _, c in campaign.record.interventions()] == ["veto_settings"]
+    assert campaign.describe(VetoSettings({"C10": -5.0})) == "never try C10 -5 ± 50 nm"
+
+
+def test_a_new_figure_of_merit_rescores_every_recorded_frame(tmp_path: Path) -> None:
+    path = tmp_path / "t.sqlite"
+    campaign = TuningCampaign.create(_config(initial=2, budget=6), FakeRonchigram(), path)
+    for _ in range(4):
+        campaign.step()
+    before = [t.merit for t in campaign.trials]
+    campaign.apply(SetMerit(radius_mrad=10.0))
+    after = [t.merit for t in campaign.trials]
+    for i, trial in enumerate(campaign.trials):
+        image, pixel_mrad = campaign.record.frame(i)
+        expected = ronchigram_flatness(CameraFrame(image, pixel_mrad), 10.0, 2.0)
+        assert trial.merit == pytest.approx(expected)
+    assert after != before
+    campaign.record.close()
+    resumed = TuningCampaign.resume(path, FakeRonchigram())
+    assert [t.merit for t in resumed.trials] == pytest.approx(after)  # the replay re-scores
+    assert resumed.merit.radius_mrad == 10.0
+    with pytest.raises(ConfigError, match="give radius_mrad or smoothing_px"):
+        resumed.apply(SetMerit())
+
+
+def test_a_discrete_grid_puts_every_trial_on_it(tmp_path: Path) -> None:
+    campaign = TuningCampaign.create(
+        _config(grid_points=11, budget=10, initial=3), FakeRonchigram(), tmp_path / "t.sqlite"
+    )
+    campaign.run()
+    for trial in campaign.trials[1:]:
+        for s, value in zip(SETTINGS, trial.settings.values(), strict=True):
+            step = (s["high"] - s["low"]) / 10  # safe range = search range here
+            assert (value - s["low"]) / step == pytest.approx(round((value - s["low"]) / step))
+    with pytest.raises(ConfigError, match="makes 1030301 grid points"):
+        load_tuning_config(_config(grid_points=101))
 
 
 def test_a_resumed_campaign_keeps_every_frame_and_change_and_measures_no_forced_point_twice(

@@ -8,7 +8,15 @@ from steerscope.tuning.config import (
     format_settings,
     load_tuning_config,
 )
-from steerscope.tuning.interventions import SetBeta, SetBounds, SetBudget, SetPaused, TrySettings
+from steerscope.tuning.interventions import (
+    SetBeta,
+    SetBounds,
+    SetBudget,
+    SetMerit,
+    SetPaused,
+    TrySettings,
+    VetoSettings,
+)
 from steerscope.tuning.merit import ronchigram_flatness
 from steerscope.tuning.runner import TuningRunner
 
@@ -17,12 +25,14 @@ __all__ = [
     "SetBeta",
     "SetBounds",
     "SetBudget",
+    "SetMerit",
     "SetPaused",
     "Setting",
     "TrySettings",
     "TuningCampaign",
     "TuningConfig",
     "TuningRunner",
+    "VetoSettings",
     "format_settings",
     "load_tuning_config",
     "ronchigram_flatness",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +25,28 @@ from numpy.typing import NDArray
 from steerscope.errors import ConfigError, SafetyLimitError
 from steerscope.instruments.base import Tunable
 from steerscope.records.tuning_record import TrialRow, TuningRecord
-from steerscope.tuning.config import TuningConfig, format_settings, load_tuning_config
+from steerscope.tuning.config import (
+    FlatnessMerit,
+    TuningConfig,
+    format_settings,
+    load_tuning_config,
+)
 from steerscope.tuning.interventions import (
+    VETO_WIDTH,
     SetBeta,
     SetBounds,
     SetBudget,
+    SetMerit,
     SetPaused,
     TrySettings,
     TuningIntervention,
+    VetoSettings,
     parse_intervention,
     to_dict,
 )
 from steerscope.tuning.merit import ronchigram_flatness
 from steerscope.tuning.optimiser import propose_bo, propose_random, space_filling
+from steerscope.types import CameraFrame
 
 __all__ = ["TuningCampaign"]
 
@@ -62,6 +72,8 @@ class TuningCampaign:
         self.beta = config.beta
         self.bounds = {s.name: (s.low, s.high) for s in config.settings}
         self.paused = False
+        self.merit: FlatnessMerit = config.merit
+        self.vetoes: list[dict[str, float]] = []
         self._forced: list[dict[str, float]] = []
         self._rng = np.random.default_rng(config.seed)
 
@@ -145,6 +157,61 @@ class TuningCampaign:
         si = {s.name: s.si for s in self.config.settings}
         self.instrument.apply({k: v * si[k] for k, v in settings.items()})
 
+    def _vetoed(self, unit: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """Which unit-cube points ``(m, d)`` lie within a veto."""
+        points = np.atleast_2d(unit)
+        hit = np.zeros(points.shape[0], dtype=bool)
+        index = {s.name: j for j, s in enumerate(self.config.settings)}
+        for veto in self.vetoes:
+            near = np.ones(points.shape[0], dtype=bool)
+            for name, value in veto.items():
+                s = self.config.settings[index[name]]
+                centre = (value - s.safe[0]) / (s.safe[1] - s.safe[0])
+                near &= np.abs(points[:, index[name]] - centre) < VETO_WIDTH
+            hit |= near
+        return hit
+
+    def _grid_values(self, low: float, high: float) -> NDArray[np.float64]:
+        """The grid's unit-cube values inside ``[low, high]`` (the nearest one if none is)."""
+        assert self.config.grid_points is not None
+        axis = np.linspace(0.0, 1.0, self.config.grid_points)
+        inside = axis[(axis >= low - 1e-12) & (axis <= high + 1e-12)]
+        return inside if inside.size else axis[[int(np.argmin(np.abs(axis - (low + high) / 2)))]]
+
+    def _snap(self, unit: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``unit`` (d,) moved to the nearest grid point (unchanged without a grid)."""
+        if self.config.grid_points is None:
+            return unit
+        steps = self.config.grid_points - 1
+        return np.round(np.clip(unit, 0.0, 1.0) * steps) / steps
+
+    def _candidates(self) -> NDArray[np.float64] | None:
+        """Settings the optimiser may pick, unit cube ``(m, d)``; None: the whole box.
+
+        The grid inside the search range, or (with vetoes) 4096 Sobol points of it,
+        less every vetoed point.
+
+        Raises
+        ------
+        ConfigError
+            If every candidate is vetoed.
+        """
+        low, high = self._search_box()
+        if self.config.grid_points is not None:
+            axes = [self._grid_values(lo, hi) for lo, hi in zip(low, high, strict=True)]
+            points = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, low.size)
+        elif self.vetoes:
+            points = space_filling(4096, low, high, self.config.seed)
+        else:
+            return None
+        points = points[~self._vetoed(points)]
+        if points.shape[0] == 0:
+            raise ConfigError(
+                "every setting left in the search range is vetoed; widen the range "
+                "(set_bounds) or start a campaign without those vetoes"
+            )
+        return points
+
     def _check_safe(self, settings: dict[str, float]) -> None:
         for s in self.config.settings:
             low, high = s.safe
@@ -217,12 +284,69 @@ class TuningCampaign:
                 )
             settings = self._completed(change.values)
             self._check_safe(settings)
+            if self._vetoed(self._unit(settings)).any():
+                raise ConfigError(
+                    f"try_settings: {format_settings(settings, self._units())} lies within a "
+                    "vetoed range; try other settings"
+                )
             if not dry_run:
                 self._forced.append(settings)
+        elif isinstance(change, VetoSettings):
+            unknown = sorted(set(change.values) - set(names))
+            finite = all(np.isfinite(float(v)) for v in change.values.values())
+            if unknown or not change.values or not finite:
+                raise ConfigError(
+                    f"veto_settings: give finite values for some of {list(names)}; got "
+                    f"{change.values}"
+                )
+            if not dry_run:
+                self.vetoes.append({k: float(v) for k, v in change.values.items()})
+        elif isinstance(change, SetMerit):
+            merit = self.merit.model_dump()
+            merit.update({k: v for k, v in vars(change).items() if v is not None})
+            if change.radius_mrad is None and change.smoothing_px is None:
+                raise ConfigError("set_merit: give radius_mrad or smoothing_px (or both)")
+            try:
+                new = FlatnessMerit.model_validate(merit)
+            except ValueError as exc:
+                raise ConfigError(f"set_merit: {exc}") from None
+            if not dry_run:
+                self._rescore(new)
+
+    def _rescore(self, merit: FlatnessMerit) -> None:
+        """Judge every trial's recorded frame by ``merit`` from now on."""
+        for i, trial in enumerate(self.trials):
+            image, pixel_mrad = self.record.frame(trial.index)
+            frame = CameraFrame(image, pixel_mrad, trial.settings)
+            score = ronchigram_flatness(frame, merit.radius_mrad, merit.smoothing_px)
+            self.trials[i] = replace(trial, merit=score)
+        self.merit = merit
+
+    def _units(self) -> dict[str, str]:
+        return {s.name: s.unit for s in self.config.settings}
 
     def describe(self, change: TuningIntervention) -> str:
         """What ``change`` does, from the current state: ``"beta 1 → 0.25"``."""
-        units = {s.name: s.unit for s in self.config.settings}
+        units = self._units()
+        if isinstance(change, VetoSettings):
+            safe = {s.name: s.safe for s in self.config.settings}
+            where = ", ".join(
+                f"{k} {v:g} ± {VETO_WIDTH * (safe[k][1] - safe[k][0]):g} {units.get(k, '')}"
+                for k, v in change.values.items()
+                if k in safe
+            )
+            return f"never try {where}"
+        if isinstance(change, SetMerit):
+            radius = change.radius_mrad or self.merit.radius_mrad
+            smoothing = (
+                change.smoothing_px
+                if change.smoothing_px is not None
+                else (self.merit.smoothing_px)
+            )
+            return (
+                f"flatness in {self.merit.radius_mrad:g} → {radius:g} mrad, smoothing "
+                f"{self.merit.smoothing_px:g} → {smoothing:g} px (every frame re-scored)"
+            )
         if isinstance(change, SetBudget):
             return f"budget {self.budget} → {change.frames} frames"
         if isinstance(change, SetBeta):
@@ -254,15 +378,23 @@ class TuningCampaign:
             self._check_safe(start)
             return start, "start"
         low, high = self._search_box()
+        candidates = self._candidates()
         if self.config.optimiser == "random":
+            if candidates is not None:
+                return self._settings(candidates[self._rng.integers(len(candidates))]), "random"
             return self._settings(propose_random(low, high, self._rng)), "random"
         made = sum(t.how == "space-filling" for t in self.trials)
         if made < self.config.n_initial:
             points = space_filling(self.config.n_initial, low, high, self.config.seed)
-            return self._settings(points[made]), "space-filling"
+            point = self._snap(points[made])
+            if candidates is not None and self._vetoed(point).any():  # the nearest allowed one
+                point = candidates[np.argmin(np.abs(candidates - point).sum(axis=1))]
+            return self._settings(point), "space-filling"
         x = np.stack([self._unit(t.settings) for t in self.trials])
         y = np.array([t.merit for t in self.trials])
-        unit = propose_bo(x, y, low, high, beta=self.beta, seed=self.config.seed + n)
+        unit = propose_bo(
+            x, y, low, high, beta=self.beta, seed=self.config.seed + n, candidates=candidates
+        )
         return self._settings(unit), "bo"
 
     def step(self) -> TrialRow:
@@ -273,8 +405,7 @@ class TuningCampaign:
         started = time.time()
         frame = self.instrument.frame()
         ended = time.time()
-        m = self.config.merit
-        merit = ronchigram_flatness(frame, m.radius_mrad, m.smoothing_px)
+        merit = ronchigram_flatness(frame, self.merit.radius_mrad, self.merit.smoothing_px)
         trial = TrialRow(len(self.trials), settings, merit, how, started, ended)
         self.record.add_trial(trial, frame.image, frame.pixel_mrad)
         self.trials.append(trial)

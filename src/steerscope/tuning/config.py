@@ -108,6 +108,10 @@ class TuningInstrument(_Strict):
     exposure_ms: float = Field(100.0, gt=0, le=60_000)
 
 
+MAX_GRID = 200_000
+"""Most grid points a discrete tuning grid may have (the acquisition scores them all)."""
+
+
 class TuningConfig(_Strict):
     """A tuning campaign: settings, figure of merit, optimiser, budget.
 
@@ -133,6 +137,10 @@ class TuningConfig(_Strict):
         settings (the baseline).
     beta : float
         UCB's exploration weight.
+    grid_points : int or None
+        Search a discrete grid instead of the continuous box: this many values per
+        setting over its safe range (every trial lies on it; the acquisition is
+        maximised over the grid points inside the search range). None: continuous.
     seed : int
         For the space-filling points and the optimiser's restarts.
     """
@@ -146,6 +154,7 @@ class TuningConfig(_Strict):
     initial: int | None = Field(None, ge=0, le=1_000)
     optimiser: Literal["bo", "random"] = "bo"
     beta: float = Field(1.0, ge=0)
+    grid_points: int | None = Field(None, ge=2, le=1001)
     seed: int = 0
 
     @model_validator(mode="after")
@@ -153,6 +162,11 @@ class TuningConfig(_Strict):
         names = [s.name for s in self.settings]
         if len(set(names)) != len(names):
             raise ValueError(f"settings must have different names; got {names}")
+        if self.grid_points is not None and self.grid_points ** len(names) > MAX_GRID:
+            raise ValueError(
+                f"grid_points {self.grid_points} over {len(names)} settings makes "
+                f"{self.grid_points ** len(names)} grid points; keep it within {MAX_GRID}"
+            )
         unknown = sorted(set(self.instrument.mistuning) - set(names))
         if unknown:
             raise ValueError(

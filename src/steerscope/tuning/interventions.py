@@ -13,11 +13,14 @@ from typing import Any, ClassVar
 from steerscope.errors import ConfigError
 
 __all__ = [
+    "VETO_WIDTH",
     "SetBeta",
     "SetBounds",
     "SetBudget",
+    "SetMerit",
     "TrySettings",
     "TuningIntervention",
+    "VetoSettings",
     "parse_intervention",
 ]
 
@@ -57,6 +60,27 @@ class SetBeta:
 
 
 @dataclass(frozen=True)
+class VetoSettings:
+    """Never try settings near these: within ``VETO_WIDTH`` of each named setting's safe range.
+
+    Unnamed settings are free, so ``{"defocus": 120}`` vetoes a slab of defocus at every
+    astigmatism (a lens state the operator knows is bad, a value that trips a limit).
+    """
+
+    kind: ClassVar[str] = "veto_settings"
+    values: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SetMerit:
+    """Score frames by another disc radius or smoothing; every recorded frame is re-scored."""
+
+    kind: ClassVar[str] = "set_merit"
+    radius_mrad: float | None = None
+    smoothing_px: float | None = None
+
+
+@dataclass(frozen=True)
 class SetPaused:
     """Pause after the frame in flight (``paused=True``), or go on."""
 
@@ -64,10 +88,16 @@ class SetPaused:
     paused: bool
 
 
-TuningIntervention = SetBudget | SetBounds | TrySettings | SetBeta | SetPaused
+TuningIntervention = (
+    SetBudget | SetBounds | TrySettings | SetBeta | SetPaused | VetoSettings | SetMerit
+)
+
+VETO_WIDTH = 0.05
+"""Half-width of a veto, as a fraction of each named setting's safe range."""
 
 _KINDS: dict[str, type[Any]] = {
-    c.kind: c for c in (SetBudget, SetBounds, TrySettings, SetBeta, SetPaused)
+    c.kind: c
+    for c in (SetBudget, SetBounds, TrySettings, SetBeta, SetPaused, VetoSettings, SetMerit)
 }
 
 

@@ -52,6 +52,7 @@ def propose_bo(
     *,
     beta: float,
     seed: int,
+    candidates: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
     """The point of the box ``[low, high]`` of highest UCB under a GP fitted to the trials.
 
@@ -69,6 +70,9 @@ def propose_bo(
     seed : int
         Seeds the fit and the acquisition's restarts: the same trials give the same
         proposal.
+    candidates : ndarray of shape (m, d), optional
+        Score only these points (a discrete grid, or the box without vetoed settings)
+        and return the best of them; None maximises over the continuous box.
 
     Returns
     -------
@@ -93,8 +97,12 @@ def propose_bo(
             fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
         except Exception as exc:  # keep the prior's hyperparameters: a proposal still comes
             warnings.warn(f"tuning GP not fitted: {exc}", stacklevel=2)
+        acquisition = UpperConfidenceBound(gp, beta=beta)
+        if candidates is not None:
+            with torch.no_grad():
+                points = torch.as_tensor(candidates, dtype=torch.float64)
+                scores = torch.cat([acquisition(chunk[:, None, :]) for chunk in points.split(4096)])
+            return np.asarray(candidates[int(torch.argmax(scores))], dtype=np.float64)
         bounds = torch.as_tensor(np.stack([low, high]), dtype=torch.float64)
-        best, _ = optimize_acqf(
-            UpperConfidenceBound(gp, beta=beta), bounds=bounds, q=1, num_restarts=8, raw_samples=256
-        )
+        best, _ = optimize_acqf(acquisition, bounds=bounds, q=1, num_restarts=8, raw_samples=256)
     return np.clip(best.detach().numpy().reshape(-1).astype(np.float64), low, high)

@@ -17,8 +17,10 @@ from steerscope.tuning import (
     SetBeta,
     SetBounds,
     SetBudget,
+    SetMerit,
     SetPaused,
     TrySettings,
+    VetoSettings,
     format_settings,
 )
 from steerscope.ui import state, tuning_tools, widgets
@@ -162,6 +164,31 @@ def _steer(record: str) -> None:
         high = c3.number_input("to, nm", value=100.0, key="tune.b.high")
         if st.form_submit_button("Move the search range"):
             _post(process, SetBounds(str(name), float(low), float(high)))
+    c1, c2 = st.columns(2)
+    with c1.form("tune.veto.form"):
+        v1, v2 = st.columns(2)
+        vetoed = v1.selectbox(
+            "Never try", [n for n, *_ in tuning_tools.ABERRATIONS], key="tune.v.name"
+        )
+        near = v2.number_input(
+            "near, nm",
+            value=0.0,
+            key="tune.v.value",
+            help="Vetoes this value ± 5 % of the setting's safe range, at any other setting.",
+        )
+        if st.form_submit_button("Veto"):
+            _post(process, VetoSettings({str(vetoed): float(near)}))
+    with c2.form("tune.merit.form"):
+        radius = st.number_input(
+            "Judge flatness within (mrad)",
+            1.0,
+            200.0,
+            40.0,
+            key="tune.m.radius",
+            help="The disc the figure of merit reads; every frame so far is re-scored.",
+        )
+        if st.form_submit_button("Re-score every frame"):
+            _post(process, SetMerit(radius_mrad=float(radius)))
     ack = state.get_value("tuning_ack")
     if ack:
         st.info(ack, icon=":material/check:")
