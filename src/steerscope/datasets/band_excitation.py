@@ -33,9 +33,8 @@ from numpy.typing import NDArray
 from scipy.ndimage import gaussian_filter
 
 from steerscope.data import SpectrumImage
-from steerscope.datasets._synthetic import check_grid_sizes
+from steerscope.datasets._synthetic import LICENSE, check_grid_sizes, synthetic_provenance
 from steerscope.datasets.base import Dataset
-from steerscope.datasets.plasmonic import LICENSE
 from steerscope.errors import DataError
 from steerscope.scalarizers.resonance import sho_amplitude
 from steerscope.types import EnergyAxis, SignalKind
@@ -175,23 +174,21 @@ def be_pfm_grains(
         },
     )
     ground_truth = image.overview_map(amplitude)
-    provenance = {
-        "origin": "synthetic",
-        "generator": "steerscope.datasets.be_pfm_grains",
-        "version": GENERATOR_VERSION,
-        "seed": seed,
-        "options": {
+    provenance = synthetic_provenance(
+        "be_pfm_grains",
+        GENERATOR_VERSION,
+        seed,
+        {
             "overview_size": overview_size,
             "spectrum_size": spectrum_size,
             "n_channels": n_channels,
             "noise": noise,
         },
-        "license": LICENSE,
-        "field_of_view_nm": FIELD_OF_VIEW_NM,
-        "grains": {"total": _N_GRAINS, "minority": _N_MINORITY},
-        "sho": {"amplitude_pm": _AMPLITUDE_PM, "resonance_khz": _RESONANCE_KHZ, "q": _QUALITY},
-        "noise_pm": _NOISE_PM,
-    }
+        field_of_view_nm=FIELD_OF_VIEW_NM,
+        grains={"total": _N_GRAINS, "minority": _N_MINORITY},
+        sho={"amplitude_pm": _AMPLITUDE_PM, "resonance_khz": _RESONANCE_KHZ, "q": _QUALITY},
+        noise_pm=_NOISE_PM,
+    )
     description = (
         "Band-excitation piezoresponse force microscopy (synthetic): a response curve per "
         f"point over a ferroelectric polycrystal, {FIELD_OF_VIEW_NM / 1000:g} µm field of view "

@@ -23,9 +23,14 @@ from numpy.typing import NDArray
 from scipy.ndimage import gaussian_filter
 
 from steerscope.data import SpectrumImage
-from steerscope.datasets._synthetic import check_grid_sizes, counted_spectra
+from steerscope.datasets._synthetic import (
+    LICENSE,
+    check_grid_sizes,
+    counted_spectra,
+    synthetic_provenance,
+)
 from steerscope.datasets.base import Dataset
-from steerscope.datasets.plasmonic import LICENSE, window_sum
+from steerscope.datasets.plasmonic import window_sum
 from steerscope.errors import DataError
 from steerscope.types import EnergyAxis, SignalKind
 
@@ -221,29 +226,27 @@ def core_loss_two_phase(
     )
     ground_truth = image.overview_map(ratio)
 
-    provenance = {
-        "origin": "synthetic",
-        "generator": "steerscope.datasets.core_loss_two_phase",
-        "version": GENERATOR_VERSION,
-        "seed": seed,
-        "options": {
+    provenance = synthetic_provenance(
+        "core_loss_two_phase",
+        GENERATOR_VERSION,
+        seed,
+        {
             "overview_size": overview_size,
             "spectrum_size": spectrum_size,
             "n_channels": n_channels,
             "n_grains": n_grains,
             "noise": noise,
         },
-        "license": LICENSE,
-        "field_of_view_nm": FIELD_OF_VIEW_NM,
-        "fe_fraction": {"phase_a": _FE_FRACTION_A, "phase_b": _FE_FRACTION_B},
-        "gradient": f"Fe fraction +{_GRADIENT:g} from left to right edge",
-        "precipitates": {
+        field_of_view_nm=FIELD_OF_VIEW_NM,
+        fe_fraction={"phase_a": _FE_FRACTION_A, "phase_b": _FE_FRACTION_B},
+        gradient=f"Fe fraction +{_GRADIENT:g} from left to right edge",
+        precipitates={
             "n": _N_PRECIPITATES,
             "radius_nm": _PRECIPITATE_RADIUS_NM,
             "fe_fraction": _FE_FRACTION_PRECIPITATE,
         },
-        "edges_ev": {"Mn_L3": _MN_L3, "Mn_L2": _MN_L2, "Fe_L3": _FE_L3, "Fe_L2": _FE_L2},
-    }
+        edges_ev={"Mn_L3": _MN_L3, "Mn_L2": _MN_L2, "Fe_L3": _FE_L3, "Fe_L2": _FE_L2},
+    )
     description = (
         "Core-loss EELS (200 kV, synthetic) of a two-phase Mn/Fe oxide polycrystal, "
         f"{FIELD_OF_VIEW_NM:g} nm field of view ({pixel_nm:g} nm/pixel overview, "

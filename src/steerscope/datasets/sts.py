@@ -28,9 +28,14 @@ from numpy.typing import NDArray
 from scipy.ndimage import gaussian_filter
 
 from steerscope.data import SpectrumImage
-from steerscope.datasets._synthetic import check_grid_sizes, counted_spectra
+from steerscope.datasets._synthetic import (
+    LICENSE,
+    check_grid_sizes,
+    counted_spectra,
+    synthetic_provenance,
+)
 from steerscope.datasets.base import Dataset
-from steerscope.datasets.plasmonic import LICENSE, window_sum
+from steerscope.datasets.plasmonic import window_sum
 from steerscope.errors import DataError
 from steerscope.types import EnergyAxis, SignalKind
 
@@ -168,27 +173,25 @@ def sts_dopants(
     ground_truth = image.overview_map(
         window_sum(clean.astype(np.float32), bias, BOUND_STATE_WINDOW_V)
     )
-    provenance = {
-        "origin": "synthetic",
-        "generator": "steerscope.datasets.sts_dopants",
-        "version": GENERATOR_VERSION,
-        "seed": seed,
-        "options": {
+    provenance = synthetic_provenance(
+        "sts_dopants",
+        GENERATOR_VERSION,
+        seed,
+        {
             "overview_size": overview_size,
             "spectrum_size": spectrum_size,
             "n_channels": n_channels,
             "noise": noise,
         },
-        "license": LICENSE,
-        "field_of_view_nm": FIELD_OF_VIEW_NM,
-        "defects": {"vacancies": _N_VACANCIES, "dopants": _N_DOPANTS, "decay_nm": _DECAY_NM},
-        "states_v": {
+        field_of_view_nm=FIELD_OF_VIEW_NM,
+        defects={"vacancies": _N_VACANCIES, "dopants": _N_DOPANTS, "decay_nm": _DECAY_NM},
+        states_v={
             "valence_edge": _VALENCE_EDGE_V,
             "conduction_edge": _CONDUCTION_EDGE_V,
             "vacancy": _VACANCY_STATE_V,
             "dopant_bound": _BOUND_STATE_V,
         },
-    }
+    )
     description = (
         "Scanning tunnelling spectroscopy (synthetic): a dI/dV grid over a doped semiconductor "
         f"surface, {FIELD_OF_VIEW_NM:g} nm field of view ({pixel_nm:g} nm/pixel topography, "
