@@ -420,3 +420,13 @@ def test_a_bad_tuning_config_on_the_command_line_is_one_line_and_exit_2(tmp_path
     assert result.exit_code == 2
     assert "settings.0: C10: low must be below high" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_tuning_process_that_cannot_start_says_why(tmp_path: Path) -> None:
+    from steerscope.service import TuningProcess
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: tuning\nsettings:\n  - {name: C10, low: 5, high: -5}\n")
+    with pytest.raises(InstrumentError, match=r"ended before serving \(exit code 2\): .*C10: low"):
+        TuningProcess(bad, tmp_path / "t.sqlite", startup_timeout_s=60)
+    assert not (tmp_path / "t.sqlite").exists()

@@ -28,19 +28,16 @@ import contextlib
 import dataclasses
 import json
 import os
-import queue
 import secrets
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from steerscope.campaign import CampaignSnapshot, Intervention
 from steerscope.errors import InstrumentError, SteerscopeError
+from steerscope.service.child import ERROR_PREFIX, URI_PREFIX, ServedChild
 from steerscope.service.steering import SteeringClient
 
 __all__ = ["STARTUP_TIMEOUT_S", "CampaignProcess", "main"]
@@ -50,9 +47,6 @@ STARTUP_TIMEOUT_S = 180.0
 STEERING_TOKEN_ENV = "STEERSCOPE_STEERING_TOKEN"
 """Environment variable that carries the steering token to the child (not
 ``$STEERSCOPE_TOKEN``, which a config's ``token_env`` may use for the microscope)."""
-_URI_PREFIX = "steering: "
-_ERROR_PREFIX = "error: "
-_LOG_TAIL = 2000
 
 
 class CampaignProcess:
@@ -97,30 +91,15 @@ class CampaignProcess:
         nice: int = 0,
     ) -> None:
         token = secrets.token_urlsafe(24)
-        self._tail: str | None = None
-        child_env = {**os.environ, **(env or {}), STEERING_TOKEN_ENV: token}
-        # the child's stderr, for the reason when it ends; closed with this object
-        self._log: IO[bytes] = tempfile.TemporaryFile(prefix="steerscope-campaign-")  # noqa: SIM115
-        self._process = subprocess.Popen(
+        self._child = ServedChild(
             [sys.executable, "-m", "steerscope.service.process"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            env=child_env,
-            text=True,
-            encoding="utf-8",
+            env={**os.environ, **(env or {}), STEERING_TOKEN_ENV: token},
+            what="campaign process",
+            first_line=json.dumps(task),
+            nice=nice,
         )
-        if nice:  # before the child reads its task: the whole campaign runs at this priority
-            os.setpriority(os.PRIO_PROCESS, self._process.pid, nice)
-        assert self._process.stdin is not None and self._process.stdout is not None
-        self._process.stdin.write(json.dumps(task) + "\n")
-        self._process.stdin.flush()
-        lines: queue.Queue[str | None] = queue.Queue()
-        self._reader = threading.Thread(
-            target=_drain, args=(self._process.stdout, lines), daemon=True, name="campaign-stdout"
-        )
-        self._reader.start()
-        uri = self._await_uri(lines, startup_timeout_s)
+        self._process = self._child.process
+        uri = self._child.await_uri(startup_timeout_s)
         self._client = SteeringClient(uri, token=token)
         self.uri = uri
         self.token = token
@@ -229,65 +208,14 @@ class CampaignProcess:
             with contextlib.suppress(SteerscopeError):
                 self._last = self._client.snapshot()
         self._stopping = True
-        stdin = self._process.stdin
-        if stdin is not None and not stdin.closed:
-            with contextlib.suppress(OSError):
-                stdin.close()
-        try:
-            self._process.wait(timeout)
-            ended = True
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-            ended = False
-        self._release()
-        return ended
+        return self._child.close_input(timeout)
 
     # -- internals -----------------------------------------------------------------------------
-
-    def _await_uri(self, lines: queue.Queue[str | None], timeout_s: float) -> str:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                self._process.kill()
-                self._process.wait()
-                self._release()
-                raise InstrumentError(
-                    f"the campaign process did not start within {timeout_s:g} s{self._log_tail()}"
-                ) from None
-            if line is None:
-                self._process.wait()
-                self._release()
-                raise InstrumentError(
-                    f"the campaign process ended before serving the campaign (exit code "
-                    f"{self._process.returncode}){self._log_tail()}"
-                )
-            if line.startswith(_URI_PREFIX):
-                return line[len(_URI_PREFIX) :].strip()
-            if line.startswith(_ERROR_PREFIX):
-                self._process.wait()
-                self._release()
-                kind, _, message = line[len(_ERROR_PREFIX) :].strip().partition(": ")
-                from steerscope.instruments.client import error_class
-
-                raise error_class(kind)(message)
-
-    def _release(self) -> None:
-        """Once the child is gone: keep the end of its log, close the pipes and the log."""
-        if self._tail is None:
-            self._tail = self._read_log_tail()
-        self._reader.join(5.0)  # the child is gone: its stdout ends
-        for stream in (self._process.stdout, self._process.stdin, self._log):
-            if stream is not None and not stream.closed:
-                with contextlib.suppress(OSError):
-                    stream.close()
 
     def _ended(self) -> CampaignSnapshot:
         """The last snapshot, marked as ended, once the child is gone."""
         code = self._process.wait()
-        self._release()
+        self._child.release()
         last = self._last
         if last is None:
             raise InstrumentError(f"the campaign process ended (exit code {code})")
@@ -300,34 +228,9 @@ class CampaignProcess:
             last,
             status="error",
             reason=f"the campaign's process ended (exit code {code}); resume it from its "
-            f"record{self._log_tail()}",
+            f"record{self._child.log_tail()}",
         )
         return self._last
-
-    def _log_tail(self) -> str:
-        """``": <last line of the child's log>"``, or "" when it wrote none."""
-        text = self._tail if self._tail is not None else self._read_log_tail()
-        return f": {text.splitlines()[-1]}" if text else ""
-
-    def _read_log_tail(self) -> str:
-        try:
-            self._log.seek(0, os.SEEK_END)
-            size = self._log.tell()
-            self._log.seek(max(0, size - _LOG_TAIL))
-            return self._log.read().decode("utf-8", "replace").strip()
-        except (OSError, ValueError):
-            return ""
-
-
-def _drain(stream: IO[str], lines: queue.Queue[str | None]) -> None:
-    """Pass the child's stdout lines on (and keep its pipe from filling); None at its end."""
-    try:
-        for line in stream:
-            lines.put(line)
-    except (OSError, ValueError):
-        pass  # closed under it
-    finally:
-        lines.put(None)
 
 
 def _tell_parent(line: str) -> None:
@@ -355,12 +258,12 @@ def main() -> int:
 
         kind = "ConfigError" if isinstance(exc, pydantic.ValidationError) else type(exc).__name__
         message = str(exc).replace("\n", " ")
-        _tell_parent(f"{_ERROR_PREFIX}{kind}: {message}")
+        _tell_parent(f"{ERROR_PREFIX}{kind}: {message}")
         return 2
     with campaign:
         runner = CampaignRunner(campaign)
         with SteeringServer(runner, "127.0.0.1", 0, token) as server:
-            _tell_parent(f"{_URI_PREFIX}{server.uri}")
+            _tell_parent(f"{URI_PREFIX}{server.uri}")
             runner.start()
             sys.stdin.read()  # until the parent closes the pipe, or dies
             runner.stop(timeout=60.0)

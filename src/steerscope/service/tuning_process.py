@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import secrets
-import subprocess
 import sys
-import tempfile
-import threading
-import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from steerscope.errors import InstrumentError
-from steerscope.service.process import STARTUP_TIMEOUT_S, _drain
+from steerscope.service.child import ServedChild
+from steerscope.service.process import STARTUP_TIMEOUT_S
 from steerscope.service.steering import TuningClient
 from steerscope.tuning.interventions import TuningIntervention
 
@@ -31,7 +27,6 @@ __all__ = ["STOP_ON_STDIN_EOF_ENV", "TuningProcess"]
 
 STOP_ON_STDIN_EOF_ENV = "STEERSCOPE_STOP_ON_STDIN_EOF"
 """Set to 1 in a served run's environment: it stops when its standard input closes."""
-_URI_PREFIX = "steering: "
 
 
 class TuningProcess:
@@ -60,40 +55,15 @@ class TuningProcess:
         startup_timeout_s: float = STARTUP_TIMEOUT_S,
     ) -> None:
         token = secrets.token_urlsafe(24)
-        env = {**os.environ, "STEERSCOPE_TOKEN": token, STOP_ON_STDIN_EOF_ENV: "1"}
         self.record = Path(record)
-        self._log: IO[bytes] = tempfile.TemporaryFile(prefix="steerscope-tuning-")  # noqa: SIM115
         command = [sys.executable, "-m", "steerscope.cli", "run", str(config), "--record"]
-        self._process = subprocess.Popen(
+        self._child = ServedChild(
             [*command, str(record), "--serve"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            env=env,
-            text=True,
-            encoding="utf-8",
+            env={**os.environ, "STEERSCOPE_TOKEN": token, STOP_ON_STDIN_EOF_ENV: "1"},
+            what="tuning process",
         )
-        assert self._process.stdout is not None
-        lines: queue.Queue[str | None] = queue.Queue()
-        self._reader = threading.Thread(
-            target=_drain, args=(self._process.stdout, lines), daemon=True, name="tuning-stdout"
-        )
-        self._reader.start()
-        deadline = time.monotonic() + startup_timeout_s
-        while True:
-            try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                self.stop(5.0)
-                raise InstrumentError(
-                    f"the tuning process did not start within {startup_timeout_s:g} s"
-                ) from None
-            if line is None:
-                self._process.wait()
-                raise InstrumentError(f"the tuning campaign did not start: {self.log_tail()}")
-            if line.startswith(_URI_PREFIX):
-                break
-        self.client = TuningClient(line[len(_URI_PREFIX) :].strip(), token=token)
+        self._process = self._child.process
+        self.client = TuningClient(self._child.await_uri(startup_timeout_s), token=token)
         self._last: dict[str, Any] | None = None
 
     @property
@@ -134,23 +104,8 @@ class TuningProcess:
         if self.running:
             with contextlib.suppress(InstrumentError):
                 self._last = self.client.status()
-        stdin = self._process.stdin
-        if stdin is not None and not stdin.closed:
-            with contextlib.suppress(OSError):
-                stdin.close()
-        try:
-            self._process.wait(timeout)
-            return True
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-            return False
+        return self._child.close_input(timeout)
 
     def log_tail(self) -> str:
-        """The last line the child wrote on its error stream."""
-        try:
-            self._log.seek(0)
-            text = self._log.read().decode("utf-8", "replace").strip()
-        except (OSError, ValueError):
-            return ""
-        return text.splitlines()[-1] if text else ""
+        """The last line the child wrote on its error stream ("" if none)."""
+        return self._child.log_tail().removeprefix(": ")
