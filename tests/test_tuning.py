@@ -363,6 +363,69 @@ def test_a_served_tuning_campaign_acknowledges_changes_at_once_and_applies_them_
     campaign.finish()
 
 
+def test_steerscope_steer_changes_a_served_tuning_campaign(tmp_path: Path) -> None:
+    import threading
+
+    from typer.testing import CliRunner
+
+    from steerscope.cli import app
+    from steerscope.service import TuningClient, TuningSteeringServer
+    from steerscope.tuning import SetPaused, TuningRunner
+
+    campaign = TuningCampaign.create(_config(budget=200), FakeRonchigram(), tmp_path / "t.sqlite")
+    runner = TuningRunner(campaign)
+    with TuningSteeringServer(runner) as server:
+        TuningClient(server.uri).post(SetPaused(True))
+        thread = threading.Thread(target=runner.run, daemon=True)
+        thread.start()
+        steer = [
+            "steer",
+            server.uri,
+            "--set",
+            "beta=0.5",
+            "--set",
+            "C10=[-100, 100]",
+            "--set",
+            "radius_mrad=15",
+            "--veto",
+            "C10=250",
+            "--try",
+            "C10=20,C12.a=5",
+            "--action",
+            "resume",
+        ]
+        result = CliRunner().invoke(app, steer)
+        assert result.exit_code == 0, result.output
+        lines = result.output.splitlines()
+        assert lines[0] == "queued: beta 1 → 0.5, applies to the next frame"
+        assert lines[3] == "queued: never try C10 250 ± 50 nm, applies to the next frame"
+        assert "frames, beta" in lines[-1]
+        refused = CliRunner().invoke(app, ["steer", server.uri, "--set", "speed=3"])
+        assert refused.exit_code == 2
+        assert "a tuning campaign takes beta=NUMBER" in refused.output
+        for _ in range(400):
+            if len(campaign.trials) >= 2:
+                break
+            threading.Event().wait(0.05)
+        stopped = CliRunner().invoke(app, ["steer", server.uri, "--action", "stop"])
+        assert "stop after the frame in flight" in stopped.output
+        thread.join(30)
+    kinds = [c["kind"] for _, _, c in campaign.record.interventions()]
+    assert kinds == [
+        "set_paused",
+        "set_beta",
+        "set_bounds",
+        "set_merit",
+        "veto_settings",
+        "try_settings",
+        "set_paused",
+    ]
+    forced = next(t for t in campaign.trials if t.how == "forced")
+    assert forced.settings["C10"] == 20.0 and forced.settings["C12.a"] == 5.0
+    assert runner.status()["merit"]["radius_mrad"] == 15  # the merit in force, not the config's
+    campaign.finish()
+
+
 def test_a_tuning_run_killed_hard_resumes_with_every_frame_it_made(tmp_path: Path) -> None:
     pytest.importorskip("nion.usim_device")
     import signal

@@ -360,17 +360,43 @@ def steer(
             "'12>7' (#12 is), '12<7' (#7 is) or '12=7' (no preference).",
         ),
     ] = None,
+    try_settings: Annotated[
+        str | None,
+        typer.Option(
+            "--try",
+            help="Tuning: settings to try next, e.g. 'C10=20,C12.a=5' (the config's units).",
+        ),
+    ] = None,
+    veto: Annotated[
+        str | None,
+        typer.Option(help="Tuning: never try settings near these, e.g. 'C10=250'."),
+    ] = None,
     token: Annotated[
         str | None,
         typer.Option(help="The server's token, if it has one (default: $STEERSCOPE_TOKEN)."),
     ] = None,
 ) -> None:
-    """Steer a campaign run with `steerscope run --serve`: post changes, print its state."""
+    """Steer a campaign run with `steerscope run --serve`: post changes, print its state.
+
+    A served tuning campaign (``PYRO:steerscope.tuning@...``) takes ``--set beta=``,
+    ``budget=``, ``radius_mrad=``, ``smoothing_px=`` or ``NAME=[low, high]`` (a search
+    range), ``--try``, ``--veto`` and ``--action``.
+    """
     from steerscope.campaign import Pause, Resume, SetBudget, SetDescriptor, SetPolicy, Stop
     from steerscope.errors import ConfigError
     from steerscope.service import SteeringClient
 
     _warn_token_on_command_line(token)
+    if uri.startswith("PYRO:steerscope.tuning@"):
+        if compare is not None:
+            raise ConfigError("--compare answers a spectrum campaign; this URI is a tuning one")
+        _steer_tuning(uri, settings or [], action, try_settings, veto, token)
+        return
+    if try_settings is not None or veto is not None:
+        raise ConfigError(
+            "--try and --veto steer a tuning campaign (PYRO:steerscope.tuning@...); for a "
+            "spectrum campaign add points with the web UI or steerscope.campaign.AddPoints"
+        )
     client = SteeringClient(uri, token=token)
     messages: list[Any] = []
     policy: dict[str, Any] = {}
@@ -408,6 +434,93 @@ def steer(
             f"asks: which is more interesting, #{a} or #{b}? Answer with --compare "
             f"'{a}>{b}', '{a}<{b}' or '{a}={b}'."
         )
+
+
+def _named_values(text: str, option: str) -> dict[str, float]:
+    """``"C10=20,C12.a=5"`` as ``{"C10": 20.0, "C12.a": 5.0}``."""
+    from steerscope.errors import ConfigError
+
+    values: dict[str, float] = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        try:
+            values[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise ConfigError(
+                f"{option} expects NAME=number pairs separated by commas, e.g. 'C10=20,"
+                f"C12.a=5'; got {text!r}"
+            )
+    return values
+
+
+def _steer_tuning(
+    uri: str,
+    settings: list[str],
+    action: str | None,
+    try_settings: str | None,
+    veto: str | None,
+    token: str | None,
+) -> None:
+    """``steerscope steer`` on a served tuning campaign."""
+    import yaml
+
+    from steerscope.errors import ConfigError
+    from steerscope.service import TuningClient
+    from steerscope.tuning import (
+        SetBeta,
+        SetBounds,
+        SetBudget,
+        SetMerit,
+        SetPaused,
+        TrySettings,
+        VetoSettings,
+        format_settings,
+    )
+
+    client = TuningClient(uri, token=token)
+    changes: list[Any] = []
+    merit: dict[str, float] = {}
+    for item in settings:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        value = yaml.safe_load(text) if sep else None
+        if key == "beta" and isinstance(value, int | float):
+            changes.append(SetBeta(float(value)))
+        elif key == "budget" and isinstance(value, int):
+            changes.append(SetBudget(value))
+        elif key in ("radius_mrad", "smoothing_px") and isinstance(value, int | float):
+            merit[key] = float(value)
+        elif isinstance(value, list) and len(value) == 2:
+            changes.append(SetBounds(key, float(value[0]), float(value[1])))
+        else:
+            raise ConfigError(
+                f"--set {item!r}: a tuning campaign takes beta=NUMBER, budget=FRAMES, "
+                "radius_mrad=NUMBER, smoothing_px=NUMBER or SETTING=[low, high]"
+            )
+    if merit:
+        changes.append(SetMerit(**merit))
+    if veto is not None:  # before a try, which a veto may refuse
+        changes.append(VetoSettings(_named_values(veto, "--veto")))
+    if try_settings is not None:
+        changes.append(TrySettings(_named_values(try_settings, "--try")))
+    if action not in (None, "pause", "resume", "stop"):
+        raise ConfigError(f"--action must be pause, resume or stop; got {action!r}")
+    if action in ("pause", "resume"):
+        changes.append(SetPaused(action == "pause"))
+    for change in changes:
+        typer.echo(client.post(change))
+    if action == "stop":
+        typer.echo(client.stop())
+    state = client.status()
+    trials = state.get("trials", [])
+    line = f"{state['state']}: {len(trials)}/{state['budget']} frames, beta {state['beta']:g}"
+    best = max(trials, key=lambda t: t["merit"]) if trials else None
+    if best is not None:
+        where = format_settings(best["settings"], state.get("units", {}))
+        line += f"; best flatness {best['merit']:.2f} (frame {best['index']}) at {where}"
+    typer.echo(line)
 
 
 def parse_comparison(text: str) -> Any:

@@ -91,7 +91,8 @@ class TuningRunner:
                 "beta": c.beta,
                 "bounds": {k: list(v) for k, v in c.bounds.items()},
                 "units": {s.name: s.unit for s in c.config.settings},
-                "merit": c.config.merit.model_dump(),
+                "merit": c.merit.model_dump(),
+                "vetoes": [dict(v) for v in c.vetoes],
                 "trials": [
                     {
                         "index": t.index,
