@@ -126,3 +126,18 @@ def test_a_dwell_ladder_must_increase() -> None:
     bad["policy"]["dwell"]["choices_s"] = [0.01, 0.01]
     with pytest.raises(ConfigError, match="choices_s must increase strictly"):
         load_config(bad)
+
+
+def test_steerscope_run_shows_each_points_dwell(tmp_path: Path) -> None:
+    import yaml
+    from typer.testing import CliRunner
+
+    from steerscope.cli import app
+
+    config = tmp_path / "dwell.yaml"
+    config.write_text(yaml.safe_dump({**_config(), "budget": {"measurements": 8}}))
+    result = CliRunner().invoke(app, ["run", str(config), "--record", str(tmp_path / "r.sqlite")])
+    assert result.exit_code == 0, result.output
+    steps = [line for line in result.output.splitlines() if line.startswith("step")]
+    assert steps and all(" dwell " in line and line.count(" ms ") == 1 for line in steps)
+    assert any("dwell 10 ms" in line for line in steps)  # the seeds take the ladder's middle

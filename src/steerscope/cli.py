@@ -98,8 +98,12 @@ def _run_campaign(campaign: Any, steps: int | None) -> None:
             pts = ";".join(f"{int(r)},{int(c)}" for r, c in result.points)
             targets = ",".join(_fmt(float(t)) for t in result.targets)
             skill = campaign.model_skill().current
+            dwell = ""
+            if campaign.config.policy.dwell is not None:  # the dwell each point was taken at
+                last = campaign.history.dwell_s[-len(result.points) :] * 1000
+                dwell = "  dwell " + ",".join(f"{t:g}" for t in last) + " ms"
             progress.console.print(
-                f"step {result.step:4d}  points {pts}  target {targets}  best "
+                f"step {result.step:4d}  points {pts}  target {targets}{dwell}  best "
                 f"{_fmt(result.best)}  skill {_fmt_skill(skill)}  "
                 f"fit {result.timings.get('fit_s', 0.0):.2f}s  [{result.source}]",
                 markup=False,
