@@ -121,6 +121,11 @@ def test_an_instrument_that_cannot_change_its_dwell_is_refused_up_front(tmp_path
         assert c.config.policy.dwell is None
 
 
+def test_the_worked_example_chooses_dwells() -> None:
+    config = load_config(Path(__file__).resolve().parents[1] / "examples/exposure_plasmonic.yaml")
+    assert config.policy.dwell is not None and len(config.policy.dwell.choices_s) == 3
+
+
 def test_a_dwell_ladder_must_increase() -> None:
     bad = _config()
     bad["policy"]["dwell"]["choices_s"] = [0.01, 0.01]
