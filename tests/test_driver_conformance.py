@@ -15,6 +15,7 @@ import pytest
 
 from steerscope.errors import InstrumentError
 from steerscope.instruments import Microscope
+from steerscope.instruments.base import can_set_dwell
 from steerscope.instruments.registry import DriverInfo, driver_info, driver_names, make_driver
 
 pytestmark = pytest.mark.timeout(120)
@@ -83,6 +84,18 @@ def test_refuses_points_outside_or_misshapen(built, points) -> None:
     scope.overview()
     with pytest.raises(InstrumentError):
         scope.acquire(points)
+
+
+def test_a_driver_that_can_change_its_dwell_takes_the_next_spectra_at_it(built) -> None:
+    info, scope, _ = built
+    if not can_set_dwell(scope):
+        pytest.skip(f"{info.name} keeps its dwell (policy.dwell is refused on it)")
+    scope.overview()
+    before = float(scope.acquire([[0, 0]]).dwell_time_s)
+    scope.set_dwell(2 * before)
+    assert scope.acquire([[1, 1]]).dwell_time_s == pytest.approx(2 * before), info.name
+    with pytest.raises(InstrumentError, match="positive number of seconds"):
+        scope.set_dwell(0.0)
 
 
 def test_close_is_idempotent(built) -> None:

@@ -146,3 +146,31 @@ def test_steerscope_run_shows_each_points_dwell(tmp_path: Path) -> None:
     steps = [line for line in result.output.splitlines() if line.startswith("step")]
     assert steps and all(" dwell " in line and line.count(" ms ") == 1 for line in steps)
     assert any("dwell 10 ms" in line for line in steps)  # the seeds take the ladder's middle
+
+
+def test_a_served_microscope_takes_the_chosen_dwells_and_says_when_it_cannot(
+    tmp_path: Path,
+) -> None:
+    from steerscope.instruments import RemoteMicroscope
+    from steerscope.instruments.server import MicroscopeServer
+
+    config = {
+        "scalarizer": {"kind": "window_sum", "window": [18.0, 22.0]},
+        "model": {"kind": "exact_gp"},
+        "descriptor": {"patch_size": 4},
+        "policy": {"dwell": {"choices_s": LADDER}},
+        "budget": {"measurements": 6},
+    }
+    with MicroscopeServer(SimulatedMicroscope(tiny_spectrum_image())).start_in_thread() as server:
+        remote = RemoteMicroscope(server.uri, timeout_s=10, retries=0)
+        assert remote.can_set_dwell
+        with Campaign.create(config, tmp_path / "served.sqlite", instrument=remote) as c:
+            c.run()
+            assert set(c.history.dwell_s.tolist()) <= set(LADDER)
+    with MicroscopeServer(_FixedDwellScope()).start_in_thread() as server:
+        remote = RemoteMicroscope(server.uri, timeout_s=10, retries=0)
+        assert not remote.can_set_dwell
+        with pytest.raises(ConfigError, match=r"RemoteMicroscope\) cannot change its dwell"):
+            Campaign.create(config, tmp_path / "fixed.sqlite", instrument=remote)
+        with pytest.raises(InstrumentError, match="cannot change its dwell between points"):
+            remote.set_dwell(0.01)

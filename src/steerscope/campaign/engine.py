@@ -89,7 +89,7 @@ from steerscope.errors import (
     ModelError,
     SteerscopeError,
 )
-from steerscope.instruments.base import DwellAdjustable, Microscope
+from steerscope.instruments.base import Microscope, can_set_dwell
 from steerscope.instruments.safety import SafeMicroscope, SafetyLimits
 from steerscope.models import MultiObjectiveSurrogate, make_surrogate
 from steerscope.models.spec import check_buildable
@@ -275,14 +275,13 @@ class Campaign:
         """Refuse ``policy.dwell`` on an instrument that cannot change its dwell."""
         if policy.dwell is None:
             return
-        inner = self.instrument
-        while isinstance(inner, SafeMicroscope):
-            inner = inner.inner
-        if not isinstance(inner, DwellAdjustable):
+        if not can_set_dwell(self.instrument):
+            inner = getattr(self.instrument, "inner", self.instrument)
             raise ConfigError(
                 f"policy.dwell lets the engine choose each point's dwell, but this instrument "
                 f"({type(inner).__name__}) cannot change its dwell between points (the "
-                "simulators can); remove policy.dwell to measure every point at its dwell"
+                "simulators and the Nion, AutoScript and Gatan drivers can); remove "
+                "policy.dwell to measure every point at its dwell"
             )
 
     # -- construction -------------------------------------------------------------------

@@ -18,7 +18,15 @@ from numpy.typing import ArrayLike
 
 from steerscope.types import CameraFrame, Measurement, Overview
 
-__all__ = ["CameraFrame", "DwellAdjustable", "Measurement", "Microscope", "Overview", "Tunable"]
+__all__ = [
+    "CameraFrame",
+    "DwellAdjustable",
+    "Measurement",
+    "Microscope",
+    "Overview",
+    "Tunable",
+    "can_set_dwell",
+]
 
 
 @runtime_checkable
@@ -64,6 +72,18 @@ class DwellAdjustable(Protocol):
             If ``seconds`` is not a dwell the instrument can take.
         """
         ...
+
+
+def can_set_dwell(instrument: object) -> bool:
+    """Whether a campaign may change ``instrument``'s dwell between points.
+
+    A wrapper (the safety layer, a remote client) answers for what it wraps through
+    its own ``can_set_dwell``; any other instrument, by having ``set_dwell``.
+    """
+    answer = getattr(instrument, "can_set_dwell", None)
+    if answer is not None:
+        return bool(answer)
+    return isinstance(instrument, DwellAdjustable)
 
 
 @runtime_checkable

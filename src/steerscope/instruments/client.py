@@ -106,6 +106,7 @@ class RemoteMicroscope:
         self.backoff_s = float(backoff_s)
         self._proxy: Pyro5.api.Proxy | None = None
         self._lock = threading.RLock()
+        self._dwell_s: float | None = None
 
     # -- connection ------------------------------------------------------------------------
 
@@ -224,6 +225,30 @@ class RemoteMicroscope:
         return wire.decode_measurement(
             self._call("acquire", wire.encode_array(pts.astype(np.int64)))
         )
+
+    @property
+    def can_set_dwell(self) -> bool:
+        """Whether the served microscope can change its dwell (the server says so)."""
+        server = self.describe().get("server", {})
+        return bool(server.get("set_dwell", False)) and not bool(server.get("read_only", False))
+
+    @property
+    def dwell_time_s(self) -> float | None:
+        """The dwell this client last set (None before it set one)."""
+        return self._dwell_s
+
+    def set_dwell(self, seconds: float) -> None:
+        """Ask the server's microscope to take the next spectra with ``seconds`` of dwell.
+
+        Raises
+        ------
+        InstrumentError
+            If the served microscope cannot, or the server is read-only.
+        SafetyLimitError
+            If the server's limits refuse the dwell.
+        """
+        self._call("set_dwell", float(seconds))
+        self._dwell_s = float(seconds)
 
     def describe(self) -> dict[str, Any]:
         """The server's description of its microscope, plus ``"remote": {"uri": ...}``."""

@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from steerscope.errors import InstrumentError, SafetyLimitError
-from steerscope.instruments.base import Measurement, Microscope, Overview
+from steerscope.instruments.base import Measurement, Microscope, Overview, can_set_dwell
 
 __all__ = ["PixelRect", "SafeMicroscope", "SafetyLimits"]
 
@@ -220,6 +220,11 @@ class SafeMicroscope:
     def dwell_time_s(self) -> float | None:
         """The inner instrument's dwell, seconds (None when it does not say)."""
         return self._dwell_time_s()
+
+    @property
+    def can_set_dwell(self) -> bool:
+        """Whether the inner instrument can change its dwell."""
+        return can_set_dwell(self.inner)
 
     def set_dwell(self, seconds: float) -> None:
         """Change the inner instrument's dwell, within ``max_dwell_time_s``.

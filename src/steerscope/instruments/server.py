@@ -47,7 +47,7 @@ from Pyro5.callcontext import current_context
 
 from steerscope.errors import InstrumentError, SteerscopeError
 from steerscope.instruments import wire
-from steerscope.instruments.base import Microscope
+from steerscope.instruments.base import Microscope, can_set_dwell
 from steerscope.instruments.registry import make_driver
 from steerscope.instruments.safety import SafeMicroscope, SafetyLimits
 
@@ -320,10 +320,30 @@ class _MicroscopeService:
     def describe(self) -> dict[str, Any]:
         def _describe() -> Any:
             desc = dict(self._microscope.describe())
-            desc["server"] = {"protocol": wire.PROTOCOL, "read_only": self._read_only}
+            desc["server"] = {
+                "protocol": wire.PROTOCOL,
+                "read_only": self._read_only,
+                "set_dwell": can_set_dwell(self._microscope),
+            }
             return wire.to_wire_value(desc)
 
         return self._run("describe", _describe)
+
+    @Pyro5.api.expose
+    def set_dwell(self, seconds: Any) -> dict[str, Any]:
+        def _set_dwell() -> None:
+            if self._read_only:
+                raise InstrumentError(
+                    "this microscope server is read-only: it does not change the dwell"
+                )
+            if not can_set_dwell(self._microscope):
+                raise InstrumentError(
+                    f"the served microscope ({type(self._microscope).__name__}) cannot change "
+                    "its dwell between points; remove policy.dwell from the campaign"
+                )
+            self._microscope.set_dwell(float(seconds))  # type: ignore[attr-defined]
+
+        return self._run("set_dwell", _set_dwell)
 
     @Pyro5.api.expose
     def acquire(self, points: Any) -> dict[str, Any]:

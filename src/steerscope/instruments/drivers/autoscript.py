@@ -118,6 +118,12 @@ class AutoScriptMicroscope:
         """Exposure (live time) per spectrum, seconds."""
         return self.eds_exposure_s
 
+    def set_dwell(self, seconds: float) -> None:
+        """Take the next spectra with an EDX live time of ``seconds`` (``policy.dwell``)."""
+        if not np.isfinite(seconds) or seconds <= 0:
+            raise InstrumentError(f"a dwell must be a positive number of seconds; got {seconds!r}")
+        self.eds_exposure_s = float(seconds)
+
     def _sdk(self) -> tuple[Any, Any]:
         from autoscript_tem_microscope_client.enumerations import DetectorType, ExposureTimeType
 

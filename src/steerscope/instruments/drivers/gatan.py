@@ -148,6 +148,12 @@ class GatanMicroscope:
         """EELS exposure per spectrum, seconds."""
         return self.exposure_s
 
+    def set_dwell(self, seconds: float) -> None:
+        """Take the next spectra with an EELS exposure of ``seconds`` (``policy.dwell``)."""
+        if not np.isfinite(seconds) or seconds <= 0:
+            raise InstrumentError(f"a dwell must be a positive number of seconds; got {seconds!r}")
+        self.exposure_s = float(seconds)
+
     def _check_open(self) -> None:
         if self._closed:
             raise InstrumentError("the Gatan microscope is closed; create a new one")

@@ -153,6 +153,12 @@ class NionMicroscope:
         """EELS exposure per spectrum, seconds."""
         return self.exposure_ms / 1000.0
 
+    def set_dwell(self, seconds: float) -> None:
+        """Take the next spectra with an EELS exposure of ``seconds`` (``policy.dwell``)."""
+        if not np.isfinite(seconds) or seconds <= 0:
+            raise InstrumentError(f"a dwell must be a positive number of seconds; got {seconds!r}")
+        self.exposure_ms = float(seconds) * 1000.0
+
     def _check_open(self) -> None:
         if self._closed:
             raise InstrumentError("the Nion microscope is closed; create a new one")
