@@ -7,7 +7,12 @@ costs its dwell plus a fixed overhead (beam move and read-out, 5 ms); a run stop
 that session time reaches the budget. Methods:
 
 - ``fixed D ms``: every point at D ms (2, 10, 50);
-- ``chosen``: ``policy.dwell`` with the ladder [2, 10, 50] ms and the 5 ms overhead.
+- ``chosen``: ``policy.dwell`` with the ladder [2, 10, 50] ms and the 5 ms overhead,
+  against the spread of the measured targets (the default);
+- ``chosen posterior``: the same against the model's posterior variance at each point.
+
+``--reference-dwell-s`` sets the dose: the dwell the stored counts stand for (1 s by
+default; 10 s is ten times fainter). Its runs are keyed apart.
 
 Metric at each session-time checkpoint: the fraction of the top-1 % ground-truth
 pixels within 2 px of a measured one (``common.discovered_fraction``), and the number
@@ -33,17 +38,22 @@ LADDER_S = (0.002, 0.01, 0.05)
 OVERHEAD_S = 0.005
 REFERENCE_DWELL_S = 1.0
 CHECKPOINTS_S = (0.25, 0.5, 1.0)
-METHODS = ("fixed 2 ms", "fixed 10 ms", "fixed 50 ms", "chosen")
+METHODS = ("fixed 2 ms", "fixed 10 ms", "fixed 50 ms", "chosen", "chosen posterior")
 DATASETS = ("plasmonic_nanoparticles", "core_loss_two_phase")
 
 
-def config(dataset: str, method: str, seed: int) -> dict:
+def config(dataset: str, method: str, seed: int, reference_dwell_s: float) -> dict:
     """The campaign config of one run."""
-    instrument = {"noise": True, "reference_dwell_s": REFERENCE_DWELL_S}
+    instrument = {"noise": True, "reference_dwell_s": reference_dwell_s}
     policy: dict = {}
-    if method == "chosen":
+    if method.startswith("chosen"):
         instrument["dwell_time_s"] = LADDER_S[1]
-        policy["dwell"] = {"choices_s": list(LADDER_S), "overhead_s": OVERHEAD_S}
+        against = "posterior" if method.endswith("posterior") else "spread"
+        policy["dwell"] = {
+            "choices_s": list(LADDER_S),
+            "overhead_s": OVERHEAD_S,
+            "against": against,
+        }
     else:
         instrument["dwell_time_s"] = float(method.split()[1]) / 1000
     return {
@@ -56,7 +66,7 @@ def config(dataset: str, method: str, seed: int) -> dict:
     }
 
 
-def run(dataset: str, method: str, seed: int, budget_s: float) -> dict:
+def run(dataset: str, method: str, seed: int, budget_s: float, reference_dwell_s: float) -> dict:
     """One campaign until its session time (dwell + overhead per point) reaches ``budget_s``."""
     truth = get_dataset(dataset, noise=False).ground_truth
     top = top_pixels(truth)
@@ -65,7 +75,9 @@ def run(dataset: str, method: str, seed: int, budget_s: float) -> dict:
     started = time.perf_counter()
     with (
         tempfile.TemporaryDirectory() as tmp,
-        Campaign.create(config(dataset, method, seed), Path(tmp) / "r.sqlite") as c,
+        Campaign.create(
+            config(dataset, method, seed, reference_dwell_s), Path(tmp) / "r.sqlite"
+        ) as c,
     ):
         while True:
             c.step()
@@ -85,31 +97,47 @@ def run(dataset: str, method: str, seed: int, budget_s: float) -> dict:
     }
 
 
+def _key(dataset: str, method: str, seed: int, reference_dwell_s: float) -> str:
+    dose = "" if reference_dwell_s == REFERENCE_DWELL_S else f"|reference {reference_dwell_s:g} s"
+    return f"{dataset}|{method}|{seed}{dose}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget-s", type=float, default=max(CHECKPOINTS_S))
+    parser.add_argument("--reference-dwell-s", type=float, default=REFERENCE_DWELL_S)
     args = parser.parse_args()
     path = RESULTS / "exposure.json"
     results = json.loads(path.read_text()) if path.exists() else {"runs": {}}
     for dataset in args.datasets:
         for method in args.methods:
             for seed in range(args.seeds):
-                key = f"{dataset}|{method}|{seed}"
+                key = _key(dataset, method, seed, args.reference_dwell_s)
                 if key in results["runs"]:
                     continue
-                results["runs"][key] = run(dataset, method, seed, args.budget_s)
+                results["runs"][key] = run(
+                    dataset, method, seed, args.budget_s, args.reference_dwell_s
+                )
                 results["machine"] = machine()
                 RESULTS.mkdir(exist_ok=True)
                 path.write_text(json.dumps(results, indent=1))
                 print(key, results["runs"][key], flush=True)
     for dataset in args.datasets:
-        print(f"\n{dataset}: top-1 % found within 2 px, median over seeds (spectra)")
+        print(
+            f"\n{dataset}, counts of {args.reference_dwell_s:g} s: top-1 % found within 2 px, "
+            "median over seeds (spectra)"
+        )
         for method in args.methods:
-            rows = [results["runs"].get(f"{dataset}|{method}|{s}") for s in range(args.seeds)]
+            rows = [
+                results["runs"].get(_key(dataset, method, s, args.reference_dwell_s))
+                for s in range(args.seeds)
+            ]
             rows = [r for r in rows if r]
+            if not rows:
+                continue
             cells = []
             for mark in CHECKPOINTS_S:
                 k = f"{mark:g}"

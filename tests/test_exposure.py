@@ -174,3 +174,19 @@ def test_a_served_microscope_takes_the_chosen_dwells_and_says_when_it_cannot(
             Campaign.create(config, tmp_path / "fixed.sqlite", instrument=remote)
         with pytest.raises(InstrumentError, match="cannot change its dwell between points"):
             remote.set_dwell(0.01)
+
+
+@pytest.mark.parametrize(("reference_dwell_s", "expected_ms"), [(0.01, 2.0), (20.0, 10.0)])
+def test_the_engine_looks_longer_only_when_counting_noise_hides_the_contrast(
+    reference_dwell_s: float, expected_ms: float, tmp_path: Path
+) -> None:
+    config = _config()
+    config["instrument"]["reference_dwell_s"] = reference_dwell_s  # counts per second of dwell
+    config["policy"]["dwell"]["choices_s"] = [0.002, 0.01, 0.05, 0.25]
+    config["budget"] = {"measurements": 12}
+    with Campaign.create(config, tmp_path / "r.sqlite") as campaign:
+        campaign.run()
+        chosen = campaign.history.dwell_s * 1000
+    assert chosen[0] == 50.0  # before the noise and the spread are known: the ladder's middle
+    # bright counts: the shortest look tells the sample's values apart; faint: a longer one
+    np.testing.assert_allclose(chosen[-4:], expected_ms)

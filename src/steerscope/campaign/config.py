@@ -226,13 +226,16 @@ class DwellChoice(_Strict):
 
     Following Slautin et al. (Digital Discovery 2025, measurement time as a BO
     input), the dwell trades counting noise against time. The rule: the dwell that
-    removes the most predicted variance per second spent at the point, ``v² / (v +
-    c / t) / (t + overhead_s)`` for the posterior variance ``v`` there and a target
-    whose counting-noise variance is ``c / t`` (``c`` estimated from the measured
-    spectra by Poisson resampling). Without a per-point overhead, many short looks
-    equal one long one and the shortest dwell always wins; the overhead (beam move
-    and read-out, or tip travel and settling) is what makes a longer dwell worth it.
-    Targets are then compared per second of dwell (spectra divided by their dwell).
+    removes the most variance per second spent at the point, ``v² / (v + c / t) / (t +
+    overhead_s)``, for a target whose counting-noise variance is ``c / t`` (``c``
+    estimated from the measured spectra by Poisson resampling). ``v`` is the spread of
+    the measured targets (``against: spread``: measure long enough to tell the
+    sample's values apart, the same dwell everywhere) or the model's posterior
+    variance at the point (``against: posterior``: look longer where the model is
+    already sure). Without a per-point overhead, many short looks equal one long one
+    and the shortest dwell always wins; the overhead (beam move and read-out, or tip
+    travel and settling) is what makes a longer dwell worth it. Targets are then
+    compared per second of dwell (spectra divided by their dwell).
     """
 
     choices_s: list[Annotated[float, Field(gt=0, le=MAX_DWELL_S)]] = Field(
@@ -245,6 +248,11 @@ class DwellChoice(_Strict):
         ge=0,
         le=MAX_DWELL_S,
         description="Time per point that is not exposure (move, settle, read-out), seconds.",
+    )
+    against: Literal["spread", "posterior"] = Field(
+        default="spread",
+        description="The variance a dwell must beat: the spread of the measured targets "
+        "('spread', one dwell for all points) or the model's at each point ('posterior').",
     )
 
     @field_validator("choices_s")

@@ -1105,8 +1105,9 @@ class Campaign:
     def choose_dwell(self, proposal: Proposal) -> NDArray[np.float64] | None:
         """Each point's dwell under ``policy.dwell`` (see :class:`DwellChoice`); None without it.
 
-        A point the model did not score (seed, operator, queue), or a campaign whose
-        counting noise is not known yet, gets the middle of the ladder.
+        Before the counting noise and the spread are known (three spectra), and under
+        ``against: posterior`` for a point the model did not score (seed, operator,
+        queue), the middle of the ladder.
         """
         choice = self.config.policy.dwell
         if choice is None:
@@ -1114,7 +1115,13 @@ class Campaign:
         ladder = np.asarray(choice.choices_s, dtype=np.float64)
         dwell = np.full(proposal.points.shape[0], ladder[len(ladder) // 2])
         noise = self.noise_per_second()
-        var = np.asarray(proposal.predicted_var, dtype=np.float64)
+        if choice.against == "spread":
+            measured = self.targets()
+            measured = measured[np.isfinite(measured)]
+            spread = float(np.var(measured)) if measured.size >= 3 else 0.0
+            var = np.full(dwell.shape, spread)
+        else:
+            var = np.asarray(proposal.predicted_var, dtype=np.float64)
         scored = np.isfinite(var) & (var > 0)
         if noise is None or not scored.any():
             return dwell
@@ -1126,7 +1133,7 @@ class Campaign:
 
         Estimated by Poisson resampling of the last (up to 40) measured spectra: each
         is redrawn 8 times around its counts, divided by its dwell and scalarised; the
-        variance of those targets times the dwell, median over spectra. A target whose
+        variance of those targets times the dwell, mean over spectra. A target whose
         counting noise falls as ``1/t`` then has variance ``c / t`` at dwell ``t``.
         None before 3 spectra, under a learned target, or when it is not finite.
         """
@@ -1146,8 +1153,8 @@ class Campaign:
                 flat = self._targets.spec.apply(rates.reshape(-1, counts.shape[1]), energy)
                 targets = np.asarray(flat, np.float64).reshape(8, counts.shape[0], -1)[..., 0]
                 spread = np.nanvar(targets, axis=0) * dwell
-                median = float(np.nanmedian(spread)) if np.isfinite(spread).any() else np.nan
-                value = median if np.isfinite(median) and median > 0 else None
+                mean = float(np.nanmean(spread)) if np.isfinite(spread).any() else np.nan
+                value = mean if np.isfinite(mean) and mean > 0 else None
         self._noise_per_second = (key, value)
         return value
 
