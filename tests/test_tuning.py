@@ -221,6 +221,11 @@ def test_a_new_figure_of_merit_rescores_every_recorded_frame(tmp_path: Path) -> 
     assert resumed.merit.radius_mrad == 10.0
     with pytest.raises(ConfigError, match="give radius_mrad or smoothing_px"):
         resumed.apply(SetMerit())
+    with pytest.raises(ConfigError, match="set_merit: "):  # a disc larger than the frames
+        resumed.apply(SetMerit(radius_mrad=500.0))
+    with pytest.raises(ConfigError, match="give finite values"):
+        resumed.apply(VetoSettings({"C10": "far"}))  # type: ignore[dict-item]
+    assert len(resumed.record.interventions()) == 1  # the refused ones left no trace
 
 
 def test_a_discrete_grid_puts_every_trial_on_it(tmp_path: Path) -> None:

@@ -141,16 +141,17 @@ class StepResult:
 def best_dwell(
     variance: ArrayLike, noise: float, ladder: ArrayLike, overhead_s: float
 ) -> NDArray[np.float64]:
-    """The dwell of ``ladder`` that removes the most posterior variance per second at each point.
+    """The dwell of ``ladder`` that removes the most variance per second at each point.
 
     Measuring for ``t`` seconds adds a target whose noise variance is ``noise / t``;
-    the posterior variance ``v`` then falls by ``v² / (v + noise / t)``, which costs
-    ``t + overhead_s`` seconds.
+    a variance ``v`` then falls by ``v² / (v + noise / t)``, which costs ``t +
+    overhead_s`` seconds.
 
     Parameters
     ----------
     variance : array_like of shape (q,)
-        Posterior variance of the target at each point (> 0).
+        The variance to beat at each point (> 0): the measured targets' spread, or the
+        model's posterior there.
     noise : float
         Counting-noise variance of the target times the dwell (> 0).
     ladder : array_like of shape (L,)
@@ -1282,12 +1283,19 @@ class Campaign:
         t2 = time.perf_counter()
         step = self._step
         dwell = self.dwell_for(proposal.points)
+        telling = 0.0
         if dwell is None:
-            self.tell(acquire_timed(self.instrument, proposal.points))
+            measurement = acquire_timed(self.instrument, proposal.points)
+            t3 = time.perf_counter()
+            self.tell(measurement)
         else:
             for i in range(proposal.points.shape[0]):  # one point at a time, each at its dwell
-                self.tell(acquire_at_dwell(self.instrument, proposal.points[i : i + 1], dwell[i]))
-        t3 = time.perf_counter()
+                point = proposal.points[i : i + 1]
+                measurement = acquire_at_dwell(self.instrument, point, dwell[i])
+                told = time.perf_counter()
+                self.tell(measurement)  # each spectrum committed before the next is taken
+                telling += time.perf_counter() - told
+            t3 = time.perf_counter() - telling
         if self.is_multi_objective:
             self.save_pareto_summary()
         t4 = time.perf_counter()

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from steerscope.errors import ConfigError, SafetyLimitError
+from steerscope.errors import ConfigError, SafetyLimitError, SteerscopeError
 from steerscope.instruments.base import Tunable
 from steerscope.records.tuning_record import TrialRow, TuningRecord
 from steerscope.tuning.config import (
@@ -293,7 +293,10 @@ class TuningCampaign:
                 self._forced.append(settings)
         elif isinstance(change, VetoSettings):
             unknown = sorted(set(change.values) - set(names))
-            finite = all(np.isfinite(float(v)) for v in change.values.values())
+            try:
+                finite = all(np.isfinite(float(v)) for v in change.values.values())
+            except (TypeError, ValueError):
+                finite = False
             if unknown or not change.values or not finite:
                 raise ConfigError(
                     f"veto_settings: give finite values for some of {list(names)}; got "
@@ -308,7 +311,12 @@ class TuningCampaign:
                 raise ConfigError("set_merit: give radius_mrad or smoothing_px (or both)")
             try:
                 new = FlatnessMerit.model_validate(merit)
-            except ValueError as exc:
+                if self.trials:  # a disc the frames cannot hold is refused before it is kept
+                    image, pixel_mrad = self.record.frame(self.trials[-1].index)
+                    ronchigram_flatness(
+                        CameraFrame(image, pixel_mrad), new.radius_mrad, new.smoothing_px
+                    )
+            except (ValueError, SteerscopeError) as exc:
                 raise ConfigError(f"set_merit: {exc}") from None
             if not dry_run:
                 self._rescore(new)
