@@ -221,3 +221,23 @@ def test_the_scanning_probe_examples_replay_their_grid_as_a_probe(
     config = load_config(Path(__file__).resolve().parents[1] / "examples" / f"{name}.yaml")
     assert config.instrument.probe is not None
     assert config.model_dump()["source"]["dataset"] == name
+
+
+def test_a_band_excitation_grid_saved_as_arrays_loads_with_its_axis_and_kind(
+    tmp_path: Path,
+) -> None:
+    from steerscope.data import load
+
+    path = tmp_path / "be.npz"
+    np.savez(
+        path,
+        overview=np.zeros((8, 8)),
+        spectra=np.ones((8, 8, 16)),
+        energy_offset=300.0,
+        energy_scale=6.25,
+        energy_units="kHz",
+        signal_kind="BE",
+    )
+    image = load(path)
+    assert image.signal_kind is SignalKind.BE
+    assert image.energy.units == "kHz" and image.energy.quantity == "frequency"

@@ -117,4 +117,6 @@ def signal_kind_from_text(text: object) -> SignalKind | None:
         return SignalKind.EDX
     if upper == "STS":
         return SignalKind.STS
+    if upper in ("BE", "BE-PFM", "BAND EXCITATION"):
+        return SignalKind.BE
     return None

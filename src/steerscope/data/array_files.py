@@ -10,10 +10,10 @@ key                shape / type                    meaning
 ``energy``         ``(C,)`` floats, uniform        channel energies, **or** the three below
 ``energy_offset``  float                           energy of channel 0
 ``energy_scale``   float                           channel width (> 0)
-``energy_units``   ``"eV"`` or ``"keV"``           default ``"eV"``
+``energy_units``   str                             eV, keV, V, mV, Hz, kHz, s or ms; default eV
 ``pixel_size``     float                           size of one *overview* pixel
 ``pixel_units``    str                             default ``"nm"``
-``signal_kind``    ``"EELS"`` or ``"EDX"``         optional; guessed from the units if absent
+``signal_kind``    str                             EELS, EDX, STS or BE; else guessed from units
 =================  ==============================  ==========================================
 
 A ``.npy`` file holds a single array: a 3-D spectrum image ``(h, w, C)``; give
