@@ -391,7 +391,9 @@ def steer(
     from steerscope.service import SteeringClient
 
     _warn_token_on_command_line(token)
-    if uri.startswith("PYRO:steerscope.tuning@"):
+    from steerscope.service.steering import TUNING_OBJECT_ID
+
+    if uri.startswith(f"PYRO:{TUNING_OBJECT_ID}@"):
         if compare is not None:
             raise ConfigError("--compare answers a spectrum campaign; this URI is a tuning one")
         _steer_tuning(uri, settings or [], action, try_settings, veto, token)

@@ -53,7 +53,7 @@ import numpy as np
 
 from steerscope.campaign.engine import Campaign, StepResult
 from steerscope.campaign.proposals import ComputedProposal, Proposal, ProposalJob, compute_proposal
-from steerscope.campaign.sources import acquire_at_dwell, acquire_timed
+from steerscope.campaign.sources import acquire_at_dwell
 from steerscope.types import Measurement
 
 __all__ = ["BeamDone", "BeamPoint", "Pipeline", "ProposalDone", "RunSummary", "run_pipelined"]
@@ -451,10 +451,8 @@ def _acquire_points(
         for i in range(len(points)):
             if event.halt.is_set():
                 break
-            if dwell is None:
-                event.arrived.put(acquire_timed(instrument, points[i : i + 1]))
-            else:
-                event.arrived.put(acquire_at_dwell(instrument, points[i : i + 1], dwell[i]))
+            at = None if dwell is None else dwell[i]
+            event.arrived.put(acquire_at_dwell(instrument, points[i : i + 1], at))
             notify(BeamPoint(event))
     except BaseException as exc:
         event.future.set_exception(exc)

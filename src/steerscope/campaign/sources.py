@@ -27,8 +27,8 @@ from steerscope.campaign.config import (
     InstanceSource,
     RemoteSource,
 )
-from steerscope.errors import ConfigError, DataWarning, InstrumentError
-from steerscope.instruments.base import Microscope
+from steerscope.errors import ConfigError, DataWarning
+from steerscope.instruments.base import Microscope, apply_dwell
 from steerscope.instruments.registry import (
     remote_microscope,
     simulated_microscope,
@@ -167,21 +167,20 @@ _CLOCK_SLACK_S = 0.5
 """How far an instrument's end times may lie outside this computer's call window."""
 
 
-def acquire_at_dwell(instrument: Microscope, points: ArrayLike, dwell_s: float) -> Measurement:
+def acquire_at_dwell(
+    instrument: Microscope, points: ArrayLike, dwell_s: float | None
+) -> Measurement:
     """Set the instrument's dwell to ``dwell_s`` (if it differs), then :func:`acquire_timed`.
+
+    ``dwell_s`` None keeps the instrument's dwell.
 
     Raises
     ------
     InstrumentError
         If the instrument cannot change its dwell.
     """
-    if getattr(instrument, "dwell_time_s", None) != dwell_s:
-        setter = getattr(instrument, "set_dwell", None)
-        if setter is None:
-            raise InstrumentError(
-                f"{type(instrument).__name__} cannot change its dwell; remove policy.dwell"
-            )
-        setter(float(dwell_s))
+    if dwell_s is not None and getattr(instrument, "dwell_time_s", None) != dwell_s:
+        apply_dwell(instrument, dwell_s)
     return acquire_timed(instrument, points)
 
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
 from numpy.typing import ArrayLike
 
+from steerscope.errors import InstrumentError
 from steerscope.types import CameraFrame, Measurement, Overview
 
 __all__ = [
@@ -25,7 +27,9 @@ __all__ = [
     "Microscope",
     "Overview",
     "Tunable",
+    "apply_dwell",
     "can_set_dwell",
+    "checked_dwell",
 ]
 
 
@@ -72,6 +76,23 @@ class DwellAdjustable(Protocol):
             If ``seconds`` is not a dwell the instrument can take.
         """
         ...
+
+
+def checked_dwell(seconds: float) -> float:
+    """``seconds`` as a dwell a ``set_dwell`` may take, or an :class:`InstrumentError`."""
+    if not np.isfinite(seconds) or seconds <= 0:
+        raise InstrumentError(f"a dwell must be a positive number of seconds; got {seconds!r}")
+    return float(seconds)
+
+
+def apply_dwell(instrument: object, seconds: float) -> None:
+    """``instrument.set_dwell(seconds)``, or an :class:`InstrumentError` if it has none."""
+    setter = getattr(instrument, "set_dwell", None)
+    if setter is None:
+        raise InstrumentError(
+            f"{type(instrument).__name__} cannot change its dwell; remove policy.dwell"
+        )
+    setter(float(seconds))
 
 
 def can_set_dwell(instrument: object) -> bool:

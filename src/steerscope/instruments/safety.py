@@ -29,7 +29,13 @@ from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from steerscope.errors import InstrumentError, SafetyLimitError
-from steerscope.instruments.base import Measurement, Microscope, Overview, can_set_dwell
+from steerscope.instruments.base import (
+    Measurement,
+    Microscope,
+    Overview,
+    apply_dwell,
+    can_set_dwell,
+)
 
 __all__ = ["PixelRect", "SafeMicroscope", "SafetyLimits"]
 
@@ -242,10 +248,7 @@ class SafeMicroscope:
                 f"max_dwell_time_s: a dwell of {seconds:g} s exceeds the limit of {limit:g} s; "
                 "choose dwells within it"
             )
-        setter = getattr(self.inner, "set_dwell", None)
-        if setter is None:
-            raise InstrumentError(f"{type(self.inner).__name__} cannot change its dwell")
-        setter(seconds)
+        apply_dwell(self.inner, seconds)
 
     def describe(self) -> dict[str, Any]:
         """The inner description plus ``"safety"``: the limits and what has been used."""

@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from steerscope.data.spectrum_image import SpectrumImage
 from steerscope.errors import ConfigError, InstrumentError
+from steerscope.instruments.base import checked_dwell
 from steerscope.instruments.faults import FaultPlan, raise_fault
 from steerscope.instruments.registry import DriverInfo, register_driver
 from steerscope.types import Measurement, Overview
@@ -167,12 +168,11 @@ class SimulatedMicroscope:
         that was None (the first dwell), it becomes the dwell in force before the
         first change, so a longer dwell gives proportionally more counts.
         """
-        if not np.isfinite(seconds) or seconds <= 0:
-            raise InstrumentError(f"a dwell must be a positive number of seconds; got {seconds!r}")
+        seconds = checked_dwell(seconds)
         with self._lock:
             if self.reference_dwell_s is None:
                 self.reference_dwell_s = self.dwell_time_s
-            self.dwell_time_s = float(seconds)
+            self.dwell_time_s = seconds
 
     @property
     def drift_offset(self) -> tuple[float, float]:

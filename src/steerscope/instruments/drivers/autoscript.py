@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from steerscope.errors import InstrumentError
+from steerscope.instruments.base import checked_dwell
 from steerscope.instruments.drivers._acquire import check_inside, pixel_points
 from steerscope.instruments.drivers.frames import ScanFrame, pixels_to_fractions
 from steerscope.instruments.registry import DriverInfo, register_driver
@@ -120,9 +121,7 @@ class AutoScriptMicroscope:
 
     def set_dwell(self, seconds: float) -> None:
         """Take the next spectra with an EDX live time of ``seconds`` (``policy.dwell``)."""
-        if not np.isfinite(seconds) or seconds <= 0:
-            raise InstrumentError(f"a dwell must be a positive number of seconds; got {seconds!r}")
-        self.eds_exposure_s = float(seconds)
+        self.eds_exposure_s = checked_dwell(seconds)
 
     def _sdk(self) -> tuple[Any, Any]:
         from autoscript_tem_microscope_client.enumerations import DetectorType, ExposureTimeType

@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from steerscope.errors import InstrumentError
+from steerscope.instruments.base import checked_dwell
 from steerscope.instruments.drivers._acquire import (
     check_inside,
     check_same_energy_axis,
@@ -150,9 +151,7 @@ class GatanMicroscope:
 
     def set_dwell(self, seconds: float) -> None:
         """Take the next spectra with an EELS exposure of ``seconds`` (``policy.dwell``)."""
-        if not np.isfinite(seconds) or seconds <= 0:
-            raise InstrumentError(f"a dwell must be a positive number of seconds; got {seconds!r}")
-        self.exposure_s = float(seconds)
+        self.exposure_s = checked_dwell(seconds)
 
     def _check_open(self) -> None:
         if self._closed:

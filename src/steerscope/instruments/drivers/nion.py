@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from steerscope.errors import InstrumentError
+from steerscope.instruments.base import checked_dwell
 from steerscope.instruments.drivers._acquire import (
     check_inside,
     check_same_energy_axis,
@@ -155,9 +156,7 @@ class NionMicroscope:
 
     def set_dwell(self, seconds: float) -> None:
         """Take the next spectra with an EELS exposure of ``seconds`` (``policy.dwell``)."""
-        if not np.isfinite(seconds) or seconds <= 0:
-            raise InstrumentError(f"a dwell must be a positive number of seconds; got {seconds!r}")
-        self.exposure_ms = float(seconds) * 1000.0
+        self.exposure_ms = checked_dwell(seconds) * 1000.0
 
     def _check_open(self) -> None:
         if self._closed:

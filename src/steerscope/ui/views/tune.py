@@ -23,6 +23,7 @@ from steerscope.tuning import (
     VetoSettings,
     format_settings,
 )
+from steerscope.tuning.interventions import VETO_WIDTH
 from steerscope.ui import state, tuning_tools, widgets
 
 st.title("Tune")
@@ -174,7 +175,8 @@ def _steer(record: str) -> None:
             "near, nm",
             value=0.0,
             key="tune.v.value",
-            help="Vetoes this value ± 5 % of the setting's safe range, at any other setting.",
+            help=f"Vetoes this value ± {VETO_WIDTH:.0%} of the setting's safe range, at any "
+            "other setting.",
         )
         if st.form_submit_button("Veto"):
             _post(process, VetoSettings({str(vetoed): float(near)}))
